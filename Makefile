@@ -1,0 +1,37 @@
+# Two commands: `make run` (serve the demo on SQLite) and `make test` (everything CI runs).
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: run test lint typecheck unit venv clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || python3 -m venv $(VENV)
+	$(BIN)/pip install -q -e '.[dev]'
+	rm -f $(VENV)/.installed-*
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+run: venv
+	$(BIN)/contact-tracker migrate
+	$(BIN)/contact-tracker demo --if-empty
+	$(BIN)/contact-tracker serve --host $(HOST) --port $(PORT)
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: venv
+	$(BIN)/mypy
+
+unit: venv
+	$(BIN)/coverage run -m pytest
+	$(BIN)/coverage report --skip-covered --sort=cover | tail -n 25
+
+test: lint typecheck unit
+
+clean:
+	rm -rf $(VENV) tracker.db tracker.db-wal tracker.db-shm test-artifacts .coverage

@@ -1,0 +1,32 @@
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.models import ApiKey, User, Workspace
+
+
+def get_workspace(session: Session, workspace_id: int) -> Workspace | None:
+    return session.get(Workspace, workspace_id)
+
+
+def first_workspace_id(session: Session) -> int | None:
+    return session.scalar(select(Workspace.id).order_by(Workspace.id).limit(1))
+
+
+def find_user_by_email(session: Session, email: str) -> User | None:
+    return session.scalar(select(User).where(User.email == email))
+
+
+def find_api_key_by_hash(session: Session, key_hash: str) -> ApiKey | None:
+    return session.scalar(select(ApiKey).where(ApiKey.key_hash == key_hash))
+
+
+def list_api_keys(session: Session, workspace_id: int) -> list[ApiKey]:
+    stmt = select(ApiKey).where(ApiKey.workspace_id == workspace_id).order_by(ApiKey.id)
+    return list(session.scalars(stmt))
+
+
+def list_users(session: Session, workspace_id: int) -> list[User]:
+    stmt = select(User).where(User.workspace_id == workspace_id).order_by(User.id)
+    return list(session.scalars(stmt))

@@ -1,0 +1,148 @@
+"""Workspaces, users and API keys: creation, authentication, revocation (SPEC §2, §8)."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy.orm import Session
+
+from app.accounts import repository
+from app.accounts.passwords import MIN_PASSWORD_LENGTH, hash_password, verify_password
+from app.domain.statuses import Role
+from app.errors import Conflict, NotFound, ValidationFailed
+from app.models import ApiKey, User, Workspace
+
+API_KEY_PREFIX = "ctk_"
+# Writing last_used_at on every request would make every read a write; once a minute is enough.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def normalize_email(email: str) -> str:
+    """Lower-cased, trimmed; raises ValidationFailed when it is not an address."""
+    email = email.strip().lower()
+    if not _EMAIL.match(email) or len(email) > 320:
+        raise ValidationFailed(
+            "Invalid email address", {"email": ["Enter an address like name@company.com"]}
+        )
+    return email
+
+
+def check_password_strength(password: str) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise ValidationFailed(
+            "Password too short",
+            {"password": [f"Use at least {MIN_PASSWORD_LENGTH} characters"]},
+        )
+
+
+def has_any_workspace(session: Session) -> bool:
+    return repository.first_workspace_id(session) is not None
+
+
+def create_workspace(
+    session: Session, *, name: str, admin_email: str, admin_password: str
+) -> Workspace:
+    """A new tenant with its first admin. Raises ValidationFailed or Conflict (email taken)."""
+    name = name.strip()
+    if not name:
+        raise ValidationFailed("Workspace name is empty", {"name": ["Give the workspace a name"]})
+    workspace = Workspace(name=name)
+    session.add(workspace)
+    session.flush()
+    create_user(
+        session,
+        workspace_id=workspace.id,
+        email=admin_email,
+        password=admin_password,
+        role=Role.ADMIN,
+    )
+    return workspace
+
+
+def create_user(
+    session: Session, *, workspace_id: int, email: str, password: str, role: Role
+) -> User:
+    """Raises Conflict when the email already has an account (emails are global sign-in names)."""
+    email = normalize_email(email)
+    check_password_strength(password)
+    if repository.find_user_by_email(session, email) is not None:
+        raise Conflict(f"A user with the email {email} already exists")
+    user = User(
+        workspace_id=workspace_id, email=email, password_hash=hash_password(password), role=role
+    )
+    session.add(user)
+    session.flush()
+    return user
+
+
+def authenticate_user(session: Session, *, email: str, password: str, now: datetime) -> User | None:
+    """The active user with this email and password, or None (same cost either way)."""
+    user = repository.find_user_by_email(session, email.strip().lower())
+    if not verify_password(user.password_hash if user else None, password):
+        return None
+    if user is None or not user.is_active:
+        return None
+    user.last_login_at = now
+    return user
+
+
+def change_password(session: Session, *, user: User, current: str, new: str) -> None:
+    if not verify_password(user.password_hash, current):
+        raise ValidationFailed(
+            "Current password is wrong", {"current_password": ["This is not your current password"]}
+        )
+    check_password_strength(new)
+    user.password_hash = hash_password(new)
+
+
+def hash_api_key(token: str) -> str:
+    """SHA-256 is enough here: the token has 256 bits of entropy, unlike a password."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class IssuedApiKey:
+    api_key: ApiKey
+    token: str
+
+
+def create_api_key(session: Session, *, workspace_id: int, name: str) -> IssuedApiKey:
+    """A new key; the token is returned here once and only its hash is stored."""
+    name = name.strip()
+    if not name:
+        raise ValidationFailed("API key name is empty", {"name": ["Name the key after its use"]})
+    if repository.get_workspace(session, workspace_id) is None:
+        raise NotFound(f"Workspace {workspace_id} does not exist")
+    token = API_KEY_PREFIX + secrets.token_urlsafe(32)
+    api_key = ApiKey(
+        workspace_id=workspace_id, name=name, prefix=token[:12], key_hash=hash_api_key(token)
+    )
+    session.add(api_key)
+    session.flush()
+    return IssuedApiKey(api_key=api_key, token=token)
+
+
+def revoke_api_key(
+    session: Session, *, workspace_id: int, api_key_id: int, now: datetime
+) -> ApiKey:
+    api_key = session.get(ApiKey, api_key_id)
+    if api_key is None or api_key.workspace_id != workspace_id:
+        raise NotFound(f"API key {api_key_id} not found")
+    if api_key.revoked_at is None:
+        api_key.revoked_at = now
+    return api_key
+
+
+def resolve_api_key(session: Session, *, token: str, now: datetime) -> ApiKey | None:
+    """The live key for this token, or None (unknown or revoked); records its last use."""
+    api_key = repository.find_api_key_by_hash(session, hash_api_key(token))
+    if api_key is None or api_key.revoked_at is not None:
+        return None
+    if api_key.last_used_at is None or now - api_key.last_used_at >= LAST_USED_RESOLUTION:
+        api_key.last_used_at = now
+    return api_key

@@ -1,0 +1,95 @@
+"""A contact's activity log, newest first (SPEC §2 "Activity log")."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.contacts.schemas import ActivityErrorRead, ActivityRead
+from app.contacts.service import creation_source_label, get_contact
+from app.domain.errors import ActionError
+from app.domain.pacing import WAITING_REASON_LABELS, WaitingReason
+from app.domain.statuses import OUTCOME_LABELS, ActivityKind, Outcome
+from app.models import Activity, Contact
+from app.pagination import decode_cursor, encode_cursor
+
+MAX_PAGE = 200
+
+
+def activity_read(activity: Activity) -> ActivityRead:
+    error = None
+    if activity.error_code is not None:
+        action_error = ActionError.of(activity.error_code, activity.error_message)
+        error = ActivityErrorRead(
+            code=activity.error_code, label=action_error.label, message=action_error.message
+        )
+    reason = activity.waiting_reason if activity.outcome is Outcome.PENDING else None
+    reason_label = None
+    if reason is not None:
+        try:
+            reason_label = WAITING_REASON_LABELS[WaitingReason(reason)]
+        except ValueError:
+            reason_label = reason
+    outcome_label = error.label if error else OUTCOME_LABELS[activity.outcome]
+    return ActivityRead(
+        id=activity.id,
+        contact_id=activity.contact_id,
+        kind=activity.kind,
+        outcome=activity.outcome.value,
+        outcome_label=outcome_label,
+        error=error,
+        message=activity.message,
+        status_from=activity.status_from,
+        status_to=activity.status_to,
+        scheduled_for=activity.scheduled_for,
+        completed_at=activity.completed_at,
+        created_at=activity.created_at,
+        detail=activity.detail,
+        waiting_reason=reason,
+        waiting_reason_label=reason_label,
+        expected_at=activity.expected_at if activity.outcome is Outcome.PENDING else None,
+    )
+
+
+def creation_entry(contact: Contact) -> ActivityRead:
+    """The first entry of every log, derived from the contact itself rather than stored per row."""
+    return ActivityRead(
+        id=None,
+        contact_id=contact.id,
+        kind=ActivityKind.IMPORT,
+        outcome="success",
+        outcome_label=OUTCOME_LABELS[Outcome.SUCCESS],
+        error=None,
+        message=None,
+        status_from=None,
+        status_to=None,
+        scheduled_for=None,
+        completed_at=contact.created_at,
+        created_at=contact.created_at,
+        detail={"source": contact.source.value, "summary": creation_source_label(contact.source)},
+        waiting_reason=None,
+        waiting_reason_label=None,
+        expected_at=None,
+    )
+
+
+def contact_activity(
+    session: Session,
+    *,
+    workspace_id: int,
+    contact_id: int,
+    limit: int = 50,
+    cursor: str | None = None,
+) -> tuple[list[ActivityRead], str | None]:
+    """One page of the log, newest first; the last page ends with how the contact was added."""
+    contact = get_contact(session, workspace_id=workspace_id, contact_id=contact_id)
+    limit = max(1, min(limit, MAX_PAGE))
+    stmt = select(Activity).where(Activity.contact_id == contact.id)
+    if cursor:
+        stmt = stmt.where(Activity.id < decode_cursor(cursor, sort="-id")["id"])
+    rows = list(session.scalars(stmt.order_by(Activity.id.desc()).limit(limit + 1)))
+    items = [activity_read(a) for a in rows[:limit]]
+    if len(rows) > limit:
+        return items, encode_cursor({"sort": "-id", "id": rows[limit - 1].id})
+    items.append(creation_entry(contact))
+    return items, None

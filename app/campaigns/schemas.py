@@ -1,0 +1,90 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from app.domain.errors import ErrorCode
+from app.domain.statuses import CampaignState, CampaignType
+
+Name = Annotated[str, Field(min_length=1, max_length=200)]
+Template = Annotated[str, Field(max_length=2000)]
+
+
+class FollowUpStep(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    delay_days: int = Field(
+        ge=0, le=365, description="Days after acceptance (first step) or the previous step"
+    )
+    template: str = Field(min_length=1, max_length=8000)
+
+
+class CampaignCreate(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "CTOs in Berlin",
+                    "type": "connection",
+                    "sender_id": 1,
+                    "connection_template": "Hi {first_name}, I enjoyed your work at {company}.",
+                    "follow_up_steps": [
+                        {"delay_days": 2, "template": "Thanks for connecting, {first_name}!"}
+                    ],
+                }
+            ]
+        },
+    )
+
+    name: Name
+    type: CampaignType = CampaignType.CONNECTION
+    sender_id: int = Field(ge=1)
+    connection_template: Template = ""
+    follow_up_steps: list[FollowUpStep] = Field(default_factory=list, max_length=20)
+    reinvite_withdrawn: bool = False
+
+
+class CampaignUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: Name | None = None
+    connection_template: Template | None = None
+    follow_up_steps: list[FollowUpStep] | None = Field(default=None, max_length=20)
+    state: Literal[CampaignState.RUNNING, CampaignState.PAUSED, CampaignState.ARCHIVED] | None = (
+        None
+    )
+    reinvite_withdrawn: bool | None = None
+
+
+class CampaignStats(BaseModel):
+    not_verified: int = 0
+    not_connected: int = 0
+    invite_sent: int = 0
+    connected: int = 0
+    withdrawn: int = 0
+    total: int = 0
+    errors: int = Field(0, description="Contacts whose last action failed")
+    errors_by_code: dict[ErrorCode, int] = Field(default_factory=dict)
+
+
+class CampaignRead(BaseModel):
+    id: int
+    name: str
+    type: CampaignType
+    state: CampaignState
+    sender_id: int
+    connection_template: str
+    follow_up_steps: list[FollowUpStep]
+    reinvite_withdrawn: bool
+    started_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+    stats: CampaignStats
+
+
+class CampaignList(BaseModel):
+    items: list[CampaignRead]
+    next_cursor: str | None = None

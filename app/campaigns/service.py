@@ -1,0 +1,169 @@
+"""Campaigns: creation, editing, state changes, and their per-status statistics."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from app.campaigns import repository
+from app.campaigns.schemas import (
+    CampaignCreate,
+    CampaignRead,
+    CampaignStats,
+    CampaignUpdate,
+    FollowUpStep,
+)
+from app.domain.campaigns import InvalidCampaignState, change_campaign_state
+from app.domain.messages import NOTE_LIMITS, TemplateError, check_template, note_length, render
+from app.domain.statuses import CampaignState, CampaignType, SenderTier
+from app.errors import Conflict, NotFound, ValidationFailed
+from app.models import Campaign
+from app.models import FollowUpStep as FollowUpStepRow
+from app.senders.service import get_sender
+
+
+def get_campaign(
+    session: Session, *, workspace_id: int, campaign_id: int, with_steps: bool = True
+) -> Campaign:
+    """The campaign in this workspace; NotFound for another workspace's id."""
+    campaign = repository.get_campaign(session, campaign_id, with_steps=with_steps)
+    if campaign is None or campaign.workspace_id != workspace_id:
+        raise NotFound(f"Campaign {campaign_id} not found")
+    return campaign
+
+
+def list_campaigns(
+    session: Session, *, workspace_id: int, after_id: int | None = None, limit: int = 100
+) -> list[Campaign]:
+    return repository.list_campaigns(
+        session, workspace_id=workspace_id, after_id=after_id, limit=limit
+    )
+
+
+def _check_templates(
+    connection_template: str | None, steps: Sequence[FollowUpStep] | None, tier: SenderTier
+) -> None:
+    errors: dict[str, list[str]] = {}
+    if connection_template is not None:
+        try:
+            check_template(connection_template)
+            fixed = note_length(render(connection_template, {}))
+            if fixed > NOTE_LIMITS[tier]:
+                errors["connection_template"] = [
+                    f"Even with empty placeholders the note has {fixed} characters; "
+                    f"a {tier.value} sender allows {NOTE_LIMITS[tier]}"
+                ]
+        except TemplateError as exc:
+            errors["connection_template"] = [str(exc)]
+    for i, step in enumerate(steps or ()):
+        try:
+            check_template(step.template)
+        except TemplateError as exc:
+            errors[f"follow_up_steps.{i}.template"] = [str(exc)]
+    if errors:
+        raise ValidationFailed("A template cannot be used as written", errors)
+
+
+def _set_steps(session: Session, campaign: Campaign, steps: Sequence[FollowUpStep]) -> None:
+    campaign.follow_up_steps.clear()
+    session.flush()
+    campaign.follow_up_steps.extend(
+        FollowUpStepRow(position=i + 1, delay_days=s.delay_days, template=s.template)
+        for i, s in enumerate(steps)
+    )
+
+
+def create_campaign(session: Session, *, workspace_id: int, data: CampaignCreate) -> Campaign:
+    """A draft campaign. Raises NotFound for a sender outside the workspace, ValidationFailed for templates."""
+    sender = get_sender(session, workspace_id=workspace_id, sender_id=data.sender_id)
+    _check_templates(data.connection_template, data.follow_up_steps, sender.tier)
+    if data.type is not CampaignType.CONNECTION and data.connection_template:
+        raise ValidationFailed(
+            "Only connection campaigns send a connection note",
+            {"connection_template": [f"Leave it empty for a {data.type.value} campaign"]},
+        )
+    campaign = Campaign(
+        workspace_id=workspace_id,
+        sender_id=sender.id,
+        name=data.name.strip(),
+        type=data.type,
+        state=CampaignState.DRAFT,
+        connection_template=data.connection_template,
+        reinvite_withdrawn=data.reinvite_withdrawn,
+        follow_up_steps=[
+            FollowUpStepRow(position=i + 1, delay_days=s.delay_days, template=s.template)
+            for i, s in enumerate(data.follow_up_steps)
+        ],
+    )
+    session.add(campaign)
+    session.flush()
+    return campaign
+
+
+def update_campaign(
+    session: Session, *, workspace_id: int, campaign_id: int, data: CampaignUpdate, now: datetime
+) -> Campaign:
+    """Rename, edit templates, change state. Raises Conflict for a move the life cycle forbids."""
+    campaign = get_campaign(session, workspace_id=workspace_id, campaign_id=campaign_id)
+    if data.connection_template is not None or data.follow_up_steps is not None:
+        sender = get_sender(session, workspace_id=workspace_id, sender_id=campaign.sender_id)
+        _check_templates(data.connection_template, data.follow_up_steps, sender.tier)
+    if data.name is not None:
+        campaign.name = data.name.strip()
+    if data.connection_template is not None:
+        campaign.connection_template = data.connection_template
+    if data.reinvite_withdrawn is not None:
+        campaign.reinvite_withdrawn = data.reinvite_withdrawn
+    if data.follow_up_steps is not None:
+        _set_steps(session, campaign, data.follow_up_steps)
+    if data.state is not None:
+        try:
+            new_state = change_campaign_state(campaign.state, data.state)
+        except InvalidCampaignState as exc:
+            raise Conflict(str(exc)) from exc
+        if new_state is CampaignState.RUNNING and campaign.started_at is None:
+            campaign.started_at = now
+        campaign.state = new_state
+    session.flush()
+    return campaign
+
+
+def campaign_stats(session: Session, campaign_ids: Sequence[int]) -> dict[int, CampaignStats]:
+    statuses = repository.status_counts(session, campaign_ids)
+    errors = repository.error_counts(session, campaign_ids)
+    out: dict[int, CampaignStats] = {}
+    for cid in campaign_ids:
+        counts = {s.value: n for s, n in statuses[cid].items()}
+        out[cid] = CampaignStats(
+            **counts,
+            total=sum(counts.values()),
+            errors=sum(errors[cid].values()),
+            errors_by_code=errors[cid],
+        )
+    return out
+
+
+def campaign_reads(session: Session, campaigns: Sequence[Campaign]) -> list[CampaignRead]:
+    stats = campaign_stats(session, [c.id for c in campaigns])
+    return [
+        CampaignRead(
+            id=c.id,
+            name=c.name,
+            type=c.type,
+            state=c.state,
+            sender_id=c.sender_id,
+            connection_template=c.connection_template,
+            follow_up_steps=[
+                FollowUpStep(delay_days=s.delay_days, template=s.template)
+                for s in c.follow_up_steps
+            ],
+            reinvite_withdrawn=c.reinvite_withdrawn,
+            started_at=c.started_at,
+            created_at=c.created_at,
+            updated_at=c.updated_at,
+            stats=stats[c.id],
+        )
+        for c in campaigns
+    ]

@@ -1,0 +1,138 @@
+"""The `contact-tracker` command (SPEC §4). It calls services; it never runs SQL itself."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated
+
+import typer
+from sqlalchemy.orm import Session
+
+from app import migrations
+from app.clock import system_clock
+from app.config import get_settings
+from app.db import make_engine, make_sessionmaker
+from app.errors import AppError
+
+cli = typer.Typer(help="Campaign contact tracker.", no_args_is_help=True, add_completion=False)
+
+
+@contextmanager
+def unit_of_work() -> Iterator[Session]:
+    """One committed transaction on the configured database; AppErrors end the command cleanly."""
+    settings = get_settings()
+    engine = make_engine(settings.database_url)
+    try:
+        with make_sessionmaker(engine).begin() as session:
+            yield session
+    except AppError as exc:
+        typer.echo(f"error: {exc.detail}", err=True)
+        raise typer.Exit(2) from exc
+    finally:
+        engine.dispose()
+
+
+@cli.command()
+def migrate() -> None:
+    """Bring the database schema to the latest migration."""
+    settings = get_settings()
+    engine = make_engine(settings.database_url)
+    try:
+        migrations.upgrade(engine)
+        typer.echo(f"database at {migrations.current_revision(engine)}", err=True)
+    finally:
+        engine.dispose()
+
+
+@cli.command("create-workspace")
+def create_workspace(
+    name: str,
+    admin_email: Annotated[str, typer.Option(help="Sign-in email of the first admin")],
+    admin_password: Annotated[str, typer.Option(help="At least 8 characters")],
+) -> None:
+    """Create a workspace with its first admin; prints the workspace id alone."""
+    from app.accounts.service import create_workspace as create
+
+    with unit_of_work() as session:
+        workspace = create(
+            session, name=name, admin_email=admin_email, admin_password=admin_password
+        )
+        workspace_id = workspace.id
+    typer.echo(workspace_id)
+
+
+@cli.command("create-api-key")
+def create_api_key(
+    workspace: Annotated[int, typer.Option(help="Workspace id")],
+    name: Annotated[str, typer.Option(help="What the key is for")],
+) -> None:
+    """Create an API key; prints the token alone, once (only its hash is stored)."""
+    from app.accounts.service import create_api_key as create
+
+    with unit_of_work() as session:
+        issued = create(session, workspace_id=workspace, name=name)
+    typer.echo(issued.token)
+
+
+@cli.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to bind")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port")] = 8000,
+    workers: Annotated[int, typer.Option(help="Server processes")] = 1,
+) -> None:
+    """Serve the dashboard and the API."""
+    import uvicorn
+
+    from app.main import DatabaseNotMigrated, check_migrated
+
+    settings = get_settings()
+    engine = make_engine(settings.database_url)
+    try:
+        check_migrated(engine)
+    except DatabaseNotMigrated as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    finally:
+        engine.dispose()
+    typer.echo(
+        f"Serving on http://{host}:{port}/ — API docs at http://{host}:{port}/api/docs; "
+        "demo sign-in: admin@demo.example / demo-password (rep@demo.example for a rep)",
+        err=True,
+    )
+    uvicorn.run("app.asgi:app", host=host, port=port, workers=workers, log_level="info")
+
+
+@cli.command()
+def demo(
+    admin_email: Annotated[str, typer.Option()] = "admin@demo.example",
+    password: Annotated[str, typer.Option()] = "demo-password",  # noqa: S107 - demo only
+    contacts: Annotated[int, typer.Option(help="Roughly how many contacts")] = 2000,
+    if_empty: Annotated[bool, typer.Option(help="Only when the database has no workspace")] = False,
+) -> None:
+    """Seed a demo workspace: an admin, a rep, two senders, four campaigns, ~2,000 contacts."""
+    from app.accounts.service import has_any_workspace
+    from app.demo import seed_demo
+
+    with unit_of_work() as session:
+        if if_empty and has_any_workspace(session):
+            typer.echo("the database already has a workspace; no demo seeded", err=True)
+            return
+        result = seed_demo(
+            session,
+            admin_email=admin_email,
+            password=password,
+            contacts=contacts,
+            now=system_clock(),
+        )
+    typer.echo(result.workspace_id)
+    typer.echo(
+        f"demo workspace {result.workspace_id}: admin {result.admin_email}, "
+        f"rep {result.rep_email}, password {password!r}, {result.contacts} contacts",
+        err=True,
+    )
+
+
+def main() -> None:
+    sys.exit(cli())

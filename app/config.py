@@ -1,0 +1,35 @@
+"""Settings from the environment (prefix TRACKER_), documented in the README."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from functools import lru_cache
+from typing import Annotated
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class EngineMode(StrEnum):
+    SANDBOX = "sandbox"
+    EXTERNAL = "external"
+    OFF = "off"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TRACKER_", extra="ignore")
+
+    database_url: str = "sqlite:///tracker.db"
+    secret_key: str = Field(default="dev-only-insecure-secret-change-me", min_length=16)
+    engine: EngineMode = EngineMode.SANDBOX
+    upload_max_bytes: Annotated[int, Field(gt=0)] = 200 * 1024 * 1024
+    api_body_max_bytes: Annotated[int, Field(gt=0)] = 5 * 1024 * 1024
+    api_rate_limit_per_minute: Annotated[int, Field(gt=0)] = 600
+    log_level: str = "INFO"
+    db_pool_size: Annotated[int, Field(gt=0)] = 10
+    check_migrations: bool = True
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

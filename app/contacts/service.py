@@ -1,0 +1,383 @@
+"""Contacts: bulk add with per-item outcomes, filtered keyset listing, and life-cycle events."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy.orm import Session
+
+from app.campaigns.service import get_campaign
+from app.contacts import repository
+from app.contacts.schemas import ContactErrorRead, ContactEventIn, ContactIn, ContactRead
+from app.domain.errors import ActionError, ErrorCode
+from app.domain.statuses import (
+    ActivityKind,
+    CampaignState,
+    CampaignType,
+    ContactSource,
+    ContactStatus,
+    Outcome,
+)
+from app.domain.transitions import (
+    ContactEvent,
+    ContactState,
+    EventDetail,
+    initial_status,
+    transition,
+)
+from app.domain.urls import InvalidProfileUrl, normalize_profile_url
+from app.errors import Conflict, NotFound, ValidationFailed
+from app.models import Activity, Campaign, Contact, Workspace
+from app.pagination import decode_cursor, encode_cursor
+
+MAX_PAGE = 200
+SORTS = {"id": Contact.id.asc(), "-id": Contact.id.desc()}
+
+
+@dataclass
+class BulkAddResult:
+    created: list[Contact] = field(default_factory=list)
+    duplicates: list[tuple[int, str, int | None]] = field(default_factory=list)
+    invalid: list[tuple[int, dict[str, list[str]]]] = field(default_factory=list)
+
+
+def _item_errors(exc: ValidationError) -> dict[str, list[str]]:
+    errors: dict[str, list[str]] = {}
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"]) or "item"
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden":
+            msg = "unknown field; see ContactIn in the API schema for the fields a contact has"
+        errors.setdefault(loc, []).append(msg)
+    return errors
+
+
+def add_contacts(
+    session: Session,
+    *,
+    workspace_id: int,
+    campaign_id: int,
+    items: Sequence[dict[str, Any]],
+    now: datetime,
+) -> BulkAddResult:
+    """Store the valid items; report duplicates (in the request or the campaign) and invalid items.
+
+    Set-based: one lookup of existing URLs and one INSERT … ON CONFLICT DO NOTHING for the batch,
+    so a concurrent writer adding the same person makes it a duplicate, never an error.
+    Raises NotFound for a campaign outside the workspace, Conflict for an archived one.
+    """
+    campaign = get_campaign(
+        session, workspace_id=workspace_id, campaign_id=campaign_id, with_steps=False
+    )
+    if campaign.state is CampaignState.ARCHIVED:
+        raise Conflict(f"Campaign {campaign_id} is archived; contacts cannot be added to it")
+    result = BulkAddResult()
+    pending: list[tuple[int, str, ContactIn]] = []
+    first_index: dict[str, int] = {}
+    for index, raw in enumerate(items):
+        if not isinstance(raw, dict):
+            result.invalid.append((index, {"item": ["each contact must be a JSON object"]}))
+            continue
+        try:
+            item = ContactIn.model_validate(raw)
+        except ValidationError as exc:
+            result.invalid.append((index, _item_errors(exc)))
+            continue
+        try:
+            url = normalize_profile_url(item.linkedin_url)
+        except InvalidProfileUrl as exc:
+            result.invalid.append((index, {"linkedin_url": [exc.reason]}))
+            continue
+        if url in first_index:
+            result.duplicates.append((index, url, None))
+            continue
+        first_index[url] = index
+        pending.append((index, url, item))
+
+    existing = repository.existing_urls(session, campaign.id, [url for _, url, _ in pending])
+    rows = []
+    for _index, url, item in pending:
+        if url in existing:
+            continue
+        status = initial_status(campaign.type, item.source)
+        rows.append(
+            {
+                "workspace_id": workspace_id,
+                "campaign_id": campaign.id,
+                "linkedin_url": url,
+                "first_name": item.first_name or None,
+                "last_name": item.last_name or None,
+                "email": item.email or None,
+                "company": item.company or None,
+                "title": item.title or None,
+                "custom_fields": item.custom_fields,
+                "source": item.source,
+                "status": status,
+                "created_at": now,
+                "updated_at": now,
+                "status_changed_at": now,
+                "connected_at": now if status is ContactStatus.CONNECTED else None,
+            }
+        )
+    inserted = repository.insert_contacts_skip_existing(session, rows)
+    raced = {str(r["linkedin_url"]) for r in rows} - inserted.keys()
+    if raced:
+        existing.update(repository.existing_urls(session, campaign.id, sorted(raced)))
+    for index, url, _item in pending:
+        if url not in inserted:
+            result.duplicates.append((index, url, existing.get(url)))
+    # Later in-request duplicates point at the contact the first occurrence created.
+    result.duplicates = [
+        (i, url, cid if cid is not None else inserted.get(url, existing.get(url)))
+        for i, url, cid in sorted(result.duplicates)
+    ]
+    result.created = repository.contacts_by_ids(session, sorted(inserted.values()))
+    return result
+
+
+def get_contact(session: Session, *, workspace_id: int, contact_id: int) -> Contact:
+    contact = session.get(Contact, contact_id)
+    if contact is None or contact.workspace_id != workspace_id:
+        raise NotFound(f"Contact {contact_id} not found")
+    return contact
+
+
+@dataclass(frozen=True)
+class ContactFilter:
+    statuses: tuple[ContactStatus, ...] = ()
+    error: ErrorCode | None = None
+    any_error: bool = False
+    q: str | None = None
+
+
+def list_contacts(
+    session: Session,
+    *,
+    workspace_id: int,
+    campaign_id: int,
+    filters: ContactFilter,
+    limit: int = 50,
+    cursor: str | None = None,
+    sort: str = "id",
+) -> tuple[list[Contact], str | None]:
+    """One keyset page (no OFFSET: a deep page costs what the first does) and the next cursor."""
+    campaign = get_campaign(
+        session, workspace_id=workspace_id, campaign_id=campaign_id, with_steps=False
+    )
+    if sort not in SORTS:
+        raise ValidationFailed(
+            f"Unknown sort {sort!r}", {"sort": [f"Use one of: {', '.join(SORTS)}"]}
+        )
+    limit = max(1, min(limit, MAX_PAGE))
+    stmt = repository.filtered_contacts(
+        campaign_id=campaign.id,
+        statuses=filters.statuses,
+        error=filters.error,
+        any_error=filters.any_error,
+        q=filters.q,
+    )
+    if cursor:
+        last = decode_cursor(cursor, sort=sort)["id"]
+        stmt = stmt.where(Contact.id > last if sort == "id" else Contact.id < last)
+    rows = list(session.scalars(stmt.order_by(SORTS[sort]).limit(limit + 1)))
+    next_cursor = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        next_cursor = encode_cursor({"sort": sort, "id": rows[-1].id})
+    return rows, next_cursor
+
+
+def contact_read(contact: Contact) -> ContactRead:
+    error = None
+    if contact.error_code is not None:
+        action_error = ActionError.of(contact.error_code, contact.error_message)
+        error = ContactErrorRead(
+            code=contact.error_code, label=action_error.label, message=action_error.message
+        )
+    return ContactRead(
+        id=contact.id,
+        campaign_id=contact.campaign_id,
+        linkedin_url=contact.linkedin_url,
+        first_name=contact.first_name,
+        last_name=contact.last_name,
+        email=contact.email,
+        company=contact.company,
+        title=contact.title,
+        custom_fields=contact.custom_fields,
+        source=contact.source,
+        status=contact.status,
+        status_label=contact.status.label,
+        error=error,
+        muted=contact.muted,
+        replied=contact.replied,
+        created_at=contact.created_at,
+        updated_at=contact.updated_at,
+        status_changed_at=contact.status_changed_at,
+        invited_at=contact.invited_at,
+        connected_at=contact.connected_at,
+        withdrawn_at=contact.withdrawn_at,
+    )
+
+
+def contact_state(contact: Contact) -> ContactState:
+    return ContactState(
+        status=contact.status,
+        status_changed_at=contact.status_changed_at,
+        invited_at=contact.invited_at,
+        connected_at=contact.connected_at,
+        withdrawn_at=contact.withdrawn_at,
+        last_error=(
+            ActionError(contact.error_code, contact.error_message or "")
+            if contact.error_code
+            else None
+        ),
+        replied=contact.replied,
+    )
+
+
+def store_state(contact: Contact, state: ContactState) -> None:
+    contact.status = state.status
+    contact.status_changed_at = state.status_changed_at or contact.status_changed_at
+    contact.invited_at = state.invited_at
+    contact.connected_at = state.connected_at
+    contact.withdrawn_at = state.withdrawn_at
+    contact.replied = state.replied
+    contact.error_code = state.last_error.code if state.last_error else None
+    contact.error_message = state.last_error.message[:1000] if state.last_error else None
+
+
+MESSAGE_KIND = {
+    CampaignType.CONNECTION: ActivityKind.FOLLOW_UP,
+    CampaignType.EXISTING_CONNECTIONS: ActivityKind.FOLLOW_UP,
+    CampaignType.INMAIL: ActivityKind.INMAIL,
+    CampaignType.GROUPS_EVENTS: ActivityKind.GROUP_MESSAGE,
+}
+
+EVENT_KIND = {
+    ContactEvent.PROFILE_VISITED: ActivityKind.PROFILE_VISIT,
+    ContactEvent.INVITE_SENT: ActivityKind.CONNECTION_REQUEST,
+    ContactEvent.INVITE_WITHDRAWN: ActivityKind.WITHDRAW_INVITE,
+    ContactEvent.INVITE_EXPIRED: ActivityKind.WITHDRAW_INVITE,
+}
+
+
+def activity_kind_for(event: ContactEvent, campaign_type: CampaignType) -> ActivityKind:
+    if event is ContactEvent.MESSAGE_SENT:
+        return MESSAGE_KIND[campaign_type]
+    if event is ContactEvent.ACTION_FAILED:
+        if campaign_type is CampaignType.CONNECTION:
+            return ActivityKind.CONNECTION_REQUEST
+        return MESSAGE_KIND[campaign_type]
+    return EVENT_KIND.get(event, ActivityKind.EVENT)
+
+
+def apply_contact_event(
+    session: Session,
+    *,
+    contact: Contact,
+    campaign: Campaign,
+    event: ContactEvent,
+    now: datetime,
+    detail: EventDetail | None = None,
+    kind: ActivityKind | None = None,
+    message: str | None = None,
+    extra: dict[str, Any] | None = None,
+    withdraw_after_days: int | None = None,
+) -> Activity:
+    """Run the domain transition and write the contact and its activity entry (caller's transaction).
+
+    Raises InvalidTransition; nothing is written then.
+    """
+    if withdraw_after_days is None:
+        workspace = session.get_one(Workspace, contact.workspace_id)
+        withdraw_after_days = workspace.withdraw_after_days
+    before = contact.status
+    new_state = transition(
+        contact_state(contact),
+        event,
+        campaign.type,
+        now=now,
+        detail=detail,
+        withdraw_after_days=withdraw_after_days,
+    )
+    store_state(contact, new_state)
+    contact.updated_at = now
+    failed = event is ContactEvent.ACTION_FAILED
+    error = new_state.last_error if failed else None
+    activity = Activity(
+        workspace_id=contact.workspace_id,
+        contact_id=contact.id,
+        campaign_id=contact.campaign_id,
+        sender_id=campaign.sender_id,
+        kind=kind or activity_kind_for(event, campaign.type),
+        outcome=Outcome.ERROR if failed else Outcome.SUCCESS,
+        error_code=error.code if error else None,
+        error_message=error.message[:1000] if error else None,
+        message=message,
+        status_from=before,
+        status_to=new_state.status,
+        detail={"event": event.value, **(extra or {})},
+        created_at=now,
+        completed_at=now,
+    )
+    if detail and detail.degree is not None:
+        activity.detail["degree"] = detail.degree
+    session.add(activity)
+    session.flush()
+    return activity
+
+
+def report_event(
+    session: Session, *, workspace_id: int, contact_id: int, data: ContactEventIn, now: datetime
+) -> tuple[Contact, Activity]:
+    """An integration's report, applied through the domain rules with its activity entry."""
+    contact = get_contact(session, workspace_id=workspace_id, contact_id=contact_id)
+    session.refresh(contact, with_for_update=True)
+    campaign = get_campaign(
+        session, workspace_id=workspace_id, campaign_id=contact.campaign_id, with_steps=False
+    )
+    occurred = data.occurred_at or now
+    if occurred.tzinfo is None:
+        raise ValidationFailed(
+            "occurred_at needs a time zone", {"occurred_at": ["Use ISO 8601 with an offset or Z"]}
+        )
+    if occurred > now:
+        raise ValidationFailed(
+            "occurred_at is in the future", {"occurred_at": ["Report events that have happened"]}
+        )
+    if data.event is ContactEvent.ACTION_FAILED and data.error_code is None:
+        raise ValidationFailed(
+            "action_failed needs an error_code",
+            {"error_code": [", ".join(e.value for e in ErrorCode)]},
+        )
+    if data.event is ContactEvent.PROFILE_VISITED and data.degree is None:
+        raise ValidationFailed(
+            "profile_visited needs the connection degree", {"degree": ["1, 2 or 3"]}
+        )
+    detail = EventDetail(degree=data.degree, error_code=data.error_code, error_message=data.message)
+    message = data.message if data.event is ContactEvent.MESSAGE_SENT else None
+    activity = apply_contact_event(
+        session,
+        contact=contact,
+        campaign=campaign,
+        event=data.event,
+        now=occurred,
+        detail=detail,
+        kind=data.action if data.event is ContactEvent.ACTION_FAILED else None,
+        message=message,
+        extra={"reported_by": "integration"},
+    )
+    return contact, activity
+
+
+def creation_source_label(source: ContactSource) -> str:
+    return {
+        ContactSource.CSV: "Imported from a CSV file",
+        ContactSource.API: "Added through the API",
+        ContactSource.INTEGRATION: "Added by an integration",
+        ContactSource.SEARCH: "Added from a LinkedIn search",
+    }[source]

@@ -1,0 +1,30 @@
+"""GET /healthz: the database answers and is at the migration head."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+
+from app import migrations
+
+router = APIRouter()
+
+
+@router.get("/healthz", include_in_schema=False)
+def healthz(request: Request) -> JSONResponse:
+    body: dict[str, Any] = {"status": "ok"}
+    try:
+        with request.app.state.read_sessionmaker() as session:
+            session.execute(text("SELECT 1"))
+            current = migrations.current_revision(session.connection())
+    except Exception as exc:  # noqa: BLE001 - any failure means unhealthy
+        return JSONResponse({"status": "error", "database": str(exc)[:200]}, status_code=503)
+    head = migrations.head_revision()
+    body.update(database="ok", revision=current, head=head)
+    if current != head:
+        body.update(status="error", database="not migrated: run `contact-tracker migrate`")
+        return JSONResponse(body, status_code=503)
+    return JSONResponse(body)

@@ -1,0 +1,84 @@
+"""The application factory: settings in, a FastAPI app out."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from app import migrations
+from app.clock import Clock, system_clock
+from app.config import Settings, get_settings
+from app.db import make_engine, make_sessionmaker
+from app.health import router as health_router
+from app.web.exception_handlers import install_exception_handlers
+from app.web.templating import ROOT
+
+log = logging.getLogger(__name__)
+
+
+class DatabaseNotMigrated(RuntimeError):
+    pass
+
+
+def configure_logging(level: str) -> None:
+    logging.basicConfig(
+        level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+
+
+def check_migrated(engine: Engine) -> None:
+    """Refuse to serve a database that is not at the migration head."""
+    current, head = migrations.current_revision(engine), migrations.head_revision()
+    if current != head:
+        raise DatabaseNotMigrated(
+            f"The database is at migration {current or 'none'}, not {head}: "
+            "run `contact-tracker migrate` first."
+        )
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    engine: Engine | None = None,
+    session_factory: sessionmaker[Session] | None = None,
+    clock: Clock = system_clock,
+) -> FastAPI:
+    """Build the app. Tests pass their own session factory (one rolled-back transaction per test)."""
+    settings = settings or get_settings()
+    configure_logging(settings.log_level)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        owned = engine is None and session_factory is None
+        db_engine = engine or make_engine(settings.database_url, pool_size=settings.db_pool_size)
+        if settings.check_migrations and session_factory is None:
+            check_migrated(db_engine)
+        app.state.engine = db_engine
+        app.state.sessionmaker = session_factory or make_sessionmaker(db_engine)
+        app.state.read_sessionmaker = session_factory or make_sessionmaker(
+            db_engine, read_only=True
+        )
+        yield
+        if owned:
+            db_engine.dispose()
+
+    app = FastAPI(
+        title="Campaign contact tracker",
+        version="1.0.0",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
+    app.state.settings = settings
+    app.state.clock = clock
+    install_exception_handlers(app)
+    app.include_router(health_router)
+    app.mount("/static", StaticFiles(directory=str(ROOT / "static")), name="static")
+    return app

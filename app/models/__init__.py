@@ -1,0 +1,22 @@
+"""Every table, re-exported so `from app.models import Contact` works and Alembic sees them all."""
+
+from app.models.activity import Activity
+from app.models.api_key import ApiKey
+from app.models.blacklist import BlacklistEntry
+from app.models.campaign import Campaign, FollowUpStep
+from app.models.contact import Contact
+from app.models.sender import SenderAccount
+from app.models.user import User
+from app.models.workspace import Workspace
+
+__all__ = [
+    "Activity",
+    "ApiKey",
+    "BlacklistEntry",
+    "Campaign",
+    "Contact",
+    "FollowUpStep",
+    "SenderAccount",
+    "User",
+    "Workspace",
+]

@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.db import Base, BigId, enum_column, utcnow
+from app.domain.errors import ErrorCode
+from app.domain.statuses import ActivityKind, ContactStatus, Outcome
+
+
+class Activity(Base):
+    """One action on one contact: pending until executed, then success or error, in place."""
+
+    __tablename__ = "activities"
+    __table_args__ = (
+        # A contact's log, newest first.
+        Index("ix_activities_contact_id", "contact_id", "id"),
+        # The engine's due queue per sender, and its cap counts over completed actions.
+        Index("ix_activities_sender_due", "sender_id", "outcome", "scheduled_for"),
+        Index("ix_activities_sender_kind_done", "sender_id", "kind", "completed_at"),
+        Index("ix_activities_campaign_completed", "campaign_id", "completed_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(
+        ForeignKey("workspaces.id", ondelete="CASCADE"), index=True
+    )
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"))
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    sender_id: Mapped[int | None] = mapped_column(
+        ForeignKey("sender_accounts.id", ondelete="SET NULL")
+    )
+    kind: Mapped[ActivityKind] = mapped_column(enum_column(ActivityKind, "activity_kind"))
+    outcome: Mapped[Outcome] = mapped_column(enum_column(Outcome, "outcome"))
+    error_code: Mapped[ErrorCode | None] = mapped_column(enum_column(ErrorCode, "error_code"))
+    error_message: Mapped[str | None] = mapped_column(String(1000))
+    message: Mapped[str | None] = mapped_column(Text)
+    status_from: Mapped[ContactStatus | None] = mapped_column(
+        enum_column(ContactStatus, "status_from")
+    )
+    status_to: Mapped[ContactStatus | None] = mapped_column(enum_column(ContactStatus, "status_to"))
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    scheduled_for: Mapped[datetime | None]
+    completed_at: Mapped[datetime | None]
+    # Why a pending action waits and when it is expected to go out (SPEC §2 "Activity log").
+    waiting_reason: Mapped[str | None] = mapped_column(String(32))
+    expected_at: Mapped[datetime | None]
+    attempts: Mapped[int] = mapped_column(default=0)
+    lease_token: Mapped[str | None] = mapped_column(String(64))
+    leased_until: Mapped[datetime | None]

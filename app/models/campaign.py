@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.db import Base, BigId, TimestampMixin, enum_column
+from app.domain.statuses import CampaignState, CampaignType
+
+
+class Campaign(TimestampMixin, Base):
+    __tablename__ = "campaigns"
+    __table_args__ = (Index("ix_campaigns_workspace_state", "workspace_id", "state"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    sender_id: Mapped[int] = mapped_column(
+        ForeignKey("sender_accounts.id", ondelete="RESTRICT"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(200))
+    type: Mapped[CampaignType] = mapped_column(enum_column(CampaignType, "campaign_type"))
+    state: Mapped[CampaignState] = mapped_column(
+        enum_column(CampaignState, "campaign_state"), default=CampaignState.DRAFT
+    )
+    connection_template: Mapped[str] = mapped_column(Text, default="")
+    # Whether contacts whose invite was withdrawn are invited again once LinkedIn allows it.
+    reinvite_withdrawn: Mapped[bool] = mapped_column(default=False)
+    started_at: Mapped[datetime | None]
+
+    follow_up_steps: Mapped[list[FollowUpStep]] = relationship(
+        back_populates="campaign",
+        order_by="FollowUpStep.position",
+        cascade="all, delete-orphan",
+        lazy="raise",
+    )
+
+
+class FollowUpStep(Base):
+    __tablename__ = "follow_up_steps"
+    __table_args__ = (
+        UniqueConstraint("campaign_id", "position"),
+        CheckConstraint("delay_days >= 0", name="delay_non_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    position: Mapped[int]
+    delay_days: Mapped[int]
+    template: Mapped[str] = mapped_column(Text)
+
+    campaign: Mapped[Campaign] = relationship(back_populates="follow_up_steps", lazy="raise")

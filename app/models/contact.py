@@ -1,0 +1,51 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.db import Base, BigId, enum_column, utcnow
+from app.domain.errors import ErrorCode
+from app.domain.statuses import ContactSource, ContactStatus
+
+
+class Contact(Base):
+    """One person in one campaign. Its status only changes through app.domain.transitions."""
+
+    __tablename__ = "contacts"
+    __table_args__ = (
+        UniqueConstraint("campaign_id", "linkedin_url"),
+        # Status tabs, counts and keyset pages of the campaign table; the engine's due-work scans.
+        Index("ix_contacts_campaign_status_id", "campaign_id", "status", "id"),
+        Index("ix_contacts_campaign_error", "campaign_id", "error_code"),
+        Index("ix_contacts_campaign_invited", "campaign_id", "status", "invited_at"),
+        Index("ix_contacts_linkedin_url", "linkedin_url"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(
+        ForeignKey("workspaces.id", ondelete="CASCADE"), index=True
+    )
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    linkedin_url: Mapped[str] = mapped_column(String(200))
+    first_name: Mapped[str | None] = mapped_column(String(200))
+    last_name: Mapped[str | None] = mapped_column(String(200))
+    email: Mapped[str | None] = mapped_column(String(320))
+    company: Mapped[str | None] = mapped_column(String(300))
+    title: Mapped[str | None] = mapped_column(String(300))
+    custom_fields: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    source: Mapped[ContactSource] = mapped_column(enum_column(ContactSource, "contact_source"))
+    status: Mapped[ContactStatus] = mapped_column(enum_column(ContactStatus, "contact_status"))
+    error_code: Mapped[ErrorCode | None] = mapped_column(enum_column(ErrorCode, "error_code"))
+    error_message: Mapped[str | None] = mapped_column(String(1000))
+    muted: Mapped[bool] = mapped_column(default=False)
+    replied: Mapped[bool] = mapped_column(default=False)
+    follow_ups_sent: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    status_changed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    invited_at: Mapped[datetime | None]
+    connected_at: Mapped[datetime | None]
+    withdrawn_at: Mapped[datetime | None]

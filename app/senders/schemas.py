@@ -1,0 +1,113 @@
+from __future__ import annotations
+
+from datetime import datetime, time
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from app.domain.statuses import SenderTier
+
+Cap = Annotated[int, Field(ge=0, le=10_000)]
+Name = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+def _check_timezone(value: str) -> str:
+    from app.domain.pacing import validate_timezone
+
+    return validate_timezone(value)
+
+
+class WorkingHours(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    start: time = Field(default=time(9), description="Local time the sender starts, e.g. 09:00")
+    end: time = Field(default=time(18), description="Local time the sender stops (exclusive)")
+    days: list[Annotated[int, Field(ge=1, le=7)]] = Field(
+        default=[1, 2, 3, 4, 5], min_length=1, max_length=7, description="ISO weekdays, 1 = Monday"
+    )
+
+    @model_validator(mode="after")
+    def _order(self) -> WorkingHours:
+        if self.start >= self.end:
+            raise ValueError("working_hours.start must be before working_hours.end")
+        self.days = sorted(set(self.days))
+        return self
+
+
+class SenderLimits(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    daily_invites: Cap = 15
+    weekly_invites: Cap = 100
+    daily_profile_visits: Cap = 20
+    daily_follow_ups: Cap = 20
+    daily_inmails: Cap = 20
+    daily_withdrawals: Cap = 40
+
+
+class SenderLimitsPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    daily_invites: Cap | None = None
+    weekly_invites: Cap | None = None
+    daily_profile_visits: Cap | None = None
+    daily_follow_ups: Cap | None = None
+    daily_inmails: Cap | None = None
+    daily_withdrawals: Cap | None = None
+
+
+class SenderCreate(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "Jane's LinkedIn",
+                    "tier": "premium",
+                    "timezone": "Europe/Berlin",
+                    "working_hours": {"start": "09:00", "end": "17:30", "days": [1, 2, 3, 4, 5]},
+                    "limits": {"daily_invites": 20},
+                }
+            ]
+        },
+    )
+
+    name: Name
+    tier: SenderTier = SenderTier.BASIC
+    timezone: str = Field(default="UTC", max_length=64, description="IANA name, e.g. Europe/Berlin")
+    working_hours: WorkingHours = Field(default_factory=WorkingHours)
+    limits: SenderLimits = Field(default_factory=SenderLimits)
+
+    _tz = field_validator("timezone")(_check_timezone)
+
+
+class SenderUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: Name | None = None
+    tier: SenderTier | None = None
+    timezone: str | None = Field(default=None, max_length=64)
+    working_hours: WorkingHours | None = None
+    limits: SenderLimitsPatch | None = None
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, value: str | None) -> str | None:
+        return None if value is None else _check_timezone(value)
+
+
+class SenderRead(BaseModel):
+    id: int
+    name: str
+    tier: SenderTier
+    timezone: str
+    working_hours: WorkingHours
+    limits: SenderLimits
+    cooldown_until: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class SenderList(BaseModel):
+    items: list[SenderRead]
+    next_cursor: str | None = None

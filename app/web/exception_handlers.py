@@ -1,0 +1,127 @@
+"""One table at the edge: our exceptions to HTTP. JSON problems under /api, HTML pages elsewhere."""
+
+from __future__ import annotations
+
+import logging
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from app.domain.transitions import InvalidTransition
+from app.errors import (
+    AppError,
+    Conflict,
+    Forbidden,
+    ImportRejected,
+    NotFound,
+    PayloadTooLarge,
+    RateLimited,
+    Unauthorized,
+    ValidationFailed,
+)
+from app.web.problems import problem
+
+log = logging.getLogger(__name__)
+
+STATUS_OF: list[tuple[type[Exception], int]] = [
+    (NotFound, 404),
+    (Unauthorized, 401),
+    (Forbidden, 403),
+    (Conflict, 409),
+    (InvalidTransition, 409),
+    (ValidationFailed, 422),
+    (ImportRejected, 422),
+    (PayloadTooLarge, 413),
+    (RateLimited, 429),
+]
+
+
+def status_for(exc: Exception) -> int:
+    for cls, status in STATUS_OF:
+        if isinstance(exc, cls):
+            return status
+    return 400
+
+
+def wants_json(request: Request) -> bool:
+    return request.url.path.startswith("/api/") or request.url.path == "/healthz"
+
+
+def _html(status: int, detail: str, headers: dict[str, str] | None = None) -> Response:
+    phrase = HTTPStatus(status).phrase
+    from app.web.templating import render_error_page
+
+    return render_error_page(status, phrase, detail, headers=headers)
+
+
+def _respond(
+    request: Request,
+    status: int,
+    detail: str,
+    *,
+    title: str | None = None,
+    errors: Any = None,
+    headers: dict[str, str] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> Response:
+    if wants_json(request):
+        return problem(status, detail, title=title, errors=errors, headers=headers, extra=extra)
+    return _html(status, detail, headers)
+
+
+def _loc_to_path(loc: tuple[Any, ...] | list[Any]) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
+    return ".".join(parts) or "body"
+
+
+def install_exception_handlers(app: FastAPI) -> None:
+    @app.exception_handler(AppError)
+    async def app_error(request: Request, exc: AppError) -> Response:
+        status = status_for(exc)
+        headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, RateLimited) else None
+        errors = exc.errors if isinstance(exc, ValidationFailed) else None
+        return _respond(
+            request, status, exc.detail, title=exc.title, errors=errors, headers=headers
+        )
+
+    @app.exception_handler(InvalidTransition)
+    async def invalid_transition(request: Request, exc: InvalidTransition) -> Response:
+        extra = {
+            "current_status": exc.status.value,
+            "event": exc.event.value,
+            "campaign_type": exc.campaign_type.value,
+        }
+        return _respond(request, 409, str(exc), title="Invalid transition", extra=extra)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> Response:
+        errors: dict[str, list[str]] = {}
+        for err in exc.errors():
+            errors.setdefault(_loc_to_path(err.get("loc", ())), []).append(str(err.get("msg")))
+        summary = "; ".join(f"{k}: {', '.join(v)}" for k, v in list(errors.items())[:5])
+        return _respond(
+            request,
+            422,
+            f"The request is invalid — {summary}",
+            title="Validation failed",
+            errors=errors,
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
+        if exc.status_code == 404 and detail == "Not Found":
+            detail = f"No such URL: {request.url.path}"
+        if exc.status_code == 405:
+            detail = f"{request.method} is not allowed on {request.url.path}"
+        headers = dict(exc.headers) if exc.headers else None
+        return _respond(request, exc.status_code, detail, headers=headers)
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> Response:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return _respond(request, 500, "Something went wrong on our side; it has been logged.")

@@ -1,0 +1,101 @@
+"""Test databases: every DB test runs on SQLite, and on PostgreSQL when TRACKER_TEST_DATABASE_URL names one.
+
+Each backend is migrated once per run with `alembic upgrade head`; each test then runs inside one
+transaction that is rolled back (`join_transaction_mode="create_savepoint"`), so services and requests
+that commit only release savepoints.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Connection, Engine, text
+from sqlalchemy.orm import Session, sessionmaker
+
+from app import migrations
+from app.clock import FixedClock
+from app.config import Settings
+from app.db import make_engine
+from app.main import create_app
+
+PG_URL = os.environ.get("TRACKER_TEST_DATABASE_URL")
+BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
+T0 = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)  # a Monday, 10:00 UTC
+
+
+def backend_url(backend: str, tmp_dir: Path) -> str:
+    if backend == "sqlite":
+        return f"sqlite:///{tmp_dir / 'test.db'}"
+    assert PG_URL
+    return PG_URL
+
+
+def reset_postgres(engine: Engine) -> None:
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def db_engine(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Engine]:
+    backend: str = request.param
+    url = backend_url(backend, tmp_path_factory.mktemp(backend))
+    engine = make_engine(url)
+    if backend == "postgresql":
+        reset_postgres(engine)
+    migrations.upgrade(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def backend(db_engine: Engine) -> str:
+    return db_engine.dialect.name
+
+
+@pytest.fixture
+def connection(db_engine: Engine) -> Iterator[Connection]:
+    with db_engine.connect() as conn:
+        trans = conn.begin()
+        yield conn
+        if trans.is_active:
+            trans.rollback()
+
+
+@pytest.fixture
+def session_factory(connection: Connection) -> sessionmaker[Session]:
+    return sessionmaker(
+        bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
+    )
+
+
+@pytest.fixture
+def session(session_factory: sessionmaker[Session]) -> Iterator[Session]:
+    with session_factory() as s:
+        yield s
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock(T0)
+
+
+@pytest.fixture
+def settings() -> Settings:
+    return Settings(database_url="sqlite://", secret_key="test-secret-key-0123456789")
+
+
+@pytest.fixture
+def app_client(
+    settings: Settings, session_factory: sessionmaker[Session], clock: FixedClock
+) -> Iterator[TestClient]:
+    app = create_app(settings, session_factory=session_factory, clock=clock)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        yield client

@@ -1,0 +1,102 @@
+"""The `contact-tracker` command end to end, as an admin runs it: real processes, a real server."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+BIN = [sys.executable, "-m", "app"]
+
+
+def run(env: dict[str, str], *args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run([*BIN, *args], env=env, capture_output=True, text=True, timeout=120)
+    if ok:
+        assert proc.returncode == 0, proc.stderr
+    return proc
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    return {
+        **os.environ,
+        "TRACKER_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}",
+        "TRACKER_SECRET_KEY": "cli-test-secret-0123456789",
+        "TRACKER_ENGINE": "off",
+    }
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_admin_commands_print_exactly_what_scripts_capture(env: dict[str, str]) -> None:
+    run(env, "migrate")
+    ws = run(
+        env,
+        "create-workspace",
+        "Acme",
+        "--admin-email",
+        "a@acme.io",
+        "--admin-password",
+        "password-1",
+    )
+    assert ws.stdout.strip().isdigit() and ws.stdout.count("\n") == 1
+    key = run(env, "create-api-key", "--workspace", ws.stdout.strip(), "--name", "crm")
+    assert key.stdout.startswith("ctk_") and key.stdout.count("\n") == 1
+    again = run(
+        env,
+        "create-workspace",
+        "Acme",
+        "--admin-email",
+        "a@acme.io",
+        "--admin-password",
+        "password-1",
+        ok=False,
+    )
+    assert again.returncode == 2 and "already exists" in again.stderr and again.stdout == ""
+    missing = run(env, "create-api-key", "--workspace", "999", "--name", "x", ok=False)
+    assert missing.returncode == 2 and "999" in missing.stderr
+
+
+def test_serve_refuses_an_unmigrated_database(env: dict[str, str]) -> None:
+    proc = run(env, "serve", "--port", str(free_port()), ok=False)
+    assert proc.returncode == 2
+    assert "contact-tracker migrate" in proc.stderr
+
+
+def test_migrate_demo_serve_healthz(env: dict[str, str]) -> None:
+    run(env, "migrate")
+    demo = run(env, "demo")
+    assert demo.stdout.strip().isdigit()
+    assert "admin@demo.example" in demo.stderr
+    port = free_port()
+    server = subprocess.Popen(
+        [*BIN, "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                response = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
+                break
+            except httpx.TransportError:
+                assert server.poll() is None, server.stdout.read() if server.stdout else ""
+                assert time.monotonic() < deadline, "server did not come up"
+                time.sleep(0.2)
+        assert response.status_code == 200
+        assert response.json()["status"] == "ok"
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
