@@ -327,6 +327,7 @@ def _seed_contacts(
                 "error_code": row.error_code,
                 "error_message": row.error_message,
                 "replied": row.replied,
+                "email_required": row.email_required,
                 "follow_ups_sent": sum(1 for h in history if h["kind"].value == "follow_up"),
                 "created_at": created,
                 "updated_at": history[-1]["completed_at"] if history else created,

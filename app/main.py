@@ -12,10 +12,12 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from app import migrations
+from app.api import API_PREFIX, install_api
 from app.clock import Clock, system_clock
 from app.config import Settings, get_settings
 from app.db import make_engine, make_sessionmaker
 from app.health import router as health_router
+from app.web.body_limit import BodyLimitMiddleware
 from app.web.exception_handlers import install_exception_handlers
 from app.web.templating import ROOT
 
@@ -80,5 +82,15 @@ def create_app(
     app.state.clock = clock
     install_exception_handlers(app)
     app.include_router(health_router)
+    install_api(app)
+
+    def body_limit(path: str) -> int | None:
+        if path.startswith(f"{API_PREFIX}/imports"):
+            return settings.upload_max_bytes
+        if path.startswith(API_PREFIX):
+            return settings.api_body_max_bytes
+        return None
+
+    app.add_middleware(BodyLimitMiddleware, limit_for=body_limit)
     app.mount("/static", StaticFiles(directory=str(ROOT / "static")), name="static")
     return app

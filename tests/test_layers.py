@@ -31,12 +31,17 @@ def test_domain_imports_only_the_standard_library_and_itself(path: Path) -> None
 
     for name in imports_of(path):
         top = name.split(".")[0]
-        assert top in sys.stdlib_module_names or name.startswith("app.domain"), f"{path.name} imports {name}"
+        assert top in sys.stdlib_module_names or name.startswith("app.domain"), (
+            f"{path.name} imports {name}"
+        )
 
 
 @pytest.mark.parametrize(
     "path",
-    modules("*/service.py") + modules("*/repository.py") + modules("models/*.py") + [APP / "demo.py"],
+    modules("*/service.py")
+    + modules("*/repository.py")
+    + modules("models/*.py")
+    + [APP / "demo.py"],
     ids=lambda p: f"{p.parent.name}/{p.name}",
 )
 def test_services_repositories_and_models_never_import_the_web(path: Path) -> None:
@@ -45,9 +50,13 @@ def test_services_repositories_and_models_never_import_the_web(path: Path) -> No
 
 
 @pytest.mark.parametrize(
-    "path", modules("*/api.py") + modules("*/pages.py") + [APP / "cli.py"], ids=lambda p: f"{p.parent.name}/{p.name}"
+    "path",
+    modules("*/api.py") + modules("*/pages.py") + [APP / "cli.py"],
+    ids=lambda p: f"{p.parent.name}/{p.name}",
 )
 def test_entry_points_never_run_sql(path: Path) -> None:
     for name in imports_of(path):
-        assert not name.startswith("sqlalchemy") or name == "sqlalchemy.orm", f"{path} imports {name}"
+        assert not name.startswith("sqlalchemy") or name == "sqlalchemy.orm", (
+            f"{path} imports {name}"
+        )
         assert not name.endswith(".repository"), f"{path} imports {name}"

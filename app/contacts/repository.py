@@ -23,7 +23,7 @@ def existing_urls(session: Session, campaign_id: int, urls: Sequence[str]) -> di
                 Contact.campaign_id == campaign_id, Contact.linkedin_url.in_(chunk)
             )
         )
-        out.update(dict(rows))
+        out.update(dict(rows.all()))
     return out
 
 
@@ -47,7 +47,7 @@ def insert_contacts_skip_existing(session: Session, rows: list[dict[str, Any]]) 
     else:  # pragma: no cover - only SQLite and PostgreSQL are supported
         stmt = insert(Contact)
     result = session.execute(stmt.returning(Contact.linkedin_url, Contact.id), rows)
-    return dict(result)
+    return dict(result.all())
 
 
 def contacts_by_ids(session: Session, ids: Sequence[int]) -> list[Contact]:

@@ -236,6 +236,7 @@ def contact_state(contact: Contact) -> ContactState:
             else None
         ),
         replied=contact.replied,
+        email_required=contact.email_required,
     )
 
 
@@ -246,6 +247,7 @@ def store_state(contact: Contact, state: ContactState) -> None:
     contact.connected_at = state.connected_at
     contact.withdrawn_at = state.withdrawn_at
     contact.replied = state.replied
+    contact.email_required = state.email_required
     contact.error_code = state.last_error.code if state.last_error else None
     contact.error_message = state.last_error.message[:1000] if state.last_error else None
 

@@ -17,8 +17,10 @@ class InvalidCampaignState(Exception):
         self.current = current
         self.requested = requested
         allowed = ", ".join(sorted(s.value for s in CAMPAIGN_STATE_MOVES[current])) or "nothing"
+        article = "An" if current.value[0] in "aeiou" else "A"
         super().__init__(
-            f"A {current.value} campaign cannot become {requested.value}; it can become: {allowed}"
+            f"{article} {current.value} campaign cannot become {requested.value}; "
+            f"it can become: {allowed}"
         )
 
 

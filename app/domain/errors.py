@@ -14,7 +14,8 @@ class ErrorCode(StrEnum):
 
 
 RATE_LIMIT_EXPLANATION = (
-    "LinkedIn refused the request because of activity limits — usually the weekly invitation limit. "
+    "This is a rate limit: LinkedIn refused the request because of activity limits — usually the "
+    "weekly invitation limit. "
     "Invites from this sender pause until the weekly window has room; the action is retried, not lost."
 )
 

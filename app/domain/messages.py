@@ -32,7 +32,9 @@ def check_template(template: str) -> None:
 def render(template: str, fields: Mapping[str, str | None]) -> str:
     """Fill the placeholders; a missing value renders as empty text and the spaces are tidied."""
     text = _PLACEHOLDER.sub(lambda m: (fields.get(m.group(1)) or "").strip(), template)
-    return re.sub(r"[ \t]{2,}", " ", text).strip()
+    text = re.sub(r"[ \t]{2,}", " ", text)
+    # "Hi {first_name}, …" without a name reads "Hi, …", not "Hi , …".
+    return re.sub(r"[ \t]+([,.!?;:])", r"\1", text).strip()
 
 
 def note_length(text: str) -> int:

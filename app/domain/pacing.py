@@ -276,12 +276,13 @@ def decide(
     >= now at which the cooldown (invites only), the working hours, the weekly cap (invites only)
     and the daily cap all hold at once.
 
-    The reason is the constraint that binds — the one without which the action could go earlier.
+    The reason is a constraint violated at `now` — so a label never says "outside working hours"
+    inside them — and, among those, the one that binds: without it the action could go earlier.
     When several bind, the first of COOLDOWN, WEEKLY_CAP, DAILY_CAP, WORKING_HOURS wins: a full
     Friday reports DAILY_CAP even though the weekend also keeps it until Monday's opening, while a
     cooldown that ends on Saturday morning reports WORKING_HOURS, since it changes nothing. When
-    none binds alone (two constraints each hold it until the same instant), the first in that
-    order that is violated at `now` is reported.
+    none binds alone (each would hold it until the same instant), the first violated one in that
+    order is reported.
     """
     now_utc = _to_utc(now, "now")
     schedule = _Schedule(pacing, action, recent, now_utc)
@@ -450,13 +451,13 @@ class _Schedule:
         return NEVER
 
     def binding_reason(self, now: datetime, earliest: datetime) -> WaitingReason:
-        for constraint in _REASON_PRIORITY:
+        violated = [c for c in _REASON_PRIORITY if self.next_allowed_by(c, now) is not None]
+        for constraint in violated:
             if self.earliest(now, ignoring=constraint) < earliest:
                 return constraint
-        for constraint in _REASON_PRIORITY:
-            if self.next_allowed_by(constraint, now) is not None:
-                return constraint
-        raise AssertionError("an action held back at now violates some constraint at now")
+        if not violated:
+            raise AssertionError("an action held back at now violates some constraint at now")
+        return violated[0]
 
     def free_slots(self, at: datetime) -> int:
         if self.next_allowed_by(WaitingReason.COOLDOWN, at) is not None:

@@ -99,6 +99,8 @@ class ContactState:
     withdrawn_at: datetime | None = None
     last_error: ActionError | None = None
     replied: bool = False
+    # Set by an email_required error and never cleared: the person cannot be invited automatically.
+    email_required: bool = False
 
 
 @dataclass(frozen=True)
@@ -153,7 +155,11 @@ def transition(
     if event is ContactEvent.ACTION_FAILED:
         if detail.error_code is None:
             raise refuse("an action_failed event needs an error_code")
-        return replace(state, last_error=ActionError.of(detail.error_code, detail.error_message))
+        return replace(
+            state,
+            last_error=ActionError.of(detail.error_code, detail.error_message),
+            email_required=state.email_required or detail.error_code is ErrorCode.EMAIL_REQUIRED,
+        )
 
     if event is ContactEvent.REPLY_RECEIVED:
         if status is ContactStatus.NOT_VERIFIED:
@@ -189,7 +195,7 @@ def transition(
     if event is ContactEvent.INVITE_SENT:
         if status is not ContactStatus.NOT_CONNECTED:
             raise refuse("an invite can only be sent to a not-connected contact")
-        if state.last_error is not None and state.last_error.code is ErrorCode.EMAIL_REQUIRED:
+        if state.email_required:
             raise refuse("this person requires their email address to connect")
         return move(ContactStatus.INVITE_SENT, invited_at=now)
 

@@ -5,6 +5,8 @@ from app.models.api_key import ApiKey
 from app.models.blacklist import BlacklistEntry
 from app.models.campaign import Campaign, FollowUpStep
 from app.models.contact import Contact
+from app.models.idempotency import IdempotencyKey
+from app.models.rate_limit import ApiRateWindow
 from app.models.sender import SenderAccount
 from app.models.user import User
 from app.models.workspace import Workspace
@@ -12,10 +14,12 @@ from app.models.workspace import Workspace
 __all__ = [
     "Activity",
     "ApiKey",
+    "ApiRateWindow",
     "BlacklistEntry",
     "Campaign",
     "Contact",
     "FollowUpStep",
+    "IdempotencyKey",
     "SenderAccount",
     "User",
     "Workspace",

@@ -15,9 +15,8 @@ class Campaign(TimestampMixin, Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
-    sender_id: Mapped[int] = mapped_column(
-        ForeignKey("sender_accounts.id", ondelete="RESTRICT"), index=True
-    )
+    # NO ACTION (not RESTRICT): deleting a workspace cascades to campaigns and senders in one statement.
+    sender_id: Mapped[int] = mapped_column(ForeignKey("sender_accounts.id"), index=True)
     name: Mapped[str] = mapped_column(String(200))
     type: Mapped[CampaignType] = mapped_column(enum_column(CampaignType, "campaign_type"))
     state: Mapped[CampaignState] = mapped_column(

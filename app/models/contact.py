@@ -42,6 +42,7 @@ class Contact(Base):
     error_message: Mapped[str | None] = mapped_column(String(1000))
     muted: Mapped[bool] = mapped_column(default=False)
     replied: Mapped[bool] = mapped_column(default=False)
+    email_required: Mapped[bool] = mapped_column(default=False)
     follow_ups_sent: Mapped[int] = mapped_column(default=0)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

@@ -186,7 +186,6 @@ def upgrade() -> None:
             ["sender_id"],
             ["sender_accounts.id"],
             name=op.f("fk_campaigns_sender_id_sender_accounts"),
-            ondelete="RESTRICT",
         ),
         sa.ForeignKeyConstraint(
             ["workspace_id"],
@@ -307,6 +306,7 @@ def upgrade() -> None:
         sa.Column("error_message", sa.String(length=1000), nullable=True),
         sa.Column("muted", sa.Boolean(), nullable=False),
         sa.Column("replied", sa.Boolean(), nullable=False),
+        sa.Column("email_required", sa.Boolean(), nullable=False),
         sa.Column("follow_ups_sent", sa.Integer(), nullable=False),
         sa.Column("created_at", app.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("updated_at", app.db.UTCDateTime(timezone=True), nullable=False),

@@ -1,0 +1,75 @@
+"""The JSON API under /api/v1: its routers, its OpenAPI document and its docs page."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, FastAPI
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import HTMLResponse, JSONResponse
+
+from app.campaigns.api import router as campaigns_router
+from app.contacts.api import router as contacts_router
+from app.contacts.schemas import ContactIn
+from app.senders.api import router as senders_router
+from app.web.api_common import COMMON_PROBLEMS, forbid_unknown_query_params
+from app.web.templating import templates
+
+API_PREFIX = "/api/v1"
+OPENAPI_URL = f"{API_PREFIX}/openapi.json"
+SWAGGER_JS = "/static/vendor/swagger-ui-5.35.0/swagger-ui-bundle.js"
+SWAGGER_CSS = "/static/vendor/swagger-ui-5.35.0/swagger-ui.css"
+
+DESCRIPTION = """
+The campaign contact tracker's API for integrations. Authenticate with `Authorization: Bearer <API key>`.
+Errors are `application/problem+json` (RFC 9457). Lists use cursor pagination: pass `next_cursor` back as
+`cursor`. Unknown query parameters are refused with 422. Each API key may make a limited number of requests
+per minute (429 with `Retry-After` beyond it).
+"""
+
+
+def api_router() -> APIRouter:
+    router = APIRouter(
+        prefix=API_PREFIX,
+        responses=COMMON_PROBLEMS,
+        dependencies=[Depends(forbid_unknown_query_params)],
+    )
+    router.include_router(senders_router)
+    router.include_router(campaigns_router)
+    router.include_router(contacts_router)
+    return router
+
+
+def install_api(app: FastAPI) -> None:
+    app.include_router(api_router())
+
+    def build_schema() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(
+                title="Campaign contact tracker API",
+                version="1",
+                description=DESCRIPTION,
+                routes=app.routes,
+            )
+            schema["paths"] = {
+                p: v for p, v in schema.get("paths", {}).items() if p.startswith(API_PREFIX)
+            }
+            components = schema.setdefault("components", {})
+            components.setdefault("schemas", {})["ContactIn"] = ContactIn.model_json_schema(
+                ref_template="#/components/schemas/{model}"
+            )
+            components["securitySchemes"] = {"ApiKey": {"type": "http", "scheme": "bearer"}}
+            schema["security"] = [{"ApiKey": []}]
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    @app.get(OPENAPI_URL, include_in_schema=False)
+    def openapi_json() -> JSONResponse:
+        return JSONResponse(build_schema())
+
+    @app.get("/api/docs", include_in_schema=False)
+    def api_docs() -> HTMLResponse:
+        html = templates.env.get_template("api_docs.html").render(
+            openapi_url=OPENAPI_URL, js_url=SWAGGER_JS, css_url=SWAGGER_CSS
+        )
+        return HTMLResponse(html)

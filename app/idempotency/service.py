@@ -1,0 +1,97 @@
+"""Idempotency-Key: a retried POST returns the first answer and stores nothing twice.
+
+The key is claimed by an INSERT inside the request's own transaction, before the work. A concurrent
+retry's INSERT waits on the unique index (PostgreSQL) or the write lock (SQLite) until the first
+commits, then finds the stored answer. If the first fails, its claim rolls back with its work.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from app.errors import ValidationFailed
+from app.models import IdempotencyKey
+
+RETENTION = timedelta(hours=24)
+MAX_KEY_LENGTH = 255
+
+
+def request_fingerprint(method: str, path: str, body: bytes) -> str:
+    return hashlib.sha256(b"\n".join([method.encode(), path.encode(), body])).hexdigest()
+
+
+@dataclass(frozen=True)
+class StoredAnswer:
+    status_code: int
+    body: Any
+
+
+def claim_key(
+    session: Session, *, workspace_id: int, key: str, fingerprint: str, now: datetime
+) -> StoredAnswer | None:
+    """Claim `key` for this request, or return the answer a previous request with it stored.
+
+    Raises ValidationFailed when the key was used for a different request (another body or URL).
+    """
+    if not key or len(key) > MAX_KEY_LENGTH:
+        raise ValidationFailed(
+            "Invalid Idempotency-Key header",
+            {"Idempotency-Key": [f"Use a unique string of 1 to {MAX_KEY_LENGTH} characters"]},
+        )
+    # Keys older than the retention period are forgotten, so a key may be reused after a day.
+    session.execute(
+        delete(IdempotencyKey).where(
+            IdempotencyKey.workspace_id == workspace_id,
+            IdempotencyKey.key == key,
+            IdempotencyKey.created_at < now - RETENTION,
+        )
+    )
+    values = {
+        "workspace_id": workspace_id,
+        "key": key,
+        "request_hash": fingerprint,
+        "created_at": now,
+    }
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    claimed = session.execute(
+        insert(IdempotencyKey)
+        .values(values)
+        .on_conflict_do_nothing(index_elements=["workspace_id", "key"])
+        .returning(IdempotencyKey.id)
+    ).scalar()
+    if claimed is not None:
+        return None
+    row = session.scalars(
+        select(IdempotencyKey).where(
+            IdempotencyKey.workspace_id == workspace_id, IdempotencyKey.key == key
+        )
+    ).one()
+    if row.request_hash != fingerprint:
+        raise ValidationFailed(
+            "This Idempotency-Key was already used for a different request",
+            {"Idempotency-Key": ["Use a new key for a new request; reuse a key only to retry"]},
+        )
+    if row.status_code is None:  # pragma: no cover - only visible under READ UNCOMMITTED
+        raise ValidationFailed("The first request with this key is still running", {})
+    return StoredAnswer(status_code=row.status_code, body=row.response)
+
+
+def store_answer(
+    session: Session, *, workspace_id: int, key: str, status_code: int, body: Any
+) -> None:
+    row = session.scalars(
+        select(IdempotencyKey).where(
+            IdempotencyKey.workspace_id == workspace_id, IdempotencyKey.key == key
+        )
+    ).one()
+    row.status_code = status_code
+    row.response = body
+    session.flush()

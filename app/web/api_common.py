@@ -1,0 +1,134 @@
+"""What every /api/v1 route shares: problem responses in the schema, strict query strings, idempotency."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from fastapi.dependencies.models import Dependant
+from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
+from pydantic import BaseModel, Field
+
+from app.errors import ValidationFailed
+from app.idempotency.service import claim_key, request_fingerprint, store_answer
+from app.web.api_auth import ApiCallerDep
+from app.web.deps import NowDep, SessionDep
+from app.web.problems import PROBLEM_JSON
+
+
+class Problem(BaseModel):
+    """An error, as RFC 9457 problem details."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    errors: dict[str, list[str]] | None = Field(
+        default=None, description="For validation errors: field path → what to fix"
+    )
+
+
+class InvalidTransitionProblem(Problem):
+    current_status: str | None = None
+    event: str | None = None
+    campaign_type: str | None = None
+
+
+def _problem(description: str, model: type[BaseModel] = Problem) -> dict[str, Any]:
+    return {"description": description, "model": model, "content": {PROBLEM_JSON: {}}}
+
+
+COMMON_PROBLEMS: dict[int | str, dict[str, Any]] = {
+    401: _problem("Missing, unknown or revoked API key"),
+    413: _problem("Request body too large"),
+    422: _problem("Invalid input; `errors` says what to fix per field"),
+    429: _problem("Rate limit exceeded; retry after the `Retry-After` seconds"),
+}
+Responses = dict[int | str, dict[str, Any]]
+NOT_FOUND: Responses = {404: _problem("Not found in this workspace")}
+CONFLICT: Responses = {409: _problem("Conflicts with the current state", InvalidTransitionProblem)}
+
+
+def _query_names(dependant: Dependant) -> set[str]:
+    names = {p.alias for p in dependant.query_params}
+    for sub in dependant.dependencies:
+        names |= _query_names(sub)
+    return names
+
+
+def forbid_unknown_query_params(request: Request) -> None:
+    """Refuse query parameters the route does not declare: a typo must not silently widen a filter."""
+    route = request.scope.get("route")
+    if not isinstance(route, APIRoute):
+        return
+    allowed = _query_names(route.dependant)
+    unknown = sorted(set(request.query_params) - allowed)
+    if unknown:
+        hint = ", ".join(sorted(allowed)) or "none"
+        raise ValidationFailed(
+            f"Unknown query parameter {', '.join(unknown)}",
+            {name: [f"Not a parameter of this endpoint; allowed: {hint}"] for name in unknown},
+        )
+
+
+@dataclass
+class Idempotency:
+    """Runs a POST's work at most once per Idempotency-Key (see app.idempotency.service)."""
+
+    session: Any
+    workspace_id: int
+    key: str | None
+    fingerprint: str
+    now: Any
+
+    def run(self, work: Callable[[], tuple[int, BaseModel]]) -> JSONResponse:
+        if self.key is not None:
+            stored = claim_key(
+                self.session,
+                workspace_id=self.workspace_id,
+                key=self.key,
+                fingerprint=self.fingerprint,
+                now=self.now,
+            )
+            if stored is not None:
+                return JSONResponse(
+                    stored.body,
+                    status_code=stored.status_code,
+                    headers={"Idempotent-Replayed": "true"},
+                )
+        status_code, model = work()
+        body = model.model_dump(mode="json")
+        if self.key is not None:
+            store_answer(
+                self.session,
+                workspace_id=self.workspace_id,
+                key=self.key,
+                status_code=status_code,
+                body=body,
+            )
+        return JSONResponse(body, status_code=status_code)
+
+
+async def get_idempotency(
+    request: Request, session: SessionDep, caller: ApiCallerDep, now: NowDep
+) -> Idempotency:
+    key = request.headers.get("idempotency-key")
+    body = await request.body() if key is not None else b""
+    return Idempotency(
+        session=session,
+        workspace_id=caller.workspace_id,
+        key=key,
+        fingerprint=request_fingerprint(request.method, request.url.path, body),
+        now=now,
+    )
+
+
+IdempotencyDep = Annotated[Idempotency, Depends(get_idempotency)]
+IDEMPOTENCY_HEADER_DOC = (
+    "Send an `Idempotency-Key` header to make retries safe: a retry with the same key and body returns "
+    "the first answer (header `Idempotent-Replayed: true`) and stores nothing twice; the same key with "
+    "another body is refused with 422. Keys are kept for 24 hours."
+)

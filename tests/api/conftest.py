@@ -1,0 +1,80 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session
+
+from app.models import Workspace
+from tests.builders import a_workspace, an_api_key
+
+
+@dataclass
+class Api:
+    """A workspace with an API key, and a client that sends it."""
+
+    client: TestClient
+    workspace: Workspace
+    token: str
+
+    @property
+    def auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+    def get(self, url: str, **kw: Any) -> httpx.Response:
+        return self.client.get(url, headers={**self.auth, **kw.pop("headers", {})}, **kw)
+
+    def post(self, url: str, json: Any = None, **kw: Any) -> httpx.Response:
+        return self.client.post(
+            url, json=json, headers={**self.auth, **kw.pop("headers", {})}, **kw
+        )
+
+    def patch(self, url: str, json: Any = None, **kw: Any) -> httpx.Response:
+        return self.client.patch(
+            url, json=json, headers={**self.auth, **kw.pop("headers", {})}, **kw
+        )
+
+    def sender(self, **data: Any) -> dict[str, Any]:
+        response = self.post("/api/v1/senders", {"name": "Sender", **data})
+        assert response.status_code == 201, response.text
+        return dict(response.json())
+
+    def campaign(self, running: bool = True, **data: Any) -> dict[str, Any]:
+        if "sender_id" not in data:
+            data["sender_id"] = self.sender()["id"]
+        response = self.post("/api/v1/campaigns", {"name": "Campaign", **data})
+        assert response.status_code == 201, response.text
+        campaign = dict(response.json())
+        if running:
+            response = self.patch(f"/api/v1/campaigns/{campaign['id']}", {"state": "running"})
+            assert response.status_code == 200, response.text
+            campaign = dict(response.json())
+        return campaign
+
+    def add(self, campaign_id: int, contacts: list[dict[str, Any]], **kw: Any) -> httpx.Response:
+        return self.post(f"/api/v1/campaigns/{campaign_id}/contacts", {"contacts": contacts}, **kw)
+
+
+def make_api(session: Session, client: TestClient) -> Api:
+    workspace = a_workspace(session)
+    token = an_api_key(session, workspace)
+    session.flush()
+    return Api(client=client, workspace=workspace, token=token)
+
+
+@pytest.fixture
+def api(session: Session, app_client: TestClient) -> Iterator[Api]:
+    yield make_api(session, app_client)
+
+
+@pytest.fixture
+def other_api(session: Session, app_client: TestClient) -> Iterator[Api]:
+    yield make_api(session, app_client)
+
+
+def person(i: int, **kw: Any) -> dict[str, Any]:
+    return {"linkedin_url": f"https://www.linkedin.com/in/person-{i}", "first_name": f"P{i}", **kw}
