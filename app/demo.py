@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import insert
@@ -200,7 +200,7 @@ def seed_demo(
     create_user(
         session, workspace_id=workspace.id, email=rep_email, password=password, role=Role.REP
     )
-    hours = WorkingHours(start=time(8), end=time(18), days=[1, 2, 3, 4, 5])
+    hours = WorkingHours(start="08:00", end="18:00", days=[1, 2, 3, 4, 5])
     basic = create_sender(
         session,
         workspace_id=workspace.id,

@@ -80,6 +80,9 @@ def create_app(
     )
     app.state.settings = settings
     app.state.clock = clock
+    if session_factory is not None:
+        # Available before (and without) the lifespan, e.g. for in-process schema fuzzing.
+        app.state.sessionmaker = app.state.read_sessionmaker = session_factory
     install_exception_handlers(app)
     app.include_router(health_router)
     install_api(app)

@@ -9,12 +9,13 @@ from fastapi import APIRouter, Path, Query
 from app.campaigns import service
 from app.campaigns.schemas import CampaignCreate, CampaignList, CampaignRead, CampaignUpdate
 from app.pagination import decode_cursor, encode_cursor
+from app.schemas import MAX_ID
 from app.web.api_auth import ApiCallerDep
 from app.web.api_common import CONFLICT, IDEMPOTENCY_HEADER_DOC, NOT_FOUND, IdempotencyDep
 from app.web.deps import NowDep, SessionDep
 
 router = APIRouter(prefix="/campaigns", tags=["campaigns"])
-CampaignId = Annotated[int, Path(ge=1, le=2**62)]
+CampaignId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 
 @router.get("", response_model=CampaignList, summary="List campaigns with their statistics")

@@ -7,12 +7,13 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from app.domain.errors import ErrorCode
 from app.domain.statuses import CampaignState, CampaignType
+from app.schemas import DbId, InputModel
 
 Name = Annotated[str, Field(min_length=1, max_length=200)]
 Template = Annotated[str, Field(max_length=2000)]
 
 
-class FollowUpStep(BaseModel):
+class FollowUpStep(InputModel):
     model_config = ConfigDict(extra="forbid")
 
     delay_days: int = Field(
@@ -21,7 +22,7 @@ class FollowUpStep(BaseModel):
     template: str = Field(min_length=1, max_length=8000)
 
 
-class CampaignCreate(BaseModel):
+class CampaignCreate(InputModel):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
@@ -41,13 +42,13 @@ class CampaignCreate(BaseModel):
 
     name: Name
     type: CampaignType = CampaignType.CONNECTION
-    sender_id: int = Field(ge=1)
+    sender_id: DbId
     connection_template: Template = ""
     follow_up_steps: list[FollowUpStep] = Field(default_factory=list, max_length=20)
     reinvite_withdrawn: bool = False
 
 
-class CampaignUpdate(BaseModel):
+class CampaignUpdate(InputModel):
     model_config = ConfigDict(extra="forbid")
 
     name: Name | None = None

@@ -21,12 +21,13 @@ from app.contacts.schemas import (
 )
 from app.domain.errors import ErrorCode
 from app.domain.statuses import ContactStatus
+from app.schemas import MAX_ID
 from app.web.api_auth import ApiCallerDep
 from app.web.api_common import CONFLICT, IDEMPOTENCY_HEADER_DOC, NOT_FOUND, IdempotencyDep
 from app.web.deps import NowDep, SessionDep
 
 router = APIRouter(tags=["contacts"])
-Id = Annotated[int, Path(ge=1, le=2**62)]
+Id = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 
 @router.get(

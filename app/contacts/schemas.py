@@ -8,12 +8,13 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from app.domain.errors import ErrorCode
 from app.domain.statuses import ActivityKind, ContactSource, ContactStatus
 from app.domain.transitions import ContactEvent
+from app.schemas import InputModel
 
 Short = Annotated[str | None, Field(default=None, max_length=200)]
 MAX_CUSTOM_FIELDS = 50
 
 
-class ContactIn(BaseModel):
+class ContactIn(InputModel):
     """One contact to add. Only the profile URL is required."""
 
     model_config = ConfigDict(
@@ -67,7 +68,7 @@ class ContactIn(BaseModel):
         return value
 
 
-class BulkContactsIn(BaseModel):
+class BulkContactsIn(BaseModel):  # items are checked one by one: one bad item never fails the batch
     model_config = ConfigDict(extra="forbid")
 
     contacts: list[dict[str, Any]] = Field(
@@ -137,7 +138,7 @@ class BulkContactsResult(BaseModel):
     invalid: list[InvalidItem]
 
 
-class ContactEventIn(BaseModel):
+class ContactEventIn(InputModel):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={

@@ -173,6 +173,8 @@ def list_contacts(
             f"Unknown sort {sort!r}", {"sort": [f"Use one of: {', '.join(SORTS)}"]}
         )
     limit = max(1, min(limit, MAX_PAGE))
+    if filters.q and "\x00" in filters.q:
+        raise ValidationFailed("The search contains a NUL character", {"q": ["Remove the \\u0000"]})
     stmt = repository.filtered_contacts(
         campaign_id=campaign.id,
         statuses=filters.statuses,

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 
 from app.pagination import decode_cursor, encode_cursor
+from app.schemas import MAX_ID
 from app.senders import service
 from app.senders.schemas import SenderCreate, SenderList, SenderRead, SenderUpdate
 from app.web.api_auth import ApiCallerDep
@@ -14,7 +15,7 @@ from app.web.api_common import IDEMPOTENCY_HEADER_DOC, NOT_FOUND, IdempotencyDep
 from app.web.deps import SessionDep
 
 router = APIRouter(prefix="/senders", tags=["senders"])
-SenderId = Annotated[int, Path(ge=1, le=2**62)]
+SenderId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 
 @router.get("", response_model=SenderList, summary="List sender accounts")

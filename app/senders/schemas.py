@@ -6,8 +6,10 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from app.domain.statuses import SenderTier
+from app.schemas import InputModel
 
 Cap = Annotated[int, Field(ge=0, le=10_000)]
+LocalTime = Annotated[str, Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$", examples=["09:00"])]
 Name = Annotated[str, Field(min_length=1, max_length=200)]
 
 
@@ -17,11 +19,13 @@ def _check_timezone(value: str) -> str:
     return validate_timezone(value)
 
 
-class WorkingHours(BaseModel):
+class WorkingHours(InputModel):
     model_config = ConfigDict(extra="forbid")
 
-    start: time = Field(default=time(9), description="Local time the sender starts, e.g. 09:00")
-    end: time = Field(default=time(18), description="Local time the sender stops (exclusive)")
+    start: LocalTime = Field(default="09:00", description="Local time the sender starts (HH:MM)")
+    end: LocalTime = Field(
+        default="18:00", description="Local time the sender stops, exclusive (HH:MM)"
+    )
     days: list[Annotated[int, Field(ge=1, le=7)]] = Field(
         default=[1, 2, 3, 4, 5], min_length=1, max_length=7, description="ISO weekdays, 1 = Monday"
     )
@@ -33,8 +37,20 @@ class WorkingHours(BaseModel):
         self.days = sorted(set(self.days))
         return self
 
+    @property
+    def start_time(self) -> time:
+        return time.fromisoformat(self.start)
 
-class SenderLimits(BaseModel):
+    @property
+    def end_time(self) -> time:
+        return time.fromisoformat(self.end)
+
+    @classmethod
+    def of(cls, start: time, end: time, days: list[int]) -> WorkingHours:
+        return cls(start=start.strftime("%H:%M"), end=end.strftime("%H:%M"), days=days)
+
+
+class SenderLimits(InputModel):
     model_config = ConfigDict(extra="forbid")
 
     daily_invites: Cap = 15
@@ -45,7 +61,7 @@ class SenderLimits(BaseModel):
     daily_withdrawals: Cap = 40
 
 
-class SenderLimitsPatch(BaseModel):
+class SenderLimitsPatch(InputModel):
     model_config = ConfigDict(extra="forbid")
 
     daily_invites: Cap | None = None
@@ -56,7 +72,7 @@ class SenderLimitsPatch(BaseModel):
     daily_withdrawals: Cap | None = None
 
 
-class SenderCreate(BaseModel):
+class SenderCreate(InputModel):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
@@ -81,7 +97,7 @@ class SenderCreate(BaseModel):
     _tz = field_validator("timezone")(_check_timezone)
 
 
-class SenderUpdate(BaseModel):
+class SenderUpdate(InputModel):
     model_config = ConfigDict(extra="forbid")
 
     name: Name | None = None

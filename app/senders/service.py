@@ -39,8 +39,8 @@ def list_senders(
 
 
 def _apply_hours(sender: SenderAccount, hours: WorkingHours) -> None:
-    sender.work_start = hours.start
-    sender.work_end = hours.end
+    sender.work_start = hours.start_time
+    sender.work_end = hours.end_time
     sender.work_days = "".join(str(d) for d in sorted(set(hours.days)))
 
 
@@ -81,8 +81,8 @@ def sender_read(sender: SenderAccount) -> SenderRead:
         name=sender.name,
         tier=sender.tier,
         timezone=sender.timezone,
-        working_hours=WorkingHours(
-            start=sender.work_start, end=sender.work_end, days=[int(d) for d in sender.work_days]
+        working_hours=WorkingHours.of(
+            sender.work_start, sender.work_end, [int(d) for d in sender.work_days]
         ),
         limits=SenderLimits(**{f: getattr(sender, f) for f in LIMIT_FIELDS}),
         cooldown_until=sender.cooldown_until,

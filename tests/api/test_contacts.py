@@ -183,3 +183,15 @@ def test_get_contact_has_every_field(api: Api) -> None:
         "replied",
     ):
         assert key in contact
+
+
+def test_nul_characters_are_refused_not_a_500(api: Api) -> None:
+    assert api.post("/api/v1/senders", {"name": "a\u0000b"}).status_code == 422
+    campaign = api.campaign()
+    body = api.add(
+        campaign["id"],
+        [person(1, first_name="x\u0000y"), person(2, custom_fields={"k\u0000": "v"}), person(3)],
+    )
+    assert body.status_code == 200
+    assert [i["index"] for i in body.json()["invalid"]] == [0, 1] and body.json()["created"] == 1
+    assert api.get(f"/api/v1/campaigns/{campaign['id']}/contacts?q=a%00b").status_code == 422

@@ -17,8 +17,8 @@ def test_sender_created_with_spec_defaults(api: Api) -> None:
         "daily_withdrawals": 40,
     }
     assert sender["working_hours"] == {
-        "start": "09:00:00",
-        "end": "18:00:00",
+        "start": "09:00",
+        "end": "18:00",
         "days": [1, 2, 3, 4, 5],
     }
     assert api.get(f"/api/v1/senders/{sender['id']}").json() == sender
