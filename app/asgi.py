@@ -2,4 +2,5 @@
 
 from app.main import create_app
 
-app = create_app()
+# `serve` runs the engine in-process unless TRACKER_ENGINE=off.
+app = create_app(run_engine=True)

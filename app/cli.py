@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from app import migrations
 from app.clock import system_clock
-from app.config import get_settings
+from app.config import EngineMode, get_settings
 from app.db import make_engine, make_sessionmaker
 from app.errors import AppError
 
@@ -132,6 +132,75 @@ def demo(
         f"rep {result.rep_email}, password {password!r}, {result.contacts} contacts",
         err=True,
     )
+
+
+engine_cli = typer.Typer(help="Run the campaign engine.", no_args_is_help=True)
+cli.add_typer(engine_cli, name="engine")
+
+
+@engine_cli.command("tick")
+def engine_tick(
+    now: Annotated[
+        str | None, typer.Option(help="The instant to run at, ISO 8601 (default: now)")
+    ] = None,
+) -> None:
+    """Run one engine cycle at an instant; prints what it did as JSON."""
+    import json
+    from datetime import datetime
+
+    from app.engine.runner import run_tick
+
+    settings = get_settings()
+    at = system_clock()
+    if now:
+        try:
+            at = datetime.fromisoformat(now)
+        except ValueError as exc:
+            typer.echo(f"error: --now {now!r} is not an ISO 8601 instant", err=True)
+            raise typer.Exit(2) from exc
+        if at.tzinfo is None:
+            typer.echo("error: --now needs a time zone, e.g. 2026-03-02T10:00:00Z", err=True)
+            raise typer.Exit(2)
+    mode = settings.engine if settings.engine is not EngineMode.OFF else EngineMode.SANDBOX
+    engine = make_engine(settings.database_url)
+    try:
+        report = run_tick(make_sessionmaker(engine), now=at, mode=mode)
+    finally:
+        engine.dispose()
+    typer.echo(json.dumps(report.as_dict()))
+
+
+@cli.command()
+def worker(
+    interval: Annotated[float | None, typer.Option(help="Seconds between ticks")] = None,
+) -> None:
+    """Run the engine continuously (any number of workers may share a PostgreSQL database)."""
+    import logging
+
+    from app.clock import Clock
+    from app.engine.runner import EngineThread, ScaledClock
+    from app.main import configure_logging
+
+    settings = get_settings()
+    configure_logging(settings.log_level)
+    mode = settings.engine if settings.engine is not EngineMode.OFF else EngineMode.SANDBOX
+    engine = make_engine(settings.database_url)
+    clock: Clock = system_clock
+    if settings.engine_speed != 1:
+        clock = ScaledClock(system_clock, settings.engine_speed)
+    thread = EngineThread(
+        make_sessionmaker(engine),
+        clock=clock,
+        mode=mode,
+        interval=interval or settings.engine_interval_seconds,
+    )
+    logging.getLogger(__name__).info("worker started (%s engine)", mode.value)
+    try:
+        thread.run()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        engine.dispose()
 
 
 def main() -> None:

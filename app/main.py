@@ -14,8 +14,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from app import migrations
 from app.api import API_PREFIX, install_api
 from app.clock import Clock, system_clock
-from app.config import Settings, get_settings
+from app.config import EngineMode, Settings, get_settings
 from app.db import make_engine, make_sessionmaker
+from app.engine.runner import EngineThread, ScaledClock
 from app.health import router as health_router
 from app.web.body_limit import BodyLimitMiddleware
 from app.web.exception_handlers import install_exception_handlers
@@ -50,6 +51,7 @@ def create_app(
     engine: Engine | None = None,
     session_factory: sessionmaker[Session] | None = None,
     clock: Clock = system_clock,
+    run_engine: bool = False,
 ) -> FastAPI:
     """Build the app. Tests pass their own session factory (one rolled-back transaction per test)."""
     settings = settings or get_settings()
@@ -66,7 +68,21 @@ def create_app(
         app.state.read_sessionmaker = session_factory or make_sessionmaker(
             db_engine, read_only=True
         )
+        engine_thread = None
+        if run_engine and settings.engine is not EngineMode.OFF:
+            engine_clock: Clock = clock
+            if settings.engine_speed != 1:
+                engine_clock = ScaledClock(clock, settings.engine_speed)
+            engine_thread = EngineThread(
+                app.state.sessionmaker,
+                clock=engine_clock,
+                mode=settings.engine,
+                interval=settings.engine_interval_seconds,
+            )
+            engine_thread.start()
         yield
+        if engine_thread is not None:
+            engine_thread.stop()
         if owned:
             db_engine.dispose()
 

@@ -15,7 +15,9 @@ from app.campaigns.schemas import (
     CampaignUpdate,
     FollowUpStep,
 )
+from app.contacts.repository import clear_errors
 from app.domain.campaigns import InvalidCampaignState, change_campaign_state
+from app.domain.errors import ErrorCode
 from app.domain.messages import NOTE_LIMITS, TemplateError, check_template, note_length, render
 from app.domain.statuses import CampaignState, CampaignType, SenderTier
 from app.errors import Conflict, NotFound, ValidationFailed
@@ -113,6 +115,9 @@ def update_campaign(
     if data.name is not None:
         campaign.name = data.name.strip()
     if data.connection_template is not None:
+        if data.connection_template != campaign.connection_template:
+            # A new note may fit: contacts held back as too long are tried again.
+            clear_errors(session, campaign_id=campaign.id, code=ErrorCode.MESSAGE_TOO_LONG)
         campaign.connection_template = data.connection_template
     if data.reinvite_withdrawn is not None:
         campaign.reinvite_withdrawn = data.reinvite_withdrawn

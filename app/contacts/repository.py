@@ -3,7 +3,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Select, insert, or_, select
+from sqlalchemy import Select, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -48,6 +48,15 @@ def insert_contacts_skip_existing(session: Session, rows: list[dict[str, Any]]) 
         stmt = insert(Contact)
     result = session.execute(stmt.returning(Contact.linkedin_url, Contact.id), rows)
     return dict(result.all())
+
+
+def clear_errors(session: Session, *, campaign_id: int, code: ErrorCode) -> None:
+    session.execute(
+        update(Contact)
+        .where(Contact.campaign_id == campaign_id, Contact.error_code == code)
+        .values(error_code=None, error_message=None)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def contacts_by_ids(session: Session, ids: Sequence[int]) -> list[Contact]:

@@ -30,6 +30,7 @@ from app.domain.transitions import (
     transition,
 )
 from app.domain.urls import InvalidProfileUrl, normalize_profile_url
+from app.engine.queue import has_pending, sync_queue
 from app.errors import Conflict, NotFound, ValidationFailed
 from app.models import Activity, Campaign, Contact, Workspace
 from app.pagination import decode_cursor, encode_cursor
@@ -331,6 +332,7 @@ def apply_contact_event(
     if detail and detail.degree is not None:
         activity.detail["degree"] = detail.degree
     session.add(activity)
+    sync_queue(session, contact=contact, campaign=campaign, event=event, before=before, now=now)
     session.flush()
     return activity
 
@@ -362,7 +364,12 @@ def report_event(
         raise ValidationFailed(
             "profile_visited needs the connection degree", {"degree": ["1, 2 or 3"]}
         )
-    detail = EventDetail(degree=data.degree, error_code=data.error_code, error_message=data.message)
+    detail = EventDetail(
+        degree=data.degree,
+        error_code=data.error_code,
+        error_message=data.message,
+        withdrawal_pending=has_pending(session, contact.id, [ActivityKind.WITHDRAW_INVITE]),
+    )
     message = data.message if data.event is ContactEvent.MESSAGE_SENT else None
     activity = apply_contact_event(
         session,

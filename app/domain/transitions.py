@@ -110,6 +110,9 @@ class EventDetail:
     degree: int | None = None
     error_code: ErrorCode | None = None
     error_message: str | None = None
+    # An acceptance can still arrive while the withdraw_invite action waits to go out: the
+    # invitation has not been withdrawn on LinkedIn yet, so the acceptance wins.
+    withdrawal_pending: bool = False
 
 
 def initial_status(campaign_type: CampaignType, source: ContactSource) -> ContactStatus:
@@ -200,6 +203,8 @@ def transition(
         return move(ContactStatus.INVITE_SENT, invited_at=now)
 
     if event is ContactEvent.INVITE_ACCEPTED:
+        if status is ContactStatus.WITHDRAWN and detail.withdrawal_pending:
+            return move(ContactStatus.CONNECTED, connected_at=now, withdrawn_at=None)
         if status is not ContactStatus.INVITE_SENT:
             raise refuse("only a sent invite can be accepted")
         return move(ContactStatus.CONNECTED, connected_at=now)

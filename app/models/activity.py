@@ -22,6 +22,7 @@ class Activity(Base):
         Index("ix_activities_sender_due", "sender_id", "outcome", "scheduled_for"),
         Index("ix_activities_sender_kind_done", "sender_id", "kind", "completed_at"),
         Index("ix_activities_campaign_completed", "campaign_id", "completed_at"),
+        Index("ix_activities_contact_outcome_kind", "contact_id", "outcome", "kind"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -49,6 +50,8 @@ class Activity(Base):
     # Why a pending action waits and when it is expected to go out (SPEC §2 "Activity log").
     waiting_reason: Mapped[str | None] = mapped_column(String(32))
     expected_at: Mapped[datetime | None]
+    # Follow-up and message steps: which step of the campaign's sequence this is (1-based).
+    step: Mapped[int | None]
     attempts: Mapped[int] = mapped_column(default=0)
     lease_token: Mapped[str | None] = mapped_column(String(64))
     leased_until: Mapped[datetime | None]

@@ -44,6 +44,7 @@ class Contact(Base):
     replied: Mapped[bool] = mapped_column(default=False)
     email_required: Mapped[bool] = mapped_column(default=False)
     follow_ups_sent: Mapped[int] = mapped_column(default=0)
+    last_message_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     status_changed_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,0 +1,367 @@
+"""The engine's queries: set-based sweeps, queue candidates, the lease queue, cap counts."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    and_,
+    delete,
+    exists,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.orm import Session
+
+from app.db import JSONType, UTCDateTime
+from app.domain.statuses import (
+    ActivityKind,
+    CampaignState,
+    CampaignType,
+    ContactStatus,
+    Outcome,
+)
+from app.models import Activity, BlacklistEntry, Campaign, Contact, SenderAccount, Workspace
+
+
+def not_blacklisted() -> ColumnElement[bool]:
+    return ~exists().where(
+        BlacklistEntry.workspace_id == Contact.workspace_id,
+        or_(
+            BlacklistEntry.campaign_id.is_(None), BlacklistEntry.campaign_id == Contact.campaign_id
+        ),
+        or_(
+            BlacklistEntry.linkedin_url == Contact.linkedin_url,
+            and_(
+                BlacklistEntry.company.is_not(None),
+                func.lower(BlacklistEntry.company) == func.lower(Contact.company),
+            ),
+        ),
+    )
+
+
+def no_pending(kinds: Sequence[ActivityKind]) -> ColumnElement[bool]:
+    return ~exists().where(
+        Activity.contact_id == Contact.id,
+        Activity.outcome == Outcome.PENDING,
+        Activity.kind.in_(kinds),
+    )
+
+
+def stale_invite_filter(now_by_workspace: Any) -> ColumnElement[bool]:
+    return and_(Contact.status == ContactStatus.INVITE_SENT, Contact.invited_at <= now_by_workspace)
+
+
+def workspaces_withdraw_after(session: Session) -> dict[int, int]:
+    return dict(session.execute(select(Workspace.id, Workspace.withdraw_after_days)).all())
+
+
+def withdraw_stale_invites(
+    session: Session,
+    *,
+    workspace_id: int,
+    cutoff: datetime,
+    now: datetime,
+    to_status: ContactStatus,
+    waiting_reason: str,
+) -> int:
+    """Queue a withdraw_invite for every invite sent before `cutoff` and mark the contact withdrawn.
+
+    Two set-based statements over the same rows: INSERT … SELECT the pending actions (each records
+    the status change), then one UPDATE of the contacts. Archived campaigns are left alone.
+    """
+    live = select(Campaign.id).where(
+        Campaign.workspace_id == workspace_id,
+        Campaign.type == CampaignType.CONNECTION,
+        Campaign.state != CampaignState.ARCHIVED,
+    )
+    stale = and_(
+        Contact.campaign_id.in_(live),
+        Contact.status == ContactStatus.INVITE_SENT,
+        Contact.invited_at <= cutoff,
+    )
+    source = (
+        select(
+            Contact.workspace_id,
+            Contact.id,
+            Contact.campaign_id,
+            Campaign.sender_id,
+            literal(ActivityKind.WITHDRAW_INVITE.value),
+            literal(Outcome.PENDING.value),
+            literal(ContactStatus.INVITE_SENT.value),
+            literal(to_status.value),
+            literal({"reason": "stale", "event": "invite_expired"}, JSONType),
+            literal(now, UTCDateTime()),
+            literal(now, UTCDateTime()),
+            literal(waiting_reason),
+            literal(0),
+        )
+        .join(Campaign, Campaign.id == Contact.campaign_id)
+        .where(stale)
+    )
+    session.execute(
+        insert(Activity).from_select(
+            [
+                "workspace_id",
+                "contact_id",
+                "campaign_id",
+                "sender_id",
+                "kind",
+                "outcome",
+                "status_from",
+                "status_to",
+                "detail",
+                "created_at",
+                "scheduled_for",
+                "waiting_reason",
+                "attempts",
+            ],
+            source,
+        )
+    )
+    result = session.execute(
+        update(Contact)
+        .where(stale)
+        .values(status=to_status, withdrawn_at=now, status_changed_at=now, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def drop_follow_ups_of_withdrawn(session: Session, *, workspace_id: int, since: datetime) -> None:
+    """Follow-ups that waited for an acceptance that will not come (the invite was just withdrawn)."""
+    withdrawn = select(Contact.id).where(
+        Contact.workspace_id == workspace_id,
+        Contact.status == ContactStatus.WITHDRAWN,
+        Contact.withdrawn_at >= since,
+    )
+    session.execute(
+        delete(Activity).where(
+            Activity.contact_id.in_(withdrawn),
+            Activity.outcome == Outcome.PENDING,
+            Activity.kind == ActivityKind.FOLLOW_UP,
+        )
+    )
+
+
+def reinvitable_contacts(session: Session, *, cutoff: datetime, limit: int) -> list[Contact]:
+    """Withdrawn contacts whose withdrawal went out at least 3 weeks ago."""
+    stmt = (
+        select(Contact)
+        .where(
+            Contact.status == ContactStatus.WITHDRAWN,
+            Contact.withdrawn_at <= cutoff,
+            no_pending([ActivityKind.WITHDRAW_INVITE]),
+        )
+        .order_by(Contact.id)
+        .limit(limit)
+    )
+    return list(session.scalars(stmt))
+
+
+def active_senders(session: Session) -> list[SenderAccount]:
+    """Senders with a running campaign, or with pending actions (withdrawals outlive a pause)."""
+    running = select(Campaign.sender_id).where(Campaign.state == CampaignState.RUNNING)
+    pending = select(Activity.sender_id).where(Activity.outcome == Outcome.PENDING)
+    stmt = select(SenderAccount).where(
+        or_(SenderAccount.id.in_(running), SenderAccount.id.in_(pending))
+    )
+    return list(session.scalars(stmt.order_by(SenderAccount.id)))
+
+
+def lock_sender(session: Session, sender_id: int) -> SenderAccount | None:
+    """The sender row, locked: cap decisions for one sender happen one at a time."""
+    return session.scalar(
+        select(SenderAccount).where(SenderAccount.id == sender_id).with_for_update()
+    )
+
+
+def sent_times(
+    session: Session,
+    *,
+    sender_id: int,
+    kinds: Sequence[ActivityKind],
+    since: datetime,
+    now: datetime,
+) -> list[datetime]:
+    """When this sender performed these actions (successes), plus actions leased out right now."""
+    done = session.scalars(
+        select(Activity.completed_at).where(
+            Activity.sender_id == sender_id,
+            Activity.kind.in_(kinds),
+            Activity.outcome == Outcome.SUCCESS,
+            Activity.completed_at > since,
+        )
+    )
+    in_flight = session.scalar(
+        select(func.count()).where(
+            Activity.sender_id == sender_id,
+            Activity.kind.in_(kinds),
+            Activity.outcome == Outcome.PENDING,
+            Activity.leased_until > now,
+        )
+    )
+    times = [t for t in done if t is not None]
+    return times + [now] * int(in_flight or 0)
+
+
+def due_actions(
+    session: Session, *, sender_id: int, kinds: Sequence[ActivityKind], now: datetime, limit: int
+) -> list[Activity]:
+    """Pending actions due now and not leased, oldest first, locked (others skip them)."""
+    if limit <= 0:
+        return []
+    runnable = or_(
+        Activity.kind == ActivityKind.WITHDRAW_INVITE,
+        Activity.campaign_id.in_(
+            select(Campaign.id).where(Campaign.state == CampaignState.RUNNING)
+        ),
+    )
+    stmt = (
+        select(Activity)
+        .where(
+            Activity.sender_id == sender_id,
+            Activity.outcome == Outcome.PENDING,
+            Activity.kind.in_(kinds),
+            Activity.scheduled_for <= now,
+            or_(Activity.leased_until.is_(None), Activity.leased_until <= now),
+            runnable,
+        )
+        .order_by(Activity.scheduled_for, Activity.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return list(session.scalars(stmt))
+
+
+def backlog(
+    session: Session, *, sender_id: int, kinds: Sequence[ActivityKind], now: datetime
+) -> int:
+    return int(
+        session.scalar(
+            select(func.count()).where(
+                Activity.sender_id == sender_id,
+                Activity.outcome == Outcome.PENDING,
+                Activity.kind.in_(kinds),
+                Activity.scheduled_for <= now,
+            )
+        )
+        or 0
+    )
+
+
+def queue_head(
+    session: Session, *, sender_id: int, kinds: Sequence[ActivityKind], limit: int
+) -> list[Activity]:
+    stmt = (
+        select(Activity)
+        .where(
+            Activity.sender_id == sender_id,
+            Activity.outcome == Outcome.PENDING,
+            Activity.kind.in_(kinds),
+            Activity.scheduled_for.is_not(None),
+        )
+        .order_by(Activity.scheduled_for, Activity.id)
+        .limit(limit)
+    )
+    return list(session.scalars(stmt))
+
+
+def enqueue_candidates(
+    session: Session,
+    *,
+    sender_id: int,
+    kind: ActivityKind,
+    campaign_types: Sequence[CampaignType],
+    statuses: Sequence[ContactStatus],
+    extra: Sequence[ColumnElement[bool]],
+    now: datetime,
+    limit: int,
+    step: int | None = None,
+) -> int:
+    """INSERT … SELECT up to `limit` new pending actions for contacts that need `kind` next."""
+    if limit <= 0:
+        return 0
+    campaigns = select(Campaign.id).where(
+        Campaign.sender_id == sender_id,
+        Campaign.state == CampaignState.RUNNING,
+        Campaign.type.in_(campaign_types),
+    )
+    source = (
+        select(
+            Contact.workspace_id,
+            Contact.id,
+            Contact.campaign_id,
+            literal(sender_id),
+            literal(kind.value),
+            literal(Outcome.PENDING.value),
+            literal({}, JSONType),
+            literal(now, UTCDateTime()),
+            literal(now, UTCDateTime()),
+            literal(step, Integer()),
+            literal(0),
+        )
+        .where(
+            Contact.campaign_id.in_(campaigns),
+            Contact.status.in_(statuses),
+            Contact.muted.is_(False),
+            # A contact whose last action failed for good waits for a person (or a template fix).
+            Contact.error_code.is_(None),
+            no_pending([kind]),
+            not_blacklisted(),
+            *extra,
+        )
+        .order_by(Contact.id)
+        .limit(limit)
+    )
+    result = session.execute(
+        insert(Activity).from_select(
+            [
+                "workspace_id",
+                "contact_id",
+                "campaign_id",
+                "sender_id",
+                "kind",
+                "outcome",
+                "detail",
+                "created_at",
+                "scheduled_for",
+                "step",
+                "attempts",
+            ],
+            source,
+        )
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def try_exclusive(session: Session, name: str) -> bool:
+    """Take a transaction-scoped lock that one engine process holds at a time (PostgreSQL advisory
+    lock; SQLite's write transaction is exclusive already). False when another process holds it."""
+    if session.get_bind().dialect.name != "postgresql":
+        return True
+    return bool(session.scalar(select(func.pg_try_advisory_xact_lock(func.hashtext(name)))))
+
+
+def successes_since(
+    session: Session, *, sender_id: int, kind: ActivityKind, since: datetime
+) -> int:
+    return int(
+        session.scalar(
+            select(func.count()).where(
+                Activity.sender_id == sender_id,
+                Activity.kind == kind,
+                Activity.outcome == Outcome.SUCCESS,
+                Activity.completed_at > since,
+            )
+        )
+        or 0
+    )

@@ -1,0 +1,132 @@
+"""Running the engine: one tick at an instant, a worker loop, and the in-process thread of `serve`."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.clock import Clock
+from app.config import EngineMode
+from app.engine import repository, service
+from app.models import SenderAccount
+
+log = logging.getLogger(__name__)
+LEASE_FOR = timedelta(minutes=5)
+BATCH = 50
+
+
+@dataclass
+class TickReport:
+    withdrawn: int = 0
+    reinvitable: int = 0
+    accepted: int = 0
+    replied: int = 0
+    queued: int = 0
+    executed: int = 0
+    failed: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+
+def run_tick(factory: sessionmaker[Session], *, now: datetime, mode: EngineMode) -> TickReport:
+    """One engine cycle at `now`: sweep, (sandbox) observe, schedule, execute, apply, explain."""
+    report = TickReport()
+    if mode is EngineMode.OFF:
+        return report
+    with factory.begin() as session:
+        # One process sweeps per tick; the others go straight to their share of the queue.
+        if repository.try_exclusive(session, "engine-sweep"):
+            report.withdrawn = service.withdraw_stale_invites(session, now=now)
+            report.reinvitable = service.release_old_withdrawals(session, now=now)
+            if mode is EngineMode.SANDBOX:
+                report.accepted, report.replied = service.observe_sandbox(session, now=now)
+    with factory.begin() as session:
+        sender_ids = [s.id for s in repository.active_senders(session)]
+    for sender_id in sender_ids:
+        with factory.begin() as session:
+            report.queued += service.fill_queues(
+                session, sender=session.get_one(SenderAccount, sender_id), now=now
+            )
+        if mode is EngineMode.SANDBOX:
+            run_sandbox_actions(factory, sender_id=sender_id, now=now, report=report)
+        with factory.begin() as session:
+            service.refresh_expectations(
+                session, sender=session.get_one(SenderAccount, sender_id), now=now
+            )
+    return report
+
+
+def run_sandbox_actions(
+    factory: sessionmaker[Session], *, sender_id: int, now: datetime, report: TickReport
+) -> None:
+    """Lease what is due within the caps, run it against the sandbox, apply each result."""
+    while True:
+        with factory.begin() as session:
+            leased = service.lease_due_actions(
+                session, sender_id=sender_id, limit=BATCH, lease_for=LEASE_FOR, now=now
+            )
+        if not leased:
+            return
+        for action in leased:
+            with factory.begin() as session:
+                result = service.sandbox_result(session, action, sender_id=sender_id, now=now)
+                service.report_result(
+                    session,
+                    action_id=action.id,
+                    lease_token=action.lease_token,
+                    result=result,
+                    now=now,
+                )
+            report.executed += 1
+            report.failed += 0 if result.success else 1
+
+
+class ScaledClock:
+    """Simulated time for demos: `speed` simulated seconds pass per real second."""
+
+    def __init__(self, base: Clock, speed: float) -> None:
+        self.base = base
+        self.speed = speed
+        self.start_real = time.monotonic()
+        self.start = base()
+
+    def __call__(self) -> datetime:
+        elapsed = time.monotonic() - self.start_real
+        return self.start + timedelta(seconds=elapsed * self.speed)
+
+
+class EngineThread:
+    """The engine inside `serve` (TRACKER_ENGINE=sandbox|external): a daemon thread of ticks."""
+
+    def __init__(
+        self, factory: sessionmaker[Session], *, clock: Clock, mode: EngineMode, interval: float
+    ) -> None:
+        self.factory = factory
+        self.clock = clock
+        self.mode = mode
+        self.interval = interval
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self.run, name="engine", daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.thread.join(timeout=30)
+
+    def run(self) -> None:
+        while not self.stopping.is_set():
+            try:
+                report = run_tick(self.factory, now=self.clock(), mode=self.mode)
+                if report.executed or report.withdrawn:
+                    log.info("engine tick: %s", report.as_dict())
+            except Exception:  # noqa: BLE001 - a failed tick is logged and retried next interval
+                log.exception("engine tick failed")
+            self.stopping.wait(self.interval)
