@@ -15,6 +15,7 @@ from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from app.accounts.service import create_user, create_workspace
+from app.campaigns import counts
 from app.campaigns.schemas import CampaignCreate, CampaignUpdate, FollowUpStep
 from app.campaigns.service import create_campaign, update_campaign
 from app.contacts.service import activity_kind_for, store_state
@@ -338,6 +339,7 @@ def _seed_contacts(
             }
         )
         histories.append(history)
+    counts.bump(session, counts.deltas_for_rows(contact_rows))
     ids = list(
         session.scalars(
             insert(Contact).returning(Contact.id, sort_by_parameter_order=True), contact_rows

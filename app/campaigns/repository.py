@@ -1,13 +1,9 @@
 from __future__ import annotations
 
-from collections.abc import Sequence
-
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from app.domain.errors import ErrorCode
-from app.domain.statuses import ContactStatus
-from app.models import Campaign, Contact
+from app.models import Campaign
 
 
 def get_campaign(
@@ -32,30 +28,3 @@ def list_campaigns(
     if after_id is not None:
         stmt = stmt.where(Campaign.id > after_id)
     return list(session.scalars(stmt))
-
-
-def status_counts(
-    session: Session, campaign_ids: Sequence[int]
-) -> dict[int, dict[ContactStatus, int]]:
-    rows = session.execute(
-        select(Contact.campaign_id, Contact.status, func.count())
-        .where(Contact.campaign_id.in_(campaign_ids))
-        .group_by(Contact.campaign_id, Contact.status)
-    )
-    out: dict[int, dict[ContactStatus, int]] = {cid: {} for cid in campaign_ids}
-    for campaign_id, status, count in rows:
-        out[campaign_id][status] = count
-    return out
-
-
-def error_counts(session: Session, campaign_ids: Sequence[int]) -> dict[int, dict[ErrorCode, int]]:
-    rows = session.execute(
-        select(Contact.campaign_id, Contact.error_code, func.count())
-        .where(Contact.campaign_id.in_(campaign_ids), Contact.error_code.is_not(None))
-        .group_by(Contact.campaign_id, Contact.error_code)
-    )
-    out: dict[int, dict[ErrorCode, int]] = {cid: {} for cid in campaign_ids}
-    for campaign_id, code, count in rows:
-        if code is not None:
-            out[campaign_id][code] = count
-    return out

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from app.campaigns import repository
+from app.campaigns import counts, repository
 from app.campaigns.schemas import (
     CampaignCreate,
     CampaignRead,
@@ -117,7 +117,12 @@ def update_campaign(
     if data.connection_template is not None:
         if data.connection_template != campaign.connection_template:
             # A new note may fit: contacts held back as too long are tried again.
-            clear_errors(session, campaign_id=campaign.id, code=ErrorCode.MESSAGE_TOO_LONG)
+            cleared = clear_errors(
+                session, campaign_id=campaign.id, code=ErrorCode.MESSAGE_TOO_LONG
+            )
+            counts.bump(
+                session, {(campaign.id, counts.error_key(ErrorCode.MESSAGE_TOO_LONG)): -cleared}
+            )
         campaign.connection_template = data.connection_template
     if data.reinvite_withdrawn is not None:
         campaign.reinvite_withdrawn = data.reinvite_withdrawn
@@ -136,16 +141,22 @@ def update_campaign(
 
 
 def campaign_stats(session: Session, campaign_ids: Sequence[int]) -> dict[int, CampaignStats]:
-    statuses = repository.status_counts(session, campaign_ids)
-    errors = repository.error_counts(session, campaign_ids)
+    """Counts per status and error, read from the maintained counts (no scan of the contacts)."""
     out: dict[int, CampaignStats] = {}
-    for cid in campaign_ids:
-        counts = {s.value: n for s, n in statuses[cid].items()}
+    for cid, keyed in counts.read_counts(session, campaign_ids).items():
+        statuses = {
+            k.split(":", 1)[1]: n for k, n in keyed.items() if k.startswith("status:") and n
+        }
+        errors = {
+            ErrorCode(k.split(":", 1)[1]): n
+            for k, n in keyed.items()
+            if k.startswith("error:") and n
+        }
         out[cid] = CampaignStats(
-            **counts,
-            total=sum(counts.values()),
-            errors=sum(errors[cid].values()),
-            errors_by_code=errors[cid],
+            **statuses,
+            total=sum(statuses.values()),
+            errors=sum(errors.values()),
+            errors_by_code=errors,
         )
     return out
 

@@ -50,13 +50,14 @@ def insert_contacts_skip_existing(session: Session, rows: list[dict[str, Any]]) 
     return dict(result.all())
 
 
-def clear_errors(session: Session, *, campaign_id: int, code: ErrorCode) -> None:
-    session.execute(
+def clear_errors(session: Session, *, campaign_id: int, code: ErrorCode) -> int:
+    result = session.execute(
         update(Contact)
         .where(Contact.campaign_id == campaign_id, Contact.error_code == code)
         .values(error_code=None, error_message=None)
         .execution_options(synchronize_session=False)
     )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
 def contacts_by_ids(session: Session, ids: Sequence[int]) -> list[Contact]:

@@ -10,6 +10,7 @@ from typing import Any
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
+from app.campaigns import counts
 from app.campaigns.service import get_campaign
 from app.contacts import repository
 from app.contacts.schemas import ContactErrorRead, ContactEventIn, ContactIn, ContactRead
@@ -125,6 +126,7 @@ def add_contacts(
             }
         )
     inserted = repository.insert_contacts_skip_existing(session, rows)
+    counts.bump(session, counts.deltas_for_rows(r for r in rows if r["linkedin_url"] in inserted))
     raced = {str(r["linkedin_url"]) for r in rows} - inserted.keys()
     if raced:
         existing.update(repository.existing_urls(session, campaign.id, sorted(raced)))

@@ -21,6 +21,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
+from app.campaigns import counts
 from app.db import JSONType, UTCDateTime
 from app.domain.statuses import (
     ActivityKind,
@@ -127,6 +128,14 @@ def withdraw_stale_invites(
             source,
         )
     )
+    per_campaign = session.execute(
+        select(Contact.campaign_id, func.count()).where(stale).group_by(Contact.campaign_id)
+    ).all()
+    deltas: dict[tuple[int, str], int] = {}
+    for campaign_id, n in per_campaign:
+        deltas[(campaign_id, counts.status_key(ContactStatus.INVITE_SENT))] = -n
+        deltas[(campaign_id, counts.status_key(to_status))] = n
+    counts.bump(session, deltas)
     result = session.execute(
         update(Contact)
         .where(stale)

@@ -4,6 +4,7 @@ from app.models.activity import Activity
 from app.models.api_key import ApiKey
 from app.models.blacklist import BlacklistEntry
 from app.models.campaign import Campaign, FollowUpStep
+from app.models.campaign_count import CampaignCount
 from app.models.contact import Contact
 from app.models.idempotency import IdempotencyKey
 from app.models.rate_limit import ApiRateWindow
@@ -17,6 +18,7 @@ __all__ = [
     "ApiRateWindow",
     "BlacklistEntry",
     "Campaign",
+    "CampaignCount",
     "Contact",
     "FollowUpStep",
     "IdempotencyKey",

@@ -859,11 +859,7 @@ def test_random_sequences_agree_with_the_table(
         refusal_allowed = (
             (event is E.PROFILE_VISITED and (detail.degree is None or detail.degree < 1))
             or (event is E.ACTION_FAILED and detail.error_code is None)
-            or (
-                event is E.INVITE_SENT
-                and state.last_error is not None
-                and state.last_error.code is ErrorCode.EMAIL_REQUIRED
-            )
+            or (event is E.INVITE_SENT and state.email_required)
             or (
                 event is E.INVITE_EXPIRED
                 and state.invited_at is not None
