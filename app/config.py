@@ -28,6 +28,8 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     db_pool_size: Annotated[int, Field(gt=0)] = 10
     check_migrations: bool = True
+    session_idle_minutes: Annotated[int, Field(gt=0)] = 120
+    session_absolute_hours: Annotated[int, Field(gt=0)] = 24
     engine_interval_seconds: Annotated[float, Field(gt=0)] = 30.0
     # Sandbox demos: simulated seconds per real second for the in-process engine (1 = real time).
     engine_speed: Annotated[float, Field(gt=0)] = 1.0

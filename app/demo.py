@@ -206,7 +206,7 @@ def seed_demo(
         session,
         workspace_id=workspace.id,
         data=SenderCreate(
-            name="Alex Morgan (basic)",
+            name="Alex Morgan",
             tier=SenderTier.BASIC,
             timezone="Europe/Berlin",
             working_hours=hours,
@@ -216,7 +216,7 @@ def seed_demo(
         session,
         workspace_id=workspace.id,
         data=SenderCreate(
-            name="Jordan Lee (premium)",
+            name="Jordan Lee",
             tier=SenderTier.PREMIUM,
             timezone="America/New_York",
             working_hours=hours,

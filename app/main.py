@@ -20,6 +20,8 @@ from app.engine.runner import EngineThread, ScaledClock
 from app.health import router as health_router
 from app.web.body_limit import BodyLimitMiddleware
 from app.web.exception_handlers import install_exception_handlers
+from app.web.pages import page_routers
+from app.web.security import SecurityHeadersMiddleware
 from app.web.templating import ROOT
 
 log = logging.getLogger(__name__)
@@ -102,6 +104,8 @@ def create_app(
     install_exception_handlers(app)
     app.include_router(health_router)
     install_api(app)
+    for router in page_routers():
+        app.include_router(router)
 
     def body_limit(path: str) -> int | None:
         if path.startswith(f"{API_PREFIX}/imports"):
@@ -111,5 +115,6 @@ def create_app(
         return None
 
     app.add_middleware(BodyLimitMiddleware, limit_for=body_limit)
+    app.add_middleware(SecurityHeadersMiddleware)
     app.mount("/static", StaticFiles(directory=str(ROOT / "static")), name="static")
     return app

@@ -100,6 +100,36 @@ def change_password(session: Session, *, user: User, current: str, new: str) -> 
     user.password_hash = hash_password(new)
 
 
+def list_users(session: Session, *, workspace_id: int) -> list[User]:
+    return repository.list_users(session, workspace_id)
+
+
+def list_api_keys(session: Session, *, workspace_id: int) -> list[ApiKey]:
+    return repository.list_api_keys(session, workspace_id)
+
+
+def set_user_access(
+    session: Session, *, workspace_id: int, user_id: int, role: Role, active: bool, by: int
+) -> User:
+    """Change a user's role or disable them. An admin cannot demote or disable themselves (so a
+    workspace never loses its last way in by accident). Raises NotFound, ValidationFailed."""
+    user = session.get(User, user_id)
+    if user is None or user.workspace_id != workspace_id:
+        raise NotFound(f"User {user_id} not found")
+    if user.id == by and (role is not Role.ADMIN or not active):
+        raise ValidationFailed(
+            "You cannot remove your own admin access",
+            {"role": ["Ask another admin to change your role"]},
+        )
+    user.role = role
+    user.is_active = active
+    if not active:
+        from app.accounts.sessions import sign_out_everywhere
+
+        sign_out_everywhere(session, user_id=user.id)
+    return user
+
+
 def hash_api_key(token: str) -> str:
     """SHA-256 is enough here: the token has 256 bits of entropy, unlike a password."""
     return hashlib.sha256(token.encode()).hexdigest()

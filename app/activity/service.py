@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -49,6 +51,33 @@ def activity_read(activity: Activity) -> ActivityRead:
         waiting_reason_label=reason_label,
         expected_at=activity.expected_at if activity.outcome is Outcome.PENDING else None,
     )
+
+
+def last_and_next(
+    session: Session, contact_ids: Sequence[int]
+) -> dict[int, tuple[Activity | None, Activity | None]]:
+    """For the campaign table: each contact's latest completed action and its next pending one."""
+    out: dict[int, tuple[Activity | None, Activity | None]] = dict.fromkeys(
+        contact_ids, (None, None)
+    )
+    if not contact_ids:
+        return out
+    rows = session.scalars(
+        select(Activity)
+        .where(Activity.contact_id.in_(contact_ids))
+        .order_by(Activity.contact_id, Activity.id)
+    )
+    for a in rows:
+        last, nxt = out[a.contact_id]
+        if a.outcome is Outcome.PENDING:
+            if nxt is None or (a.scheduled_for or a.created_at) < (
+                nxt.scheduled_for or nxt.created_at
+            ):
+                nxt = a
+        elif a.kind is not ActivityKind.EVENT or last is None:
+            last = a
+        out[a.contact_id] = (last, nxt)
+    return out
 
 
 def creation_entry(contact: Contact) -> ActivityRead:

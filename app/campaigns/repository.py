@@ -1,9 +1,10 @@
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, func, literal, select
 from sqlalchemy.orm import Session, selectinload
 
-from app.models import Campaign
+from app.domain.statuses import ContactStatus
+from app.models import Campaign, Contact
 
 
 def get_campaign(
@@ -28,3 +29,20 @@ def list_campaigns(
     if after_id is not None:
         stmt = stmt.where(Campaign.id > after_id)
     return list(session.scalars(stmt))
+
+
+def count_notes_over(
+    session: Session, *, campaign_id: int, fixed: int, uses: dict[str, int], limit: int
+) -> int:
+    """Contacts not yet invited whose rendered note would be longer than `limit`: the template's fixed
+    characters plus each placeholder's value length times its uses, computed by the database."""
+    length: ColumnElement[int] = literal(fixed)
+    for field, times in uses.items():
+        if times:
+            length = length + times * func.length(func.coalesce(getattr(Contact, field), ""))
+    stmt = select(func.count()).where(
+        Contact.campaign_id == campaign_id,
+        Contact.status.in_([ContactStatus.NOT_VERIFIED, ContactStatus.NOT_CONNECTED]),
+        length > limit,
+    )
+    return int(session.scalar(stmt) or 0)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy.orm import Session
@@ -18,7 +19,14 @@ from app.campaigns.schemas import (
 from app.contacts.repository import clear_errors
 from app.domain.campaigns import InvalidCampaignState, change_campaign_state
 from app.domain.errors import ErrorCode
-from app.domain.messages import NOTE_LIMITS, TemplateError, check_template, note_length, render
+from app.domain.messages import (
+    NOTE_LIMITS,
+    PLACEHOLDERS,
+    TemplateError,
+    check_template,
+    note_length,
+    render,
+)
 from app.domain.statuses import CampaignState, CampaignType, SenderTier
 from app.errors import Conflict, NotFound, ValidationFailed
 from app.models import Campaign
@@ -183,3 +191,58 @@ def campaign_reads(session: Session, campaigns: Sequence[Campaign]) -> list[Camp
         )
         for c in campaigns
     ]
+
+
+@dataclass(frozen=True)
+class NoteCheckView:
+    length: int
+    limit: int
+    unknown: str | None
+    exceeding: int | None
+
+    @property
+    def over(self) -> bool:
+        return self.length > self.limit or self.unknown is not None
+
+
+SAMPLE_CONTACT = {
+    "first_name": "Alexandra",
+    "last_name": "Johnson",
+    "company": "Acme Corporation",
+    "title": "VP Engineering",
+}
+
+
+def note_check(
+    session: Session,
+    *,
+    workspace_id: int,
+    template: str,
+    sender_id: int | None,
+    campaign_id: int | None,
+) -> NoteCheckView:
+    """A note's length against the sender tier's limit (rendered for a sample contact) and, for an
+    existing campaign, how many contacts not yet invited would exceed it — counted in SQL."""
+    tier = SenderTier.BASIC
+    if campaign_id is not None:
+        campaign = get_campaign(
+            session, workspace_id=workspace_id, campaign_id=campaign_id, with_steps=False
+        )
+        sender_id = campaign.sender_id
+    if sender_id is not None:
+        tier = get_sender(session, workspace_id=workspace_id, sender_id=sender_id).tier
+    limit = NOTE_LIMITS[tier]
+    try:
+        check_template(template)
+        unknown = None
+    except TemplateError as exc:
+        unknown = str(exc)
+    length = note_length(render(template, SAMPLE_CONTACT))
+    exceeding = None
+    if campaign_id is not None and unknown is None:
+        fixed = note_length(render(template, {}))
+        uses = {p: template.count("{" + p + "}") for p in PLACEHOLDERS}
+        exceeding = repository.count_notes_over(
+            session, campaign_id=campaign_id, fixed=fixed, uses=uses, limit=limit
+        )
+    return NoteCheckView(length=length, limit=limit, unknown=unknown, exceeding=exceeding)

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from app.domain.errors import ErrorCode
 from app.domain.statuses import ContactStatus
-from app.models import Contact
+from app.models import BlacklistEntry, Contact
 
 
 def existing_urls(session: Session, campaign_id: int, urls: Sequence[str]) -> dict[str, int]:
@@ -58,6 +58,17 @@ def clear_errors(session: Session, *, campaign_id: int, code: ErrorCode) -> int:
         .execution_options(synchronize_session=False)
     )
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def blacklisted_urls(session: Session, workspace_id: int, urls: Sequence[str]) -> set[str]:
+    if not urls:
+        return set()
+    rows = session.scalars(
+        select(BlacklistEntry.linkedin_url).where(
+            BlacklistEntry.workspace_id == workspace_id, BlacklistEntry.linkedin_url.in_(urls)
+        )
+    )
+    return {u for u in rows if u}
 
 
 def contacts_by_ids(session: Session, ids: Sequence[int]) -> list[Contact]:

@@ -31,9 +31,9 @@ from app.domain.transitions import (
     transition,
 )
 from app.domain.urls import InvalidProfileUrl, normalize_profile_url
-from app.engine.queue import has_pending, sync_queue
+from app.engine.queue import MESSAGE_KINDS, cancel_pending, has_pending, stop_messages, sync_queue
 from app.errors import Conflict, NotFound, ValidationFailed
-from app.models import Activity, Campaign, Contact, Workspace
+from app.models import Activity, BlacklistEntry, Campaign, Contact, Workspace
 from app.pagination import decode_cursor, encode_cursor
 
 MAX_PAGE = 200
@@ -166,6 +166,7 @@ def list_contacts(
     limit: int = 50,
     cursor: str | None = None,
     sort: str = "id",
+    before: str | None = None,
 ) -> tuple[list[Contact], str | None]:
     """One keyset page (no OFFSET: a deep page costs what the first does) and the next cursor."""
     campaign = get_campaign(
@@ -185,6 +186,14 @@ def list_contacts(
         any_error=filters.any_error,
         q=filters.q,
     )
+    if before:
+        # The page before a row: walk backwards, then put the rows back in display order.
+        first = decode_cursor(before, sort=sort)["id"]
+        stmt = stmt.where(Contact.id < first if sort == "id" else Contact.id > first)
+        backwards = SORTS["-id" if sort == "id" else "id"]
+        rows = list(session.scalars(stmt.order_by(backwards).limit(limit)))
+        rows.reverse()
+        return rows, None
     if cursor:
         last = decode_cursor(cursor, sort=sort)["id"]
         stmt = stmt.where(Contact.id > last if sort == "id" else Contact.id < last)
@@ -385,6 +394,66 @@ def report_event(
         extra={"reported_by": "integration"},
     )
     return contact, activity
+
+
+def set_muted(
+    session: Session,
+    *,
+    workspace_id: int,
+    campaign_id: int,
+    contact_ids: Sequence[int],
+    muted: bool,
+) -> int:
+    """Mute (stop every further action and the remaining follow-ups) or unmute chosen contacts."""
+    contacts = [
+        c
+        for c in repository.contacts_by_ids(session, contact_ids)
+        if c.workspace_id == workspace_id and c.campaign_id == campaign_id
+    ]
+    for contact in contacts:
+        contact.muted = muted
+    if muted:
+        stop_messages(session, [c.id for c in contacts])
+        cancel_pending(
+            session,
+            [c.id for c in contacts],
+            [ActivityKind.PROFILE_VISIT, ActivityKind.CONNECTION_REQUEST],
+        )
+    return len(contacts)
+
+
+def blacklist_contacts(
+    session: Session,
+    *,
+    workspace_id: int,
+    campaign_id: int,
+    contact_ids: Sequence[int],
+    now: datetime,
+) -> int:
+    """Never contact these people again, in any campaign of the workspace; their queued actions go."""
+    contacts = [
+        c
+        for c in repository.contacts_by_ids(session, contact_ids)
+        if c.workspace_id == workspace_id and c.campaign_id == campaign_id
+    ]
+    known = repository.blacklisted_urls(session, workspace_id, [c.linkedin_url for c in contacts])
+    for contact in contacts:
+        if contact.linkedin_url not in known:
+            session.add(
+                BlacklistEntry(
+                    workspace_id=workspace_id,
+                    linkedin_url=contact.linkedin_url,
+                    reason="From the dashboard",
+                    created_at=now,
+                )
+            )
+            known.add(contact.linkedin_url)
+    cancel_pending(
+        session,
+        [c.id for c in contacts],
+        [ActivityKind.PROFILE_VISIT, ActivityKind.CONNECTION_REQUEST, *MESSAGE_KINDS],
+    )
+    return len(contacts)
 
 
 def creation_source_label(source: ContactSource) -> str:

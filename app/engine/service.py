@@ -269,6 +269,7 @@ def refresh_expectations(session: Session, *, sender: SenderAccount, now: dateti
         )
         slots = projected_times(pacing, cap, recent=recent, now=now, count=len(head))
         blocked = decide(pacing, cap, recent=recent, now=now)
+        first_day = slots[0].astimezone(pacing.zone).date() if slots else None
         for action, slot in zip(head, slots, strict=True):
             if action.scheduled_for is None:
                 continue
@@ -279,6 +280,9 @@ def refresh_expectations(session: Session, *, sender: SenderAccount, now: dateti
                     if cap is not CappedAction.INVITE
                     else WaitingReason.COOLDOWN
                 )
+            elif slot.astimezone(pacing.zone).date() != first_day:
+                # Later days' slots wait for the day's cap, whatever holds the first one back.
+                reason = WaitingReason.DAILY_CAP
             elif not blocked.allowed and blocked.reason is not None:
                 reason = blocked.reason
             else:

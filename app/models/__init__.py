@@ -10,6 +10,7 @@ from app.models.idempotency import IdempotencyKey
 from app.models.rate_limit import ApiRateWindow
 from app.models.sender import SenderAccount
 from app.models.user import User
+from app.models.web_session import LoginFailure, WebSession
 from app.models.workspace import Workspace
 
 __all__ = [
@@ -22,7 +23,9 @@ __all__ = [
     "Contact",
     "FollowUpStep",
     "IdempotencyKey",
+    "LoginFailure",
     "SenderAccount",
     "User",
+    "WebSession",
     "Workspace",
 ]

@@ -5,10 +5,11 @@ from __future__ import annotations
 import logging
 from http import HTTPStatus
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import Response
+from fastapi.responses import RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.domain.transitions import InvalidTransition
@@ -24,6 +25,7 @@ from app.errors import (
     ValidationFailed,
 )
 from app.web.problems import problem
+from app.web.security import LoginRequired
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +81,14 @@ def _loc_to_path(loc: tuple[Any, ...] | list[Any]) -> str:
 
 
 def install_exception_handlers(app: FastAPI) -> None:
+    @app.exception_handler(LoginRequired)
+    async def login_required(request: Request, exc: LoginRequired) -> Response:
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        location = "/login?" + urlencode({"next": target})
+        if request.headers.get("hx-request") == "true":
+            return Response(status_code=204, headers={"HX-Redirect": location})
+        return RedirectResponse(location, status_code=303)
+
     @app.exception_handler(AppError)
     async def app_error(request: Request, exc: AppError) -> Response:
         status = status_for(exc)

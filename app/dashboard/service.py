@@ -1,0 +1,223 @@
+"""Read-only aggregates for the dashboard: campaign cards, funnels, progress, alerts, a 30-day chart."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from app.campaigns.schemas import CampaignStats
+from app.campaigns.service import campaign_stats, list_campaigns
+from app.domain.actions import KINDS_OF
+from app.domain.pacing import CappedAction
+from app.domain.statuses import ActivityKind, CampaignState, CampaignType, Outcome
+from app.models import Activity, Campaign, SenderAccount
+
+WARN_AT = 0.8
+
+
+@dataclass(frozen=True)
+class Progress:
+    label: str
+    used: int
+    cap: int
+
+    @property
+    def ratio(self) -> float:
+        return 1.0 if self.cap == 0 else min(1.0, self.used / self.cap)
+
+    @property
+    def level(self) -> str:
+        """ok below 80%, warn from 80%, full at 100% (the bar turns yellow, then red)."""
+        if self.cap == 0 or self.used >= self.cap:
+            return "full"
+        return "warn" if self.used / self.cap >= WARN_AT else "ok"
+
+    @property
+    def percent(self) -> int:
+        return round(self.ratio * 100)
+
+
+@dataclass(frozen=True)
+class FunnelBar:
+    label: str
+    count: int
+    status: str | None  # the status tab the bar opens; None = all contacts
+    filter_query: str
+
+    def share(self, total: int) -> float:
+        return 0.0 if total == 0 else self.count / total
+
+
+@dataclass
+class CampaignCard:
+    campaign: Campaign
+    sender: SenderAccount
+    stats: CampaignStats
+    progress: list[Progress] = field(default_factory=list)
+    alerts: list[str] = field(default_factory=list)
+    funnel: list[FunnelBar] = field(default_factory=list)
+
+    @property
+    def acceptance_rate(self) -> float | None:
+        """Accepted among those whose invite got an answer or expired: connected / (connected + withdrawn +
+        invite_sent) for connection campaigns; None where no invites are sent."""
+        if self.campaign.type is not CampaignType.CONNECTION:
+            return None
+        invited = self.stats.connected + self.stats.withdrawn + self.stats.invite_sent
+        return None if invited == 0 else self.stats.connected / invited
+
+
+def _local_day_start(now: datetime, tz: str) -> datetime:
+    zone = ZoneInfo(tz)
+    local = now.astimezone(zone)
+    return datetime(local.year, local.month, local.day, tzinfo=zone)
+
+
+def sender_progress(session: Session, sender: SenderAccount, now: datetime) -> list[Progress]:
+    """Today's invites and messages against the daily caps, and the rolling week's invites."""
+    day_start = _local_day_start(now, sender.timezone)
+    week_start = now - timedelta(days=7)
+    rows = session.execute(
+        select(Activity.kind, Activity.completed_at >= day_start, func.count())
+        .where(
+            Activity.sender_id == sender.id,
+            Activity.outcome == Outcome.SUCCESS,
+            Activity.completed_at > week_start,
+            Activity.kind.in_(
+                [
+                    ActivityKind.CONNECTION_REQUEST,
+                    ActivityKind.FOLLOW_UP,
+                    ActivityKind.GROUP_MESSAGE,
+                    ActivityKind.INMAIL,
+                ]
+            ),
+        )
+        .group_by(Activity.kind, Activity.completed_at >= day_start)
+    ).all()
+    today: dict[ActivityKind, int] = defaultdict(int)
+    week: dict[ActivityKind, int] = defaultdict(int)
+    for kind, is_today, n in rows:
+        week[kind] += n
+        if is_today:
+            today[kind] += n
+    messages = sum(today[k] for k in KINDS_OF[CappedAction.FOLLOW_UP])
+    return [
+        Progress("Invites today", today[ActivityKind.CONNECTION_REQUEST], sender.daily_invites),
+        Progress("Invites this week", week[ActivityKind.CONNECTION_REQUEST], sender.weekly_invites),
+        Progress("Messages today", messages, sender.daily_follow_ups),
+        Progress("InMails today", today[ActivityKind.INMAIL], sender.daily_inmails),
+    ]
+
+
+def _pending_by_campaign(session: Session, campaign_ids: Sequence[int]) -> dict[int, int]:
+    if not campaign_ids:
+        return {}
+    rows = session.execute(
+        select(Activity.campaign_id, func.count())
+        .where(Activity.campaign_id.in_(campaign_ids), Activity.outcome == Outcome.PENDING)
+        .group_by(Activity.campaign_id)
+    ).all()
+    return {int(cid): int(n) for cid, n in rows}
+
+
+def funnel(stats: CampaignStats, campaign_id: int) -> list[FunnelBar]:
+    """imported → verified → invited → connected, with withdrawn; each bar opens its contacts."""
+    verified = stats.total - stats.not_verified
+    invited = stats.invite_sent + stats.connected + stats.withdrawn
+    return [
+        FunnelBar("Imported", stats.total, None, ""),
+        FunnelBar(
+            "Verified",
+            verified,
+            "not_connected",
+            "status=not_connected&status=invite_sent&status=connected&status=withdrawn",
+        ),
+        FunnelBar(
+            "Invited",
+            invited,
+            "invite_sent",
+            "status=invite_sent&status=connected&status=withdrawn",
+        ),
+        FunnelBar("Connected", stats.connected, "connected", "status=connected"),
+        FunnelBar("Withdrawn", stats.withdrawn, "withdrawn", "status=withdrawn"),
+    ]
+
+
+def overview(session: Session, *, workspace_id: int, now: datetime) -> list[CampaignCard]:
+    campaigns = list_campaigns(session, workspace_id=workspace_id, limit=500)
+    ids = [c.id for c in campaigns]
+    stats = campaign_stats(session, ids)
+    senders = {
+        s.id: s
+        for s in session.scalars(
+            select(SenderAccount).where(SenderAccount.id.in_({c.sender_id for c in campaigns}))
+        )
+    }
+    pending = _pending_by_campaign(session, ids)
+    progress_cache: dict[int, list[Progress]] = {}
+    cards = []
+    for c in campaigns:
+        sender = senders[c.sender_id]
+        if sender.id not in progress_cache:
+            progress_cache[sender.id] = sender_progress(session, sender, now)
+        card = CampaignCard(
+            campaign=c, sender=sender, stats=stats[c.id], progress=progress_cache[sender.id]
+        )
+        card.funnel = funnel(card.stats, c.id)
+        if c.type is not CampaignType.CONNECTION:
+            card.funnel = card.funnel[:2] + card.funnel[3:4]
+        s = card.stats
+        workable = s.not_verified + (
+            s.not_connected if c.type is not CampaignType.EXISTING_CONNECTIONS else 0
+        )
+        if c.state is CampaignState.RUNNING and pending.get(c.id, 0) == 0 and workable == 0:
+            card.alerts.append("Nothing left to send: add contacts or archive the campaign.")
+        if c.state is CampaignState.RUNNING and s.total == 0:
+            card.alerts.append("No contacts yet: import a CSV to start.")
+        if sender.cooldown_until and sender.cooldown_until > now:
+            card.alerts.append(
+                f"Invites paused after LinkedIn's rate limit until {sender.cooldown_until:%b %d, %H:%M} UTC."
+            )
+        full = [p.label for p in card.progress if p.level == "full" and p.cap]
+        if full and c.state is CampaignState.RUNNING:
+            card.alerts.append(f"Limit reached: {', '.join(full).lower()}.")
+        cards.append(card)
+    return cards
+
+
+@dataclass(frozen=True)
+class DayBar:
+    day: date
+    success: int
+    error: int
+
+
+def actions_per_day(
+    session: Session, *, workspace_id: int, now: datetime, days: int = 30
+) -> list[DayBar]:
+    """Completed actions per UTC day by outcome, for the last `days` days (a day with none shows 0)."""
+    start = datetime(now.year, now.month, now.day, tzinfo=now.tzinfo) - timedelta(days=days - 1)
+    campaign_ids = select(Campaign.id).where(Campaign.workspace_id == workspace_id)
+    rows = session.execute(
+        select(Activity.completed_at, Activity.outcome).where(
+            Activity.campaign_id.in_(campaign_ids),
+            Activity.completed_at >= start,
+            Activity.outcome != Outcome.PENDING,
+            Activity.kind != ActivityKind.EVENT,
+        )
+    ).all()
+    per_day: dict[date, list[int]] = defaultdict(lambda: [0, 0])
+    for at, outcome in rows:
+        if at is None:
+            continue
+        per_day[at.date()][0 if outcome is Outcome.SUCCESS else 1] += 1
+    return [
+        DayBar(d, per_day[d][0], per_day[d][1])
+        for d in (start.date() + timedelta(days=i) for i in range(days))
+    ]

@@ -1,0 +1,158 @@
+"""Browser security: session cookies, CSRF tokens, security headers, who may see what (SPEC §8)."""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Annotated
+
+from fastapi import Depends, Request
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.accounts.sessions import SessionPolicy, find_session, touch_session
+from app.clock import Clock
+from app.config import Settings
+from app.domain.statuses import Role
+from app.errors import AppError, Forbidden
+
+SESSION_COOKIE = "tracker_session"
+LOGIN_CSRF_COOKIE = "tracker_login_csrf"
+CSRF_FIELD = "csrf_token"
+CSRF_HEADER = "x-csrf-token"
+
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'self'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
+SECURITY_HEADERS = [
+    (b"content-security-policy", CSP.encode()),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"same-origin"),
+    (b"x-frame-options", b"DENY"),
+    (b"cross-origin-opener-policy", b"same-origin"),
+    (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
+]
+
+
+class SecurityHeadersMiddleware:
+    """Adds the security headers to every response (API and docs included)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                present = {k.lower() for k, _ in message.get("headers", [])}
+                extra = [(k, v) for k, v in SECURITY_HEADERS if k not in present]
+                message["headers"] = [*message.get("headers", []), *extra]
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
+
+
+class LoginRequired(AppError):
+    """No live session: pages redirect to the sign-in form."""
+
+    title = "Sign in required"
+
+
+def session_policy(settings: Settings) -> SessionPolicy:
+    return SessionPolicy(
+        idle=timedelta(minutes=settings.session_idle_minutes),
+        absolute=timedelta(hours=settings.session_absolute_hours),
+    )
+
+
+def cookie_is_secure(request: Request) -> bool:
+    return request.url.scheme == "https"
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """The signed-in person looking at a page."""
+
+    user_id: int
+    workspace_id: int
+    email: str
+    role: Role
+    csrf_token: str
+    session_id: int
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role is Role.ADMIN
+
+
+def current_viewer(request: Request) -> Viewer | None:
+    token = request.cookies.get(SESSION_COOKIE)
+    if not token:
+        return None
+    settings: Settings = request.app.state.settings
+    clock: Clock = request.app.state.clock
+    now = clock()
+    with request.app.state.read_sessionmaker() as session:
+        live = find_session(session, token=token, now=now, policy=session_policy(settings))
+        if live is None:
+            return None
+        viewer = Viewer(
+            user_id=live.user.id,
+            workspace_id=live.user.workspace_id,
+            email=live.user.email,
+            role=live.user.role,
+            csrf_token=live.web.csrf_token,
+            session_id=live.web.id,
+        )
+    if live.needs_touch:
+        with request.app.state.sessionmaker.begin() as session:
+            touch_session(session, session_id=viewer.session_id, now=now)
+    return viewer
+
+
+def require_viewer(request: Request) -> Viewer:
+    viewer = current_viewer(request)
+    if viewer is None:
+        raise LoginRequired("Sign in to continue")
+    request.state.viewer = viewer
+    return viewer
+
+
+def require_admin(viewer: Annotated[Viewer, Depends(require_viewer)]) -> Viewer:
+    if not viewer.is_admin:
+        raise Forbidden("Only an admin can do this. Ask an admin of your workspace.")
+    return viewer
+
+
+async def check_csrf(request: Request, viewer: Annotated[Viewer, Depends(require_viewer)]) -> None:
+    """Every state-changing form carries the session's CSRF token (field or htmx header)."""
+    sent = request.headers.get(CSRF_HEADER)
+    if sent is None:
+        form = await request.form()
+        value = form.get(CSRF_FIELD)
+        sent = value if isinstance(value, str) else None
+    if not sent or not hmac.compare_digest(sent, viewer.csrf_token):
+        raise Forbidden(
+            "The form expired or was not sent from this site. Reload the page and try again."
+        )
+
+
+def new_login_csrf() -> str:
+    return secrets.token_urlsafe(24)
+
+
+def check_login_csrf(request: Request, sent: str | None) -> None:
+    cookie = request.cookies.get(LOGIN_CSRF_COOKIE)
+    if not sent or not cookie or not hmac.compare_digest(sent, cookie):
+        raise Forbidden("The sign-in form expired. Reload the page and try again.")
+
+
+ViewerDep = Annotated[Viewer, Depends(require_viewer)]
+AdminDep = Annotated[Viewer, Depends(require_admin)]
+CsrfDep = Depends(check_csrf)
