@@ -228,12 +228,6 @@ def due_actions(
     """Pending actions due now and not leased, oldest first, locked (others skip them)."""
     if limit <= 0:
         return []
-    runnable = or_(
-        Activity.kind == ActivityKind.WITHDRAW_INVITE,
-        Activity.campaign_id.in_(
-            select(Campaign.id).where(Campaign.state == CampaignState.RUNNING)
-        ),
-    )
     stmt = (
         select(Activity)
         .where(
@@ -242,13 +236,32 @@ def due_actions(
             Activity.kind.in_(kinds),
             Activity.scheduled_for <= now,
             or_(Activity.leased_until.is_(None), Activity.leased_until <= now),
-            runnable,
+            runnable(),
         )
         .order_by(Activity.scheduled_for, Activity.id)
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
     return list(session.scalars(stmt))
+
+
+def runnable() -> ColumnElement[bool]:
+    """Actions that may go out now: any withdrawal (it cleans up even for a paused campaign); anything
+    else only for a running campaign and a contact who is neither muted nor blacklisted."""
+    reachable = (
+        select(Contact.id)
+        .where(Contact.id == Activity.contact_id, Contact.muted.is_(False), not_blacklisted())
+        .exists()
+    )
+    return or_(
+        Activity.kind == ActivityKind.WITHDRAW_INVITE,
+        and_(
+            Activity.campaign_id.in_(
+                select(Campaign.id).where(Campaign.state == CampaignState.RUNNING)
+            ),
+            reachable,
+        ),
+    )
 
 
 def backlog(
@@ -268,7 +281,7 @@ def backlog(
 
 
 def queue_head(
-    session: Session, *, sender_id: int, kinds: Sequence[ActivityKind], limit: int
+    session: Session, *, sender_id: int, kinds: Sequence[ActivityKind], limit: int, now: datetime
 ) -> list[Activity]:
     stmt = (
         select(Activity)
@@ -277,6 +290,9 @@ def queue_head(
             Activity.outcome == Outcome.PENDING,
             Activity.kind.in_(kinds),
             Activity.scheduled_for.is_not(None),
+            # Actions out with an executor are not waiting any more.
+            or_(Activity.leased_until.is_(None), Activity.leased_until <= now),
+            runnable(),
         )
         .order_by(Activity.scheduled_for, Activity.id)
         .limit(limit)

@@ -261,28 +261,42 @@ def refresh_expectations(session: Session, *, sender: SenderAccount, now: dateti
     for cap in CappedAction:
         kinds = KINDS_OF[cap]
         horizon = max(1, pacing.limits.daily_cap(cap) * QUEUE_HORIZON_DAYS)
-        head = repository.queue_head(session, sender_id=sender.id, kinds=kinds, limit=horizon)
+        head = repository.queue_head(
+            session, sender_id=sender.id, kinds=kinds, limit=horizon, now=now
+        )
         if not head:
             continue
         recent = repository.sent_times(
             session, sender_id=sender.id, kinds=kinds, since=now - WEEK, now=now
         )
-        slots = projected_times(pacing, cap, recent=recent, now=now, count=len(head))
+        # Each action takes the first slot at or after both its own due time and the previous slot.
+        slots: list[datetime] = []
+        assigned = list(recent)
+        for action in head:
+            start = max(now, action.scheduled_for or now, slots[-1] if slots else now)
+            slot = projected_times(pacing, cap, recent=assigned, now=start, count=1)[0]
+            slots.append(slot)
+            assigned.append(slot)
         blocked = decide(pacing, cap, recent=recent, now=now)
-        first_day = slots[0].astimezone(pacing.zone).date() if slots else None
+        opening = projected_times(pacing, cap, recent=recent, now=now, count=1)
+        first_day = opening[0].astimezone(pacing.zone).date() if opening else None
         for action, slot in zip(head, slots, strict=True):
             if action.scheduled_for is None:
                 continue
-            expected = max(slot, action.scheduled_for)
-            if action.scheduled_for > slot:
-                reason = (
-                    WaitingReason.FOLLOW_UP_DELAY
-                    if cap is not CappedAction.INVITE
-                    else WaitingReason.COOLDOWN
-                )
+            expected = slot
+            reason: WaitingReason
+            if action.scheduled_for > now and slot <= action.scheduled_for:
+                # Its own delay is what it waits for (a follow-up's delay, a retry's cooldown).
+                reason = WaitingReason.FOLLOW_UP_DELAY
+                if cap is CappedAction.INVITE:
+                    reason = WaitingReason.COOLDOWN
             elif slot.astimezone(pacing.zone).date() != first_day:
                 # Later days' slots wait for the day's cap, whatever holds the first one back.
-                reason = WaitingReason.DAILY_CAP
+                reason = (
+                    WaitingReason.WEEKLY_CAP
+                    if blocked.reason is WaitingReason.WEEKLY_CAP
+                    else WaitingReason.DAILY_CAP
+                )
             elif not blocked.allowed and blocked.reason is not None:
                 reason = blocked.reason
             else:
@@ -477,6 +491,12 @@ def complete_action(
     action.expected_at = None
     if result.success:
         event = SUCCESS_EVENT[action.kind]
+        if (
+            action.kind is ActivityKind.WITHDRAW_INVITE
+            and contact.status is ContactStatus.WITHDRAWN
+        ):
+            # LinkedIn's 3 weeks before a new invite run from when the withdrawal went out.
+            contact.withdrawn_at = now
         if event is not None:
             state = transition(
                 contact_state(contact),
@@ -699,4 +719,5 @@ def lease_for_executor(
             )
             continue
         out.append(action)
+    refresh_expectations(session, sender=sender, now=now)
     return out
