@@ -201,7 +201,6 @@ def add_user(
             session, workspace_id=viewer.workspace_id, email=email, password=password, role=role
         )
     except AppError as exc:
-        session.rollback()
         detail = (
             "; ".join(sum(exc.errors.values(), []))
             if isinstance(exc, ValidationFailed)

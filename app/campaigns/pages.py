@@ -151,7 +151,7 @@ def change_state(
         data=CampaignUpdate(state=state),
         now=now,
     )
-    return RedirectResponse(f"/campaigns/{campaign_id:int}", status_code=303)
+    return RedirectResponse(f"/campaigns/{campaign_id}", status_code=303)
 
 
 @router.post("/campaigns/{campaign_id:int}/contacts/bulk", dependencies=[CsrfDep])
@@ -213,7 +213,7 @@ def bulk_action(
         message = f"{n} contact(s) blacklisted"
     sep = "&" if back else ""
     return RedirectResponse(
-        f"/campaigns/{campaign_id:int}?{back}{sep}{urlencode({'flash': message})}", status_code=303
+        f"/campaigns/{campaign_id}?{back}{sep}{urlencode({'flash': message})}", status_code=303
     )
 
 
@@ -321,7 +321,6 @@ async def create_campaign(request: Request, session: SessionDep, viewer: AdminDe
     except ValidationError as exc:
         return _editor(request, session, viewer, None, values, _validation_errors(exc))
     except ValidationFailed as exc:
-        session.rollback()
         return _editor(request, session, viewer, None, values, exc.errors)
     return RedirectResponse(f"/campaigns/{campaign.id}", status_code=303)
 
@@ -366,10 +365,9 @@ async def save_campaign(
     except ValidationError as exc:
         return _editor(request, session, viewer, campaign, values, _validation_errors(exc))
     except (ValidationFailed, Conflict) as exc:
-        session.rollback()
         errors = exc.errors if isinstance(exc, ValidationFailed) else {"form": [exc.detail]}
         return _editor(request, session, viewer, campaign, values, errors)
-    return RedirectResponse(f"/campaigns/{campaign_id:int}", status_code=303)
+    return RedirectResponse(f"/campaigns/{campaign_id}", status_code=303)
 
 
 @router.post("/campaigns/note-check", dependencies=[CsrfDep])

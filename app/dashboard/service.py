@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from app.campaigns.schemas import CampaignStats
@@ -83,8 +83,9 @@ def sender_progress(session: Session, sender: SenderAccount, now: datetime) -> l
     """Today's invites and messages against the daily caps, and the rolling week's invites."""
     day_start = _local_day_start(now, sender.timezone)
     week_start = now - timedelta(days=7)
+    today_flag = case((Activity.completed_at >= day_start, 1), else_=0)
     rows = session.execute(
-        select(Activity.kind, Activity.completed_at >= day_start, func.count())
+        select(Activity.kind, func.count(), func.sum(today_flag))
         .where(
             Activity.sender_id == sender.id,
             Activity.outcome == Outcome.SUCCESS,
@@ -98,14 +99,13 @@ def sender_progress(session: Session, sender: SenderAccount, now: datetime) -> l
                 ]
             ),
         )
-        .group_by(Activity.kind, Activity.completed_at >= day_start)
+        .group_by(Activity.kind)
     ).all()
     today: dict[ActivityKind, int] = defaultdict(int)
     week: dict[ActivityKind, int] = defaultdict(int)
-    for kind, is_today, n in rows:
-        week[kind] += n
-        if is_today:
-            today[kind] += n
+    for kind, n_week, n_today in rows:
+        week[kind] += int(n_week)
+        today[kind] += int(n_today or 0)
     messages = sum(today[k] for k in KINDS_OF[CappedAction.FOLLOW_UP])
     return [
         Progress("Invites today", today[ActivityKind.CONNECTION_REQUEST], sender.daily_invites),
