@@ -12,6 +12,7 @@ from app.campaigns.api import router as campaigns_router
 from app.contacts.api import router as contacts_router
 from app.contacts.schemas import ContactIn
 from app.engine.api import router as engine_router
+from app.imports.api import router as imports_router
 from app.senders.api import router as senders_router
 from app.web.api_common import COMMON_PROBLEMS, forbid_unknown_query_params
 from app.web.templating import templates
@@ -39,6 +40,7 @@ def api_router() -> APIRouter:
     router.include_router(campaigns_router)
     router.include_router(contacts_router)
     router.include_router(engine_router)
+    router.include_router(imports_router)
     return router
 
 

@@ -178,7 +178,7 @@ def worker(
     import logging
 
     from app.clock import Clock
-    from app.engine.runner import EngineThread, ScaledClock
+    from app.engine.runner import EngineThread, JobsThread, ScaledClock
     from app.main import configure_logging
 
     settings = get_settings()
@@ -195,12 +195,119 @@ def worker(
         interval=interval or settings.engine_interval_seconds,
     )
     logging.getLogger(__name__).info("worker started (%s engine)", mode.value)
+    jobs = JobsThread(
+        make_sessionmaker(engine), clock=system_clock, batch_size=settings.import_batch_size
+    )
+    jobs.start()
     try:
         thread.run()
     except KeyboardInterrupt:
         pass
     finally:
         engine.dispose()
+
+
+@cli.command("import")
+def import_csv(
+    file: Annotated[str, typer.Argument(help="The CSV file")],
+    campaign: Annotated[int, typer.Option(help="Campaign id")],
+    on_duplicate: Annotated[str, typer.Option(help="skip, fill or overwrite")] = "skip",
+    resume: Annotated[
+        int | None, typer.Option(help="Resume an interrupted import by its id")
+    ] = None,
+) -> None:
+    """Import contacts from a CSV file into a campaign, with a progress bar; prints the import id."""
+    from pathlib import Path
+
+    from app.imports import service
+    from app.models import ContactImport, DuplicatePolicy
+
+    settings = get_settings()
+    try:
+        policy = DuplicatePolicy(on_duplicate)
+    except ValueError as exc:
+        typer.echo("error: --on-duplicate must be skip, fill or overwrite", err=True)
+        raise typer.Exit(2) from exc
+    engine = make_engine(settings.database_url)
+    factory = make_sessionmaker(engine)
+    try:
+        if resume is None:
+            source = Path(file)
+            if not source.is_file():
+                typer.echo(f"error: no such file: {file}", err=True)
+                raise typer.Exit(2)
+            try:
+                path, size = service.copy_for_cli(
+                    source, data_dir=settings.data_dir, max_bytes=settings.upload_max_bytes
+                )
+                with factory.begin() as session:
+                    job = service.create_import(
+                        session,
+                        workspace_id=_workspace_of_campaign(session, campaign),
+                        campaign_id=campaign,
+                        path=path,
+                        filename=source.name,
+                        size=size,
+                        created_by="CLI",
+                        user_id=None,
+                        mapping=None,
+                        on_duplicate=policy,
+                        now=system_clock(),
+                    )
+                    import_id = job.id
+            except AppError as exc:
+                typer.echo(f"error: {exc.detail}", err=True)
+                raise typer.Exit(2) from exc
+        else:
+            import_id = resume
+        with factory.begin() as session:
+            claimed = service.claim_next(session, now=system_clock(), import_id=import_id)
+            if claimed is None:
+                typer.echo(
+                    f"error: import {import_id} is not waiting to run (done, cancelled or running elsewhere)",
+                    err=True,
+                )
+                raise typer.Exit(2)
+            total = claimed.size_bytes
+        with typer.progressbar(length=100, label=f"import {import_id}", file=sys.stderr) as bar:
+            shown = 0
+
+            def progress(job: ContactImport) -> None:
+                nonlocal shown
+                done = min(99, int(job.rows_read * 100 / max(1, _estimated_rows(total))))
+                if done > shown:
+                    bar.update(done - shown)
+                    shown = done
+
+            result = service.run_import(
+                factory,
+                import_id=import_id,
+                clock=system_clock,
+                batch_size=settings.import_batch_size,
+                progress=progress,
+            )
+            bar.update(100 - shown)
+    finally:
+        engine.dispose()
+    typer.echo(import_id)
+    typer.echo(
+        f"{result.state.value}: {result.rows_read} rows read, {result.imported} imported, "
+        f"{result.duplicates} duplicates, {result.invalid} invalid"
+        + (f" — {result.error}" if result.error else ""),
+        err=True,
+    )
+    if result.state.value == "failed":
+        raise typer.Exit(1)
+
+
+def _estimated_rows(size_bytes: int) -> int:
+    return max(1, size_bytes // 120)
+
+
+def _workspace_of_campaign(session: Session, campaign_id: int) -> int:
+    from app.campaigns.service import campaign_workspace
+
+    return campaign_workspace(session, campaign_id)
 
 
 def main() -> None:

@@ -28,6 +28,8 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     db_pool_size: Annotated[int, Field(gt=0)] = 10
     check_migrations: bool = True
+    data_dir: str = "data"
+    import_batch_size: Annotated[int, Field(gt=0, le=100_000)] = 5000
     session_idle_minutes: Annotated[int, Field(gt=0)] = 120
     session_absolute_hours: Annotated[int, Field(gt=0)] = 24
     engine_interval_seconds: Annotated[float, Field(gt=0)] = 30.0

@@ -16,7 +16,7 @@ from app.api import API_PREFIX, install_api
 from app.clock import Clock, system_clock
 from app.config import EngineMode, Settings, get_settings
 from app.db import make_engine, make_sessionmaker
-from app.engine.runner import EngineThread, ScaledClock
+from app.engine.runner import EngineThread, JobsThread, ScaledClock
 from app.health import router as health_router
 from app.web.body_limit import BodyLimitMiddleware
 from app.web.exception_handlers import install_exception_handlers
@@ -70,6 +70,12 @@ def create_app(
         app.state.read_sessionmaker = session_factory or make_sessionmaker(
             db_engine, read_only=True
         )
+        jobs_thread = None
+        if run_engine:
+            jobs_thread = JobsThread(
+                app.state.sessionmaker, clock=clock, batch_size=settings.import_batch_size
+            )
+            jobs_thread.start()
         engine_thread = None
         if run_engine and settings.engine is not EngineMode.OFF:
             engine_clock: Clock = clock
@@ -85,6 +91,8 @@ def create_app(
         yield
         if engine_thread is not None:
             engine_thread.stop()
+        if jobs_thread is not None:
+            jobs_thread.stop()
         if owned:
             db_engine.dispose()
 

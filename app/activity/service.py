@@ -12,7 +12,7 @@ from app.contacts.service import creation_source_label, get_contact
 from app.domain.errors import ActionError
 from app.domain.pacing import WAITING_REASON_LABELS, WaitingReason
 from app.domain.statuses import OUTCOME_LABELS, ActivityKind, Outcome
-from app.models import Activity, Contact
+from app.models import Activity, Contact, ContactImport
 from app.pagination import decode_cursor, encode_cursor
 
 MAX_PAGE = 200
@@ -80,8 +80,14 @@ def last_and_next(
     return out
 
 
-def creation_entry(contact: Contact) -> ActivityRead:
-    """The first entry of every log, derived from the contact itself rather than stored per row."""
+def creation_entry(contact: Contact, job: ContactImport | None = None) -> ActivityRead:
+    """The first entry of every log, derived from the contact (and its import's record) rather than
+    stored per row: a million-row import does not write a million log entries."""
+    summary = creation_source_label(contact.source)
+    detail: dict[str, object] = {"source": contact.source.value}
+    if job is not None:
+        summary = f"Imported from {job.filename} by {job.created_by}"
+        detail.update(import_id=job.id, filename=job.filename, imported_by=job.created_by)
     return ActivityRead(
         id=None,
         contact_id=contact.id,
@@ -95,7 +101,7 @@ def creation_entry(contact: Contact) -> ActivityRead:
         scheduled_for=None,
         completed_at=contact.created_at,
         created_at=contact.created_at,
-        detail={"source": contact.source.value, "summary": creation_source_label(contact.source)},
+        detail={**detail, "summary": summary},
         waiting_reason=None,
         waiting_reason_label=None,
         expected_at=None,
@@ -120,5 +126,6 @@ def contact_activity(
     items = [activity_read(a) for a in rows[:limit]]
     if len(rows) > limit:
         return items, encode_cursor({"sort": "-id", "id": rows[limit - 1].id})
-    items.append(creation_entry(contact))
+    job = session.get(ContactImport, contact.import_id) if contact.import_id else None
+    items.append(creation_entry(contact, job))
     return items, None

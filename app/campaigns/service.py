@@ -246,3 +246,11 @@ def note_check(
             session, campaign_id=campaign_id, fixed=fixed, uses=uses, limit=limit
         )
     return NoteCheckView(length=length, limit=limit, unknown=unknown, exceeding=exceeding)
+
+
+def campaign_workspace(session: Session, campaign_id: int) -> int:
+    """The workspace a campaign belongs to (the CLI acts with the operator's full rights)."""
+    campaign = repository.get_campaign(session, campaign_id)
+    if campaign is None:
+        raise NotFound(f"Campaign {campaign_id} not found")
+    return campaign.workspace_id

@@ -130,3 +130,39 @@ class EngineThread:
             except Exception:  # noqa: BLE001 - a failed tick is logged and retried next interval
                 log.exception("engine tick failed")
             self.stopping.wait(self.interval)
+
+
+class JobsThread:
+    """Background jobs inside `serve` and `worker`: imports, polled every `interval` seconds."""
+
+    def __init__(
+        self,
+        factory: sessionmaker[Session],
+        *,
+        clock: Clock,
+        interval: float = 1.0,
+        batch_size: int = 5000,
+    ) -> None:
+        self.factory = factory
+        self.clock = clock
+        self.interval = interval
+        self.batch_size = batch_size
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self.run, name="jobs", daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.thread.join(timeout=30)
+
+    def run(self) -> None:
+        from app.imports.service import run_pending_imports
+
+        while not self.stopping.is_set():
+            try:
+                run_pending_imports(self.factory, clock=self.clock, batch_size=self.batch_size)
+            except Exception:  # noqa: BLE001 - logged; the next pass retries
+                log.exception("background jobs failed")
+            self.stopping.wait(self.interval)

@@ -6,6 +6,13 @@ from app.models.blacklist import BlacklistEntry
 from app.models.campaign import Campaign, FollowUpStep
 from app.models.campaign_count import CampaignCount
 from app.models.contact import Contact
+from app.models.contact_import import (
+    ContactImport,
+    DuplicatePolicy,
+    ImportChange,
+    ImportRejection,
+    ImportState,
+)
 from app.models.idempotency import IdempotencyKey
 from app.models.rate_limit import ApiRateWindow
 from app.models.sender import SenderAccount
@@ -21,6 +28,11 @@ __all__ = [
     "Campaign",
     "CampaignCount",
     "Contact",
+    "ContactImport",
+    "DuplicatePolicy",
+    "ImportChange",
+    "ImportRejection",
+    "ImportState",
     "FollowUpStep",
     "IdempotencyKey",
     "LoginFailure",

@@ -44,6 +44,10 @@ class Contact(Base):
     replied: Mapped[bool] = mapped_column(default=False)
     email_required: Mapped[bool] = mapped_column(default=False)
     follow_ups_sent: Mapped[int] = mapped_column(default=0)
+    # The import that created the contact: its log's first entry is derived from that record.
+    import_id: Mapped[int | None] = mapped_column(
+        ForeignKey("imports.id", ondelete="SET NULL"), index=True
+    )
     last_message_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

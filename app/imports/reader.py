@@ -1,0 +1,325 @@
+"""Reading contact CSV files as people export them (SPEC §6): pure, streaming, no database.
+
+Encodings: UTF-8 with or without BOM, UTF-16 with BOM (Excel's "Unicode text"), and a cp1252 /
+latin-1 fallback. Delimiters: comma, semicolon or tab, detected. Quoted fields may hold newlines.
+LinkedIn's own Connections.csv starts with a "Notes:" preamble before its header; it is skipped.
+Headers are mapped from common names in several languages; unknown columns become custom fields.
+One bad row never stops the file: it comes back with a reason a person can act on.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import re
+import unicodedata
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import BinaryIO
+
+from app.domain.urls import InvalidProfileUrl, normalize_profile_url
+
+SAMPLE_BYTES = 64 * 1024
+MAX_PREAMBLE_LINES = 30
+DELIMITERS = (",", ";", "\t")
+FIELD_LIMITS = {"first_name": 200, "last_name": 200, "email": 320, "company": 300, "title": 300}
+MAX_CUSTOM_VALUE = 1000
+csv.field_size_limit(1024 * 1024)
+
+FIELDS = ("linkedin_url", "first_name", "last_name", "full_name", "email", "company", "title")
+ALIASES: dict[str, set[str]] = {
+    "linkedin_url": {
+        "linkedinurl",
+        "profileurl",
+        "url",
+        "linkedin",
+        "linkedinprofile",
+        "linkedinprofileurl",
+        "profile",
+        "publicprofileurl",
+        "personlinkedinurl",
+        "linkedinlink",
+        "profillink",
+        "urldeprofil",
+        "urldelperfil",
+        "linkedinprofil",
+        "lienlinkedin",
+        "linkedinurlprofile",
+        "profilelink",
+        "link",
+    },
+    "first_name": {
+        "firstname",
+        "first",
+        "givenname",
+        "forename",
+        "prenom",
+        "vorname",
+        "nombre",
+        "nome",
+        "voornaam",
+    },
+    "last_name": {
+        "lastname",
+        "last",
+        "surname",
+        "familyname",
+        "nom",
+        "nachname",
+        "apellido",
+        "apellidos",
+        "cognome",
+        "achternaam",
+    },
+    "full_name": {
+        "name",
+        "fullname",
+        "contactname",
+        "personname",
+        "nomcomplet",
+        "vollstandigername",
+        "nombrecompleto",
+    },
+    "email": {
+        "email",
+        "emailaddress",
+        "mail",
+        "workemail",
+        "emailadresse",
+        "courriel",
+        "correo",
+        "correoelectronico",
+        "adressemail",
+    },
+    "company": {
+        "company",
+        "companyname",
+        "organization",
+        "organisation",
+        "employer",
+        "firma",
+        "unternehmen",
+        "entreprise",
+        "societe",
+        "empresa",
+        "azienda",
+        "currentcompany",
+        "account",
+        "accountname",
+    },
+    "title": {
+        "title",
+        "position",
+        "jobtitle",
+        "headline",
+        "role",
+        "poste",
+        "titel",
+        "cargo",
+        "funktion",
+        "fonction",
+        "posizione",
+    },
+}
+_LOOKUP = {alias: target for target, names in ALIASES.items() for alias in names}
+
+
+class UnreadableFile(ValueError):
+    """The file cannot be imported at all; the message says why."""
+
+
+def _key(header: str) -> str:
+    text = unicodedata.normalize("NFKD", header).encode("ascii", "ignore").decode().lower()
+    return re.sub(r"[^a-z0-9]", "", text)
+
+
+def map_header(header: list[str]) -> dict[int, str]:
+    """Column index → field for the columns we recognise (the first column wins for a field)."""
+    mapping: dict[int, str] = {}
+    taken: set[str] = set()
+    for index, name in enumerate(header):
+        target = _LOOKUP.get(_key(name))
+        if target and target not in taken:
+            mapping[index] = target
+            taken.add(target)
+    return mapping
+
+
+@dataclass(frozen=True)
+class Dialect:
+    encoding: str
+    delimiter: str
+    skip_lines: int
+    header: list[str]
+    mapping: dict[int, str]
+
+    @property
+    def delimiter_name(self) -> str:
+        return {",": "comma", ";": "semicolon", "\t": "tab"}[self.delimiter]
+
+
+def detect_encoding(head: bytes) -> str:
+    """The encoding of a file from its first bytes. Raises UnreadableFile for binary data."""
+    if head.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    if b"\x00" in head:
+        raise UnreadableFile(
+            "This is not a text file (it contains binary data). Export the list as CSV and upload that."
+        )
+    for cut in range(4):  # the sample may end inside a multi-byte character
+        try:
+            head[: len(head) - cut].decode("utf-8")
+            return "utf-8"
+        except UnicodeDecodeError:
+            continue
+    return "cp1252"
+
+
+def _text_stream(raw: BinaryIO, encoding: str) -> io.TextIOWrapper:
+    # cp1252 leaves five bytes undefined; latin-1 decodes everything, so a stray byte never fails a row.
+    errors = "strict" if encoding.startswith("utf") else "replace"
+    codec = "cp1252" if encoding == "cp1252" else encoding
+    return io.TextIOWrapper(raw, encoding=codec, errors=errors, newline="")
+
+
+def _count(line: str, delimiter: str) -> int:
+    return len(next(csv.reader([line], delimiter=delimiter), []))
+
+
+def sniff(raw: BinaryIO) -> Dialect:
+    """Encoding, delimiter, preamble length, header and its mapping, from the start of the file.
+
+    Raises UnreadableFile when the file is empty, binary, or has no profile-URL column.
+    """
+    head = raw.read(SAMPLE_BYTES)
+    raw.seek(0)
+    if not head.strip(b" \t\r\n\x00\xef\xbb\xbf\xff\xfe"):
+        raise UnreadableFile("The file is empty.")
+    encoding = detect_encoding(head)
+    try:
+        if encoding == "utf-16":
+            text = head.decode("utf-16", errors="ignore")
+        else:
+            text = head.decode(
+                "utf-8-sig" if encoding == "utf-8-sig" else encoding, errors="replace"
+            )
+    except UnicodeDecodeError as exc:  # pragma: no cover - guarded by detect_encoding
+        raise UnreadableFile("The file's characters cannot be read; save it as UTF-8 CSV.") from exc
+    lines = text.splitlines()[:MAX_PREAMBLE_LINES]
+    best: tuple[int, int, str, list[str]] | None = None
+    for index, line in enumerate(lines):
+        for delimiter in DELIMITERS:
+            cells = next(csv.reader([line], delimiter=delimiter), [])
+            mapping = map_header(cells)
+            score = len(mapping) + (3 if "linkedin_url" in mapping.values() else 0)
+            if len(cells) > 1 or "linkedin_url" in mapping.values():
+                if best is None or score > best[0]:
+                    best = (score, index, delimiter, cells)
+        if best is not None and best[0] >= 5:
+            break
+    if best is None:
+        raise UnreadableFile(
+            "No header row found: the first line should name the columns (e.g. 'LinkedIn URL')."
+        )
+    _, skip, delimiter, header = best
+    header = [h.strip() for h in header]
+    mapping = map_header(header)
+    if "linkedin_url" not in mapping.values():
+        raise UnreadableFile(
+            "No profile-URL column: name one 'LinkedIn URL', 'Profile URL' or 'URL' "
+            f"(found: {', '.join(h for h in header if h) or 'no column names'})."
+        )
+    return Dialect(
+        encoding=encoding, delimiter=delimiter, skip_lines=skip, header=header, mapping=mapping
+    )
+
+
+@dataclass
+class Row:
+    """One data row: where it was, its cells, and either the contact it gives or why it can't."""
+
+    number: int  # 1-based, counting data rows after the header
+    cells: list[str]
+    contact: dict[str, object] | None = None
+    reason: str | None = None
+    custom: dict[str, str] = field(default_factory=dict)
+
+
+def build_contact(
+    cells: list[str], header: list[str], mapping: Mapping[int, str]
+) -> tuple[dict[str, object] | None, str | None]:
+    """The contact a row describes, or the reason it is invalid."""
+    if len(cells) > len(header) and any(c.strip() for c in cells[len(header) :]):
+        return (
+            None,
+            f"Malformed row: {len(cells)} cells for {len(header)} columns (check quoting and delimiters)",
+        )
+    values: dict[str, str] = {}
+    custom: dict[str, str] = {}
+    for index, name in enumerate(header):
+        value = cells[index].strip() if index < len(cells) else ""
+        target = mapping.get(index)
+        if target:
+            values[target] = value
+        elif value and name:
+            if len(value) > MAX_CUSTOM_VALUE:
+                return None, f"'{name}' is longer than {MAX_CUSTOM_VALUE} characters"
+            custom[name[:100]] = value
+    raw_url = values.get("linkedin_url", "")
+    if not raw_url:
+        return None, "Missing LinkedIn profile URL"
+    try:
+        url = normalize_profile_url(raw_url)
+    except InvalidProfileUrl as exc:
+        return None, f"Invalid profile URL: {exc.reason}"
+    if values.get("full_name") and not (values.get("first_name") or values.get("last_name")):
+        first, _, last = values["full_name"].partition(" ")
+        values["first_name"], values["last_name"] = first, last.strip()
+    contact: dict[str, object] = {"linkedin_url": url, "custom_fields": custom}
+    for name, limit in FIELD_LIMITS.items():
+        value = values.get(name, "")
+        if len(value) > limit:
+            return None, f"{name.replace('_', ' ').capitalize()} is longer than {limit} characters"
+        if "\x00" in value:
+            return None, f"{name.replace('_', ' ').capitalize()} contains a NUL character"
+        contact[name] = value or None
+    email = contact.get("email")
+    if isinstance(email, str) and ("@" not in email or " " in email):
+        return None, f"'{email}' is not an email address"
+    return contact, None
+
+
+def read_rows(
+    raw: BinaryIO,
+    dialect: Dialect,
+    *,
+    mapping: Mapping[int, str] | None = None,
+    start_after: int = 0,
+) -> Iterator[Row]:
+    """Stream the data rows (memory stays flat). `start_after` skips rows already processed."""
+    stream = _text_stream(raw, dialect.encoding)
+    for _ in range(dialect.skip_lines + 1):
+        stream.readline()
+    used = dict(mapping) if mapping is not None else dialect.mapping
+    reader = csv.reader(stream, delimiter=dialect.delimiter)
+    number = 0
+    try:
+        for cells in reader:
+            if not any(c.strip() for c in cells):
+                continue
+            number += 1
+            if number <= start_after:
+                continue
+            contact, reason = build_contact(cells, dialect.header, used)
+            yield Row(number=number, cells=cells, contact=contact, reason=reason)
+    except csv.Error as exc:
+        raise UnreadableFile(f"The file stops being valid CSV after row {number}: {exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise UnreadableFile(
+            f"Row {number + 1} has bytes that are not valid {dialect.encoding.upper()}; save the file as UTF-8 CSV."
+        ) from exc
+    finally:
+        stream.detach()

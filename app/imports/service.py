@@ -1,0 +1,569 @@
+"""CSV imports (SPEC §6): accept a file, preview it, run it in batches with a checkpoint, report,
+cancel and undo. One service behind the dashboard, the API and the CLI.
+
+Crash safety: each batch's contacts, rejections, counters and checkpoint commit in one transaction,
+so a run killed at any point resumes after the last committed row with nothing twice and nothing
+missing. Two imports into one campaign run one at a time (the second waits, visibly queued).
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from sqlalchemy import delete, exists, insert, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.campaigns import counts
+from app.campaigns.service import get_campaign
+from app.contacts import repository as contact_repository
+from app.domain.statuses import CampaignState, ContactSource, ContactStatus
+from app.domain.transitions import initial_status
+from app.errors import Conflict, ImportRejected, NotFound, ValidationFailed
+from app.imports.reader import FIELDS, Dialect, Row, UnreadableFile, read_rows, sniff
+from app.models import (
+    Contact,
+    ContactImport,
+    DuplicatePolicy,
+    ImportChange,
+    ImportRejection,
+    ImportState,
+)
+
+LEASE = timedelta(minutes=2)
+MAX_FAILURES = 5
+PREVIEW_ROWS = 10
+UPDATABLE = ("first_name", "last_name", "email", "company", "title")
+
+
+# ---------------------------------------------------------------- files
+
+
+def store_upload(source: BinaryIO, *, data_dir: str, max_bytes: int) -> tuple[Path, int]:
+    """Copy an upload to the imports folder in chunks (never whole in memory); refuse it past the cap."""
+    folder = Path(data_dir) / "imports"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{uuid.uuid4().hex}.csv"
+    size = 0
+    with path.open("wb") as out:
+        while chunk := source.read(1024 * 1024):
+            size += len(chunk)
+            if size > max_bytes:
+                out.close()
+                path.unlink(missing_ok=True)
+                from app.errors import PayloadTooLarge
+
+                raise PayloadTooLarge(
+                    f"The file is larger than {max_bytes:,} bytes; split it into smaller files"
+                )
+            out.write(chunk)
+    return path, size
+
+
+def inspect_file(path: Path) -> Dialect:
+    """The file's encoding, delimiter, header and mapping; ImportRejected when it cannot be read."""
+    with path.open("rb") as raw:
+        try:
+            return sniff(raw)
+        except UnreadableFile as exc:
+            raise ImportRejected(str(exc)) from exc
+
+
+def parse_mapping(raw: dict[str, str] | None, dialect: Dialect) -> dict[int, str]:
+    """A mapping given as {column name or index: field}, checked against the header."""
+    if not raw:
+        return dict(dialect.mapping)
+    mapping: dict[int, str] = {}
+    for column, target in raw.items():
+        if not target or target == "custom":
+            continue
+        if target not in FIELDS:
+            raise ValidationFailed(
+                "Unknown field in mapping",
+                {"mapping": [f"{target!r}: use one of {', '.join(FIELDS)}"]},
+            )
+        index = (
+            int(column)
+            if str(column).isdigit()
+            else (dialect.header.index(column) if column in dialect.header else -1)
+        )
+        if index < 0 or index >= len(dialect.header):
+            raise ValidationFailed(
+                "Unknown column in mapping",
+                {"mapping": [f"{column!r} is not a column of this file"]},
+            )
+        if target in mapping.values():
+            raise ValidationFailed(
+                "A field is mapped twice", {"mapping": [f"{target} comes from two columns"]}
+            )
+        mapping[index] = target
+    if "linkedin_url" not in mapping.values():
+        raise ValidationFailed(
+            "No profile-URL column", {"mapping": ["Map one column to linkedin_url"]}
+        )
+    return mapping
+
+
+@dataclass(frozen=True)
+class PreviewRow:
+    number: int
+    cells: list[str]
+    outcome: str  # "import", "duplicate", "invalid"
+    detail: str
+
+
+@dataclass(frozen=True)
+class Preview:
+    dialect: Dialect
+    mapping: dict[int, str]
+    rows: list[PreviewRow]
+
+
+def preview(
+    session: Session,
+    *,
+    workspace_id: int,
+    campaign_id: int,
+    path: Path,
+    mapping: dict[int, str] | None = None,
+) -> Preview:
+    """What the first rows will do, before anything is written."""
+    campaign = get_campaign(
+        session, workspace_id=workspace_id, campaign_id=campaign_id, with_steps=False
+    )
+    dialect = inspect_file(path)
+    used = mapping or dialect.mapping
+    rows: list[Row] = []
+    with path.open("rb") as raw:
+        for row in read_rows(raw, dialect, mapping=used):
+            rows.append(row)
+            if len(rows) >= PREVIEW_ROWS:
+                break
+    urls = [str(r.contact["linkedin_url"]) for r in rows if r.contact]
+    existing = contact_repository.existing_urls(session, campaign.id, urls)
+    seen: set[str] = set()
+    out = []
+    for r in rows:
+        if r.contact is None:
+            out.append(PreviewRow(r.number, r.cells, "invalid", r.reason or "Invalid"))
+            continue
+        url = str(r.contact["linkedin_url"])
+        if url in existing or url in seen:
+            out.append(
+                PreviewRow(r.number, r.cells, "duplicate", f"Already in the campaign: {url}")
+            )
+        else:
+            out.append(PreviewRow(r.number, r.cells, "import", url))
+        seen.add(url)
+    return Preview(dialect=dialect, mapping=dict(used), rows=out)
+
+
+# ---------------------------------------------------------------- lifecycle
+
+
+def create_import(
+    session: Session,
+    *,
+    workspace_id: int,
+    campaign_id: int,
+    path: Path,
+    filename: str,
+    size: int,
+    created_by: str,
+    user_id: int | None,
+    mapping: dict[int, str] | None,
+    on_duplicate: DuplicatePolicy,
+    now: datetime,
+) -> ContactImport:
+    """A queued import. Raises ImportRejected for a file that cannot be read (it is deleted)."""
+    campaign = get_campaign(
+        session, workspace_id=workspace_id, campaign_id=campaign_id, with_steps=False
+    )
+    if campaign.state is CampaignState.ARCHIVED:
+        path.unlink(missing_ok=True)
+        raise Conflict(f"Campaign {campaign_id} is archived; contacts cannot be imported into it")
+    try:
+        dialect = inspect_file(path)
+    except ImportRejected:
+        path.unlink(missing_ok=True)
+        raise
+    job = ContactImport(
+        workspace_id=workspace_id,
+        campaign_id=campaign.id,
+        user_id=user_id,
+        created_by=created_by[:320],
+        filename=(os.path.basename(filename) or "upload.csv")[:255],
+        path=str(path),
+        size_bytes=size,
+        encoding=dialect.encoding,
+        delimiter=dialect.delimiter,
+        mapping={str(k): v for k, v in (mapping or dialect.mapping).items()},
+        on_duplicate=on_duplicate,
+        state=ImportState.QUEUED,
+        created_at=now,
+    )
+    session.add(job)
+    session.flush()
+    return job
+
+
+def get_import(session: Session, *, workspace_id: int, import_id: int) -> ContactImport:
+    job = session.get(ContactImport, import_id)
+    if job is None or job.workspace_id != workspace_id:
+        raise NotFound(f"Import {import_id} not found")
+    return job
+
+
+def list_imports(
+    session: Session, *, workspace_id: int, campaign_id: int | None = None, limit: int = 50
+) -> list[ContactImport]:
+    stmt = select(ContactImport).where(ContactImport.workspace_id == workspace_id)
+    if campaign_id is not None:
+        stmt = stmt.where(ContactImport.campaign_id == campaign_id)
+    return list(session.scalars(stmt.order_by(ContactImport.id.desc()).limit(limit)))
+
+
+def cancel_import(
+    session: Session, *, workspace_id: int, import_id: int, now: datetime
+) -> ContactImport:
+    """Stop a queued or running import after its current batch; rows already imported stay."""
+    job = get_import(session, workspace_id=workspace_id, import_id=import_id)
+    if job.state not in (ImportState.QUEUED, ImportState.RUNNING):
+        raise Conflict(
+            f"Import {import_id} is {job.state.value}; only a queued or running import can be cancelled"
+        )
+    job.state = ImportState.CANCELLED
+    job.finished_at = now
+    job.lease_until = None
+    return job
+
+
+def undo_import(session: Session, *, workspace_id: int, import_id: int, now: datetime) -> int:
+    """Remove the contacts an import created and restore the fields it changed. Returns how many went."""
+    job = get_import(session, workspace_id=workspace_id, import_id=import_id)
+    if job.state in (ImportState.QUEUED, ImportState.RUNNING):
+        raise Conflict(f"Import {import_id} is still {job.state.value}: cancel it first")
+    if job.undone_at is not None:
+        raise Conflict(f"Import {import_id} was already undone")
+    created = session.execute(
+        select(Contact.campaign_id, Contact.status, Contact.error_code).where(
+            Contact.import_id == job.id
+        )
+    ).all()
+    counts.bump(
+        session,
+        counts.deltas_for_rows(
+            ({"campaign_id": c, "status": s, "error_code": e} for c, s, e in created), -1
+        ),
+    )
+    session.execute(
+        delete(Contact)
+        .where(Contact.import_id == job.id)
+        .execution_options(synchronize_session=False)
+    )
+    for change in session.scalars(select(ImportChange).where(ImportChange.import_id == job.id)):
+        session.execute(
+            update(Contact)
+            .where(Contact.id == change.contact_id)
+            .values(**change.previous)
+            .execution_options(synchronize_session=False)
+        )
+    session.execute(delete(ImportChange).where(ImportChange.import_id == job.id))
+    job.undone_at = now
+    return len(created)
+
+
+def rejected_rows(
+    session: Session, *, workspace_id: int, import_id: int
+) -> tuple[ContactImport, list[str], Iterator[list[str]]]:
+    """The rejected rows as CSV cells: the file's own columns, then the reason."""
+    job = get_import(session, workspace_id=workspace_id, import_id=import_id)
+    dialect = inspect_file(Path(job.path)) if Path(job.path).exists() else None
+    header = [*(dialect.header if dialect else []), "row", "reason"]
+
+    def rows() -> Iterator[list[str]]:
+        last = 0
+        while True:
+            batch = list(
+                session.scalars(
+                    select(ImportRejection)
+                    .where(ImportRejection.import_id == job.id, ImportRejection.row_number > last)
+                    .order_by(ImportRejection.row_number)
+                    .limit(1000)
+                )
+            )
+            for r in batch:
+                yield [*[str(c) for c in r.cells.get("cells", [])], str(r.row_number), r.reason]
+            if len(batch) < 1000:
+                return
+            last = batch[-1].row_number
+
+    return job, header, rows()
+
+
+# ---------------------------------------------------------------- running
+
+
+def claim_next(
+    session: Session, *, now: datetime, import_id: int | None = None
+) -> ContactImport | None:
+    """Take a queued import (or one whose owner stopped renewing its lease), one per campaign at a time."""
+    stmt = select(ContactImport).where(
+        (ContactImport.state == ImportState.QUEUED)
+        | ((ContactImport.state == ImportState.RUNNING) & (ContactImport.lease_until < now))
+    )
+    if import_id is not None:
+        stmt = stmt.where(ContactImport.id == import_id)
+    for job in session.scalars(
+        stmt.order_by(ContactImport.id).limit(20).with_for_update(skip_locked=True)
+    ):
+        running_here = session.scalar(
+            select(
+                exists().where(
+                    ContactImport.campaign_id == job.campaign_id,
+                    ContactImport.id != job.id,
+                    ContactImport.state == ImportState.RUNNING,
+                    ContactImport.lease_until >= now,
+                )
+            )
+        )
+        if running_here:
+            continue
+        job.state = ImportState.RUNNING
+        job.started_at = job.started_at or now
+        job.lease_until = now + LEASE
+        return job
+    return None
+
+
+def _apply_batch(session: Session, job: ContactImport, rows: list[Row], now: datetime) -> None:
+    """One batch in the caller's transaction: new contacts, duplicates per policy, rejections, checkpoint."""
+    campaign = get_campaign(
+        session, workspace_id=job.workspace_id, campaign_id=job.campaign_id, with_steps=False
+    )
+    status = initial_status(campaign.type, ContactSource.CSV)
+    rejections = []
+    fresh: dict[str, dict[str, Any]] = {}
+    duplicate_rows: list[dict[str, Any]] = []
+    for row in rows:
+        if row.contact is None:
+            rejections.append(
+                {
+                    "import_id": job.id,
+                    "row_number": row.number,
+                    "reason": (row.reason or "Invalid")[:500],
+                    "cells": {"cells": row.cells},
+                }
+            )
+            continue
+        url = str(row.contact["linkedin_url"])
+        if url in fresh:
+            duplicate_rows.append(row.contact)
+            continue
+        fresh[url] = row.contact
+    existing = contact_repository.existing_urls(session, campaign.id, list(fresh))
+    new_rows = []
+    for url, contact in fresh.items():
+        if url in existing:
+            duplicate_rows.append(contact)
+            continue
+        new_rows.append(
+            {
+                "workspace_id": job.workspace_id,
+                "campaign_id": campaign.id,
+                "linkedin_url": url,
+                **{f: contact.get(f) for f in UPDATABLE},
+                "custom_fields": contact.get("custom_fields") or {},
+                "source": ContactSource.CSV,
+                "status": status,
+                "created_at": now,
+                "updated_at": now,
+                "status_changed_at": now,
+                "connected_at": now if status is ContactStatus.CONNECTED else None,
+                "import_id": job.id,
+            }
+        )
+    inserted = contact_repository.insert_contacts_skip_existing(session, new_rows)
+    counts.bump(
+        session, counts.deltas_for_rows(r for r in new_rows if r["linkedin_url"] in inserted)
+    )
+    duplicate_rows.extend(
+        fresh[u] for u in {str(r["linkedin_url"]) for r in new_rows} - inserted.keys()
+    )
+    if job.on_duplicate is not DuplicatePolicy.SKIP and duplicate_rows:
+        _merge_duplicates(session, job, campaign.id, duplicate_rows)
+    if rejections:
+        session.execute(insert(ImportRejection), rejections)
+    job.rows_read += len(rows)
+    job.imported += len(inserted)
+    job.duplicates += len(duplicate_rows)
+    job.invalid += len(rejections)
+    job.checkpoint_row = rows[-1].number
+    job.lease_until = now + LEASE
+    job.failures = 0
+
+
+def _merge_duplicates(
+    session: Session, job: ContactImport, campaign_id: int, rows: list[dict[str, Any]]
+) -> None:
+    """Fill empty fields, or overwrite them, on contacts that existed before this import."""
+    by_url = {str(r["linkedin_url"]): r for r in rows}
+    targets = session.scalars(
+        select(Contact).where(
+            Contact.campaign_id == campaign_id, Contact.linkedin_url.in_(list(by_url))
+        )
+    )
+    recorded = set(
+        session.scalars(select(ImportChange.contact_id).where(ImportChange.import_id == job.id))
+    )
+    for contact in targets:
+        if contact.import_id == job.id:
+            continue  # created by this same file: the later row is a plain duplicate
+        incoming = by_url[contact.linkedin_url]
+        previous: dict[str, Any] = {}
+        for name in UPDATABLE:
+            value = incoming.get(name)
+            current = getattr(contact, name)
+            if (
+                value
+                and (job.on_duplicate is DuplicatePolicy.OVERWRITE or not current)
+                and value != current
+            ):
+                previous[name] = current
+                setattr(contact, name, value)
+        extra = incoming.get("custom_fields") or {}
+        if extra:
+            merged = dict(contact.custom_fields)
+            for key, value in extra.items():
+                if job.on_duplicate is DuplicatePolicy.OVERWRITE or not merged.get(key):
+                    merged[key] = value
+            if merged != contact.custom_fields:
+                previous["custom_fields"] = contact.custom_fields
+                contact.custom_fields = merged
+        if previous and contact.id not in recorded:
+            session.add(ImportChange(import_id=job.id, contact_id=contact.id, previous=previous))
+            recorded.add(contact.id)
+
+
+def run_import(
+    factory: sessionmaker[Session],
+    *,
+    import_id: int,
+    clock: Callable[[], datetime],
+    batch_size: int = 5000,
+    progress: Callable[[ContactImport], None] | None = None,
+) -> ContactImport:
+    """Run (or resume) one claimed import to its end, a committed batch at a time."""
+    with factory.begin() as session:
+        job = session.get_one(ContactImport, import_id)
+        path, start = Path(job.path), job.checkpoint_row
+        mapping = {int(k): str(v) for k, v in job.mapping.items()}
+    try:
+        with path.open("rb") as raw:
+            dialect = sniff(raw)
+            batch: list[Row] = []
+            for row in read_rows(raw, dialect, mapping=mapping, start_after=start):
+                batch.append(row)
+                if len(batch) >= batch_size:
+                    if not _commit_batch(factory, import_id, batch, clock, progress):
+                        return _load(factory, import_id)
+                    batch = []
+            if batch and not _commit_batch(factory, import_id, batch, clock, progress):
+                return _load(factory, import_id)
+    except (UnreadableFile, OSError) as exc:
+        with factory.begin() as session:
+            job = session.get_one(ContactImport, import_id)
+            job.state = ImportState.FAILED
+            job.error = str(exc)[:1000]
+            job.finished_at = clock()
+            job.lease_until = None
+        return _load(factory, import_id)
+    with factory.begin() as session:
+        job = session.get_one(ContactImport, import_id)
+        if job.state is ImportState.RUNNING:
+            job.state = ImportState.DONE
+            job.finished_at = clock()
+            job.lease_until = None
+    return _load(factory, import_id)
+
+
+def _commit_batch(
+    factory: sessionmaker[Session],
+    import_id: int,
+    batch: list[Row],
+    clock: Callable[[], datetime],
+    progress: Callable[[ContactImport], None] | None,
+) -> bool:
+    """Commit one batch; False when the import was cancelled meanwhile (the batch is not applied)."""
+    with factory.begin() as session:
+        job = session.scalars(
+            select(ContactImport).where(ContactImport.id == import_id).with_for_update()
+        ).one()
+        if job.state is not ImportState.RUNNING:
+            return False
+        _apply_batch(session, job, batch, clock())
+        session.flush()
+        if progress is not None:
+            progress(job)
+    return True
+
+
+def _load(factory: sessionmaker[Session], import_id: int) -> ContactImport:
+    with factory() as session:
+        return session.get_one(ContactImport, import_id)
+
+
+def record_failure(
+    factory: sessionmaker[Session], *, import_id: int, error: str, now: datetime
+) -> None:
+    """A run died on an error (a database outage, say): retry later, or fail after a few attempts."""
+    with factory.begin() as session:
+        job = session.get(ContactImport, import_id)
+        if job is None or job.state is not ImportState.RUNNING:
+            return
+        job.failures += 1
+        if job.failures >= MAX_FAILURES:
+            job.state = ImportState.FAILED
+            job.error = f"Stopped after {job.failures} failed attempts: {error}"[:1000]
+            job.finished_at = now
+            job.lease_until = None
+        else:
+            job.lease_until = now  # resumable at once by the next pass
+
+
+def run_pending_imports(
+    factory: sessionmaker[Session], *, clock: Callable[[], datetime], batch_size: int = 5000
+) -> int:
+    """Background jobs: run every import that is due, one after another. Returns how many ran."""
+    ran = 0
+    while True:
+        try:
+            with factory.begin() as session:
+                job = claim_next(session, now=clock())
+                job_id = job.id if job else None
+        except Exception:  # noqa: BLE001 - the database may be away; try again next pass
+            return ran
+        if job_id is None:
+            return ran
+        try:
+            run_import(factory, import_id=job_id, clock=clock, batch_size=batch_size)
+        except Exception as exc:  # noqa: BLE001 - recorded on the import, retried from its checkpoint
+            try:
+                record_failure(factory, import_id=job_id, error=str(exc), now=clock())
+            except Exception:  # noqa: BLE001
+                return ran
+        ran += 1
+
+
+def remove_file(job: ContactImport) -> None:
+    Path(job.path).unlink(missing_ok=True)
+
+
+def copy_for_cli(source: Path, *, data_dir: str, max_bytes: int) -> tuple[Path, int]:
+    with source.open("rb") as raw:
+        return store_upload(raw, data_dir=data_dir, max_bytes=max_bytes)
