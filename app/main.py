@@ -116,7 +116,7 @@ def create_app(
         app.include_router(router)
 
     def body_limit(path: str) -> int | None:
-        if path.startswith(f"{API_PREFIX}/imports"):
+        if path.startswith(f"{API_PREFIX}/imports") or path == "/imports/upload":
             return settings.upload_max_bytes
         if path.startswith(API_PREFIX):
             return settings.api_body_max_bytes

@@ -1,0 +1,286 @@
+"""The import pages: upload, mapping preview, progress, summary, rejected rows, cancel and undo."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi.responses import RedirectResponse, Response
+
+from app.campaigns.service import list_campaigns
+from app.errors import AppError, ValidationFailed
+from app.imports import service
+from app.imports.api import csv_response
+from app.imports.reader import FIELDS
+from app.models import DuplicatePolicy, ImportState
+from app.web.deps import NowDep, SessionDep
+from app.web.security import AdminDep, CsrfDep, ViewerDep
+from app.web.templating import page
+
+router = APIRouter(include_in_schema=False)
+TOKEN = re.compile(r"^[0-9a-f]{32}$")
+FIELD_LABELS = {
+    "linkedin_url": "LinkedIn profile URL",
+    "first_name": "First name",
+    "last_name": "Last name",
+    "full_name": "Full name (split)",
+    "email": "Email",
+    "company": "Company",
+    "title": "Title / position",
+}
+
+
+def _upload_path(request: Request, token: str) -> Path:
+    if not TOKEN.match(token):
+        raise ValidationFailed(
+            "The upload expired; choose the file again", {"file": ["Upload it again"]}
+        )
+    path = Path(request.app.state.settings.data_dir) / "imports" / f"{token}.csv"
+    if not path.exists():
+        raise ValidationFailed(
+            "The upload expired; choose the file again", {"file": ["Upload it again"]}
+        )
+    return path
+
+
+@router.get("/imports")
+def imports(
+    request: Request, session: SessionDep, viewer: ViewerDep, campaign_id: int | None = None
+) -> Response:
+    campaigns = [
+        c
+        for c in list_campaigns(session, workspace_id=viewer.workspace_id, limit=500)
+        if c.state.value != "archived"
+    ]
+    history = service.list_imports(session, workspace_id=viewer.workspace_id, limit=100)
+    names = {
+        c.id: c.name for c in list_campaigns(session, workspace_id=viewer.workspace_id, limit=500)
+    }
+    return page(
+        request,
+        "imports/imports.html",
+        {
+            "campaigns": campaigns,
+            "history": history,
+            "names": names,
+            "selected": campaign_id,
+            "error": None,
+        },
+    )
+
+
+def _preview_page(
+    request: Request,
+    session: SessionDep,
+    viewer: Any,
+    *,
+    token: str,
+    campaign_id: int,
+    mapping: dict[int, str] | None,
+    policy: str,
+    error: str | None = None,
+) -> Response:
+    path = _upload_path(request, token)
+    result = service.preview(
+        session,
+        workspace_id=viewer.workspace_id,
+        campaign_id=campaign_id,
+        path=path,
+        mapping=mapping,
+    )
+    context = {
+        "token": token,
+        "campaign_id": campaign_id,
+        "preview": result,
+        "fields": FIELD_LABELS,
+        "policy": policy,
+        "error": error,
+    }
+    return page(
+        request, "imports/preview.html", context, block="preview", status_code=422 if error else 200
+    )
+
+
+@router.post("/imports/upload", dependencies=[CsrfDep])
+def upload(
+    request: Request,
+    session: SessionDep,
+    viewer: AdminDep,
+    file: Annotated[UploadFile, File()],
+    campaign_id: Annotated[int, Form()],
+) -> Response:
+    settings = request.app.state.settings
+    try:
+        path, _size = service.store_upload(
+            file.file, data_dir=settings.data_dir, max_bytes=settings.upload_max_bytes
+        )
+        try:
+            service.inspect_file(path)
+        except AppError:
+            path.unlink(missing_ok=True)
+            raise
+        # Keep the original name beside the upload for the commit step.
+        path.with_suffix(".name").write_text(
+            (file.filename or "upload.csv")[:255], encoding="utf-8"
+        )
+    except AppError as exc:
+        campaigns = list_campaigns(session, workspace_id=viewer.workspace_id, limit=500)
+        history = service.list_imports(session, workspace_id=viewer.workspace_id, limit=100)
+        return page(
+            request,
+            "imports/imports.html",
+            {
+                "campaigns": campaigns,
+                "history": history,
+                "names": {c.id: c.name for c in campaigns},
+                "selected": campaign_id,
+                "error": exc.detail,
+            },
+            status_code=413 if exc.title == "Payload too large" else 422,
+            block="content",
+        )
+    return _preview_page(
+        request,
+        session,
+        viewer,
+        token=path.stem,
+        campaign_id=campaign_id,
+        mapping=None,
+        policy="skip",
+    )
+
+
+def _mapping_from_form(form: Any, columns: int) -> dict[int, str]:
+    mapping: dict[int, str] = {}
+    for i in range(columns):
+        target = str(form.get(f"map_{i}", ""))
+        if target in FIELDS:
+            mapping[i] = target
+    return mapping
+
+
+@router.post("/imports/preview", dependencies=[CsrfDep])
+async def refresh_preview(request: Request, session: SessionDep, viewer: AdminDep) -> Response:
+    form = await request.form()
+    token, campaign_id = str(form.get("token", "")), int(str(form.get("campaign_id", "0")) or 0)
+    dialect = service.inspect_file(_upload_path(request, token))
+    raw = _mapping_from_form(form, len(dialect.header))
+    try:
+        mapping = (
+            service.parse_mapping({str(k): v for k, v in raw.items()}, dialect) if raw else None
+        )
+    except ValidationFailed as exc:
+        return _preview_page(
+            request,
+            session,
+            viewer,
+            token=token,
+            campaign_id=campaign_id,
+            mapping=None,
+            policy=str(form.get("on_duplicate", "skip")),
+            error="; ".join(sum(exc.errors.values(), [])),
+        )
+    return _preview_page(
+        request,
+        session,
+        viewer,
+        token=token,
+        campaign_id=campaign_id,
+        mapping=mapping,
+        policy=str(form.get("on_duplicate", "skip")),
+    )
+
+
+@router.post("/imports/commit", dependencies=[CsrfDep])
+async def commit(request: Request, session: SessionDep, viewer: AdminDep, now: NowDep) -> Response:
+    form = await request.form()
+    token, campaign_id = str(form.get("token", "")), int(str(form.get("campaign_id", "0")) or 0)
+    path = _upload_path(request, token)
+    dialect = service.inspect_file(path)
+    policy_value = str(form.get("on_duplicate", "skip"))
+    try:
+        mapping = service.parse_mapping(
+            {str(k): v for k, v in _mapping_from_form(form, len(dialect.header)).items()}, dialect
+        )
+        policy = DuplicatePolicy(policy_value)
+    except (ValidationFailed, ValueError) as exc:
+        message = (
+            "; ".join(sum(exc.errors.values(), []))
+            if isinstance(exc, ValidationFailed)
+            else "Choose skip, fill or overwrite"
+        )
+        return _preview_page(
+            request,
+            session,
+            viewer,
+            token=token,
+            campaign_id=campaign_id,
+            mapping=None,
+            policy=policy_value,
+            error=message,
+        )
+    name_file = path.with_suffix(".name")
+    filename = name_file.read_text(encoding="utf-8") if name_file.exists() else "upload.csv"
+    name_file.unlink(missing_ok=True)
+    job = service.create_import(
+        session,
+        workspace_id=viewer.workspace_id,
+        campaign_id=campaign_id,
+        path=path,
+        filename=filename,
+        size=path.stat().st_size,
+        created_by=viewer.email,
+        user_id=viewer.user_id,
+        mapping=mapping,
+        on_duplicate=policy,
+        now=now,
+    )
+    target = f"/imports/{job.id}"
+    if request.headers.get("hx-request") == "true":
+        return Response(status_code=204, headers={"HX-Redirect": target})
+    return RedirectResponse(target, status_code=303)
+
+
+@router.get("/imports/{import_id:int}")
+def progress(
+    import_id: int, request: Request, session: SessionDep, viewer: ViewerDep, now: NowDep
+) -> Response:
+    job = service.get_import(session, workspace_id=viewer.workspace_id, import_id=import_id)
+    elapsed = (now - job.started_at).total_seconds() if job.started_at else 0.0
+    done_fraction = 0.0
+    if job.state is ImportState.DONE:
+        done_fraction = 1.0
+    elif job.size_bytes:
+        done_fraction = min(0.99, job.rows_read * 120 / job.size_bytes)
+    rate = job.rows_read / elapsed if elapsed > 0 else 0.0
+    left = (elapsed / done_fraction - elapsed) if 0 < done_fraction < 1 else None
+    context = {
+        "job": job,
+        "rate": rate,
+        "left": left,
+        "percent": round(done_fraction * 100),
+        "live": job.state in (ImportState.QUEUED, ImportState.RUNNING),
+    }
+    return page(request, "imports/progress.html", context, block="progress")
+
+
+@router.get("/imports/{import_id:int}/rejected.csv")
+def rejected(import_id: int, session: SessionDep, viewer: ViewerDep) -> Response:
+    job, header, rows = service.rejected_rows(
+        session, workspace_id=viewer.workspace_id, import_id=import_id
+    )
+    return csv_response(f"import-{job.id}-rejected.csv", header, list(rows))
+
+
+@router.post("/imports/{import_id:int}/cancel", dependencies=[CsrfDep])
+def cancel(import_id: int, session: SessionDep, viewer: AdminDep, now: NowDep) -> Response:
+    service.cancel_import(session, workspace_id=viewer.workspace_id, import_id=import_id, now=now)
+    return RedirectResponse(f"/imports/{import_id}", status_code=303)
+
+
+@router.post("/imports/{import_id:int}/undo", dependencies=[CsrfDep])
+def undo(import_id: int, session: SessionDep, viewer: AdminDep, now: NowDep) -> Response:
+    service.undo_import(session, workspace_id=viewer.workspace_id, import_id=import_id, now=now)
+    return RedirectResponse(f"/imports/{import_id}", status_code=303)
