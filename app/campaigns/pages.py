@@ -90,6 +90,7 @@ def campaign_page(
         before=before,
         sort=sort,
     )
+    has_earlier = not before or next_cursor is not None
     if before and rows:
         # A "previous" page always has a next page: the one we came from.
         next_cursor = encode_cursor({"sort": sort, "id": rows[-1].id})
@@ -104,7 +105,7 @@ def campaign_page(
             except ValueError:
                 label = nxt.waiting_reason
         table.append({"contact": c, "last": last, "next": nxt, "next_label": label})
-    at_start = not rows or (not cursor and not before)
+    at_start = not rows or (not cursor and not before) or not has_earlier
     context: dict[str, Any] = {
         "campaign": campaign,
         "sender": sender,

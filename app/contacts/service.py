@@ -191,9 +191,12 @@ def list_contacts(
         first = decode_cursor(before, sort=sort)["id"]
         stmt = stmt.where(Contact.id < first if sort == "id" else Contact.id > first)
         backwards = SORTS["-id" if sort == "id" else "id"]
-        rows = list(session.scalars(stmt.order_by(backwards).limit(limit)))
+        rows = list(session.scalars(stmt.order_by(backwards).limit(limit + 1)))
+        earlier = len(rows) > limit
+        rows = rows[:limit]
         rows.reverse()
-        return rows, None
+        # For a backwards page the cursor says whether there are rows before it.
+        return rows, encode_cursor({"sort": sort, "id": rows[0].id}) if earlier and rows else None
     if cursor:
         last = decode_cursor(cursor, sort=sort)["id"]
         stmt = stmt.where(Contact.id > last if sort == "id" else Contact.id < last)
