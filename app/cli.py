@@ -101,7 +101,9 @@ def serve(
         "demo sign-in: admin@demo.example / demo-password (rep@demo.example for a rep)",
         err=True,
     )
-    uvicorn.run("app.asgi:app", host=host, port=port, workers=workers, log_level="info")
+    uvicorn.run(
+        "app.asgi:app", host=host, port=port, workers=workers, log_level=settings.log_level.lower()
+    )
 
 
 @cli.command()

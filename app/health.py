@@ -22,7 +22,7 @@ def healthz(request: Request) -> JSONResponse:
             current = migrations.current_revision(session.connection())
     except Exception as exc:  # noqa: BLE001 - any failure means unhealthy
         return JSONResponse({"status": "error", "database": str(exc)[:200]}, status_code=503)
-    head = migrations.head_revision()
+    head = request.app.state.migration_head
     body.update(database="ok", revision=current, head=head)
     if current != head:
         body.update(status="error", database="not migrated: run `contact-tracker migrate`")

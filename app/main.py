@@ -106,6 +106,8 @@ def create_app(
     )
     app.state.settings = settings
     app.state.clock = clock
+    # Read once: the scripts on disk may change under a running server without it being migrated.
+    app.state.migration_head = migrations.head_revision()
     if session_factory is not None:
         # Available before (and without) the lifespan, e.g. for in-process schema fuzzing.
         app.state.sessionmaker = app.state.read_sessionmaker = session_factory

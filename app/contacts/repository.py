@@ -1,9 +1,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Select, insert, or_, select, update
+from sqlalchemy import Select, Table, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -36,17 +36,19 @@ def insert_contacts_skip_existing(session: Session, rows: list[dict[str, Any]]) 
         return {}
     dialect = session.get_bind().dialect.name
     stmt: Any
+    # The Core table, not the ORM entity: bulk rows skip the ORM's per-row bookkeeping.
+    table = cast(Table, Contact.__table__)
     if dialect == "postgresql":
-        stmt = pg_insert(Contact).on_conflict_do_nothing(
-            index_elements=[Contact.campaign_id, Contact.linkedin_url]
+        stmt = pg_insert(table).on_conflict_do_nothing(
+            index_elements=["campaign_id", "linkedin_url"]
         )
     elif dialect == "sqlite":
-        stmt = sqlite_insert(Contact).on_conflict_do_nothing(
-            index_elements=[Contact.campaign_id, Contact.linkedin_url]
+        stmt = sqlite_insert(table).on_conflict_do_nothing(
+            index_elements=["campaign_id", "linkedin_url"]
         )
     else:  # pragma: no cover - only SQLite and PostgreSQL are supported
-        stmt = insert(Contact)
-    result = session.execute(stmt.returning(Contact.linkedin_url, Contact.id), rows)
+        stmt = insert(table)
+    result = session.execute(stmt.returning(table.c.linkedin_url, table.c.id), rows)
     return dict(result.all())
 
 

@@ -100,11 +100,8 @@ def add_contacts(
         first_index[url] = index
         pending.append((index, url, item))
 
-    existing = repository.existing_urls(session, campaign.id, [url for _, url, _ in pending])
     rows = []
     for _index, url, item in pending:
-        if url in existing:
-            continue
         status = initial_status(campaign.type, item.source)
         rows.append(
             {
@@ -119,17 +116,22 @@ def add_contacts(
                 "custom_fields": item.custom_fields,
                 "source": item.source,
                 "status": status,
+                "muted": False,
+                "replied": False,
+                "email_required": False,
+                "follow_ups_sent": 0,
                 "created_at": now,
                 "updated_at": now,
                 "status_changed_at": now,
                 "connected_at": now if status is ContactStatus.CONNECTED else None,
             }
         )
+    # One INSERT … ON CONFLICT DO NOTHING: rows already in the campaign (or added by a concurrent
+    # writer) are skipped, and only those are looked up to report the existing contact's id.
     inserted = repository.insert_contacts_skip_existing(session, rows)
     counts.bump(session, counts.deltas_for_rows(r for r in rows if r["linkedin_url"] in inserted))
-    raced = {str(r["linkedin_url"]) for r in rows} - inserted.keys()
-    if raced:
-        existing.update(repository.existing_urls(session, campaign.id, sorted(raced)))
+    skipped = [str(r["linkedin_url"]) for r in rows if r["linkedin_url"] not in inserted]
+    existing = repository.existing_urls(session, campaign.id, skipped) if skipped else {}
     for index, url, _item in pending:
         if url not in inserted:
             result.duplicates.append((index, url, existing.get(url)))
@@ -138,7 +140,12 @@ def add_contacts(
         (i, url, cid if cid is not None else inserted.get(url, existing.get(url)))
         for i, url, cid in sorted(result.duplicates)
     ]
-    result.created = repository.contacts_by_ids(session, sorted(inserted.values()))
+    # The response is built from what was inserted: no second read of a thousand rows.
+    result.created = [
+        Contact(id=inserted[str(r["linkedin_url"])], **r)
+        for r in rows
+        if r["linkedin_url"] in inserted
+    ]
     return result
 
 

@@ -172,18 +172,26 @@ def detect_encoding(head: bytes) -> str:
         raise UnreadableFile(
             "This is not a text file (it contains binary data). Export the list as CSV and upload that."
         )
-    for cut in range(4):  # the sample may end inside a multi-byte character
-        try:
-            head[: len(head) - cut].decode("utf-8")
-            return "utf-8"
-        except UnicodeDecodeError:
-            continue
-    return "cp1252"
+    try:  # only a truncated sample may end inside a multi-byte character
+        codecs.getincrementaldecoder("utf-8")().decode(head, final=len(head) < SAMPLE_BYTES)
+        return "utf-8"
+    except UnicodeDecodeError:
+        return "cp1252"
+
+
+def _fallback(exc: UnicodeError) -> tuple[str, int]:
+    if not isinstance(exc, UnicodeDecodeError):  # pragma: no cover - registered for decoding only
+        raise exc
+    bad = exc.object[exc.start : exc.end]
+    return "".join(bytes([b]).decode("cp1252", errors="ignore") or chr(b) for b in bad), exc.end
+
+
+codecs.register_error("tracker_cp1252_fallback", _fallback)
 
 
 def _text_stream(raw: BinaryIO, encoding: str) -> io.TextIOWrapper:
     # cp1252 leaves five bytes undefined; latin-1 decodes everything, so a stray byte never fails a row.
-    errors = "strict" if encoding.startswith("utf") else "replace"
+    errors = "strict" if encoding == "utf-16" else "tracker_cp1252_fallback"
     codec = "cp1252" if encoding == "cp1252" else encoding
     return io.TextIOWrapper(raw, encoding=codec, errors=errors, newline="")
 
@@ -207,19 +215,20 @@ def sniff(raw: BinaryIO) -> Dialect:
             text = head.decode("utf-16", errors="ignore")
         else:
             text = head.decode(
-                "utf-8-sig" if encoding == "utf-8-sig" else encoding, errors="replace"
+                "utf-8-sig" if encoding == "utf-8-sig" else encoding,
+                errors="tracker_cp1252_fallback",
             )
     except UnicodeDecodeError as exc:  # pragma: no cover - guarded by detect_encoding
         raise UnreadableFile("The file's characters cannot be read; save it as UTF-8 CSV.") from exc
-    lines = text.splitlines()[:MAX_PREAMBLE_LINES]
+    lines = re.split(r"\r\n|\r|\n", text)[:MAX_PREAMBLE_LINES]
     best: tuple[int, int, str, list[str]] | None = None
     for index, line in enumerate(lines):
         for delimiter in DELIMITERS:
             cells = next(csv.reader([line], delimiter=delimiter), [])
             mapping = map_header(cells)
             score = len(mapping) + (3 if "linkedin_url" in mapping.values() else 0)
-            if len(cells) > 1 or "linkedin_url" in mapping.values():
-                if best is None or score > best[0]:
+            if any(c.strip() for c in cells):
+                if best is None or (score, len(cells)) > (best[0], len(best[3])):
                     best = (score, index, delimiter, cells)
         if best is not None and best[0] >= 5:
             break
@@ -281,6 +290,9 @@ def build_contact(
     if values.get("full_name") and not (values.get("first_name") or values.get("last_name")):
         first, _, last = values["full_name"].partition(" ")
         values["first_name"], values["last_name"] = first, last.strip()
+    elif values.get("full_name") and not values.get("last_name"):
+        first, full = values.get("first_name", ""), values["full_name"]
+        values["last_name"] = full.removeprefix(first).strip() if full.startswith(first) else full
     contact: dict[str, object] = {"linkedin_url": url, "custom_fields": custom}
     for name, limit in FIELD_LIMITS.items():
         value = values.get(name, "")
@@ -304,12 +316,12 @@ def read_rows(
 ) -> Iterator[Row]:
     """Stream the data rows (memory stays flat). `start_after` skips rows already processed."""
     stream = _text_stream(raw, dialect.encoding)
-    for _ in range(dialect.skip_lines + 1):
-        stream.readline()
     used = dict(mapping) if mapping is not None else dialect.mapping
-    reader = csv.reader(stream, delimiter=dialect.delimiter)
     number = 0
     try:
+        for _ in range(dialect.skip_lines + 1):
+            stream.readline()
+        reader = csv.reader(stream, delimiter=dialect.delimiter)
         for cells in reader:
             if not any(c.strip() for c in cells):
                 continue

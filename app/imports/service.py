@@ -366,12 +366,8 @@ def _apply_batch(session: Session, job: ContactImport, rows: list[Row], now: dat
             duplicate_rows.append(row.contact)
             continue
         fresh[url] = row.contact
-    existing = contact_repository.existing_urls(session, campaign.id, list(fresh))
     new_rows = []
     for url, contact in fresh.items():
-        if url in existing:
-            duplicate_rows.append(contact)
-            continue
         new_rows.append(
             {
                 "workspace_id": job.workspace_id,

@@ -19,6 +19,8 @@ class Contact(Base):
         UniqueConstraint("campaign_id", "linkedin_url"),
         # Status tabs, counts and keyset pages of the campaign table; the engine's due-work scans.
         Index("ix_contacts_campaign_status_id", "campaign_id", "status", "id"),
+        # Keyset pages of a whole campaign (no status filter), whatever the planner knows.
+        Index("ix_contacts_campaign_id_id", "campaign_id", "id"),
         Index("ix_contacts_campaign_error", "campaign_id", "error_code"),
         Index("ix_contacts_campaign_invited", "campaign_id", "status", "invited_at"),
         Index("ix_contacts_linkedin_url", "linkedin_url"),
