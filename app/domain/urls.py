@@ -70,12 +70,28 @@ class InvalidProfileUrl(ValueError):
         self.reason = reason
 
 
+# A strict subset of what the full rules accept (member-ID slugs, "ACoA…", take the careful path):
+# http(s) or no scheme, www/a country or no
+# subdomain, /in/<3-100 ASCII letters, digits, hyphens with at least one letter or digit>, an
+# optional trailing slash. Anything else takes the careful path.
+_PLAIN = re.compile(
+    r"(?:https?://)?(?:[a-z]{2,3}\.|www\.)?linkedin\.com/in/"
+    r"((?!acoa)(?=[A-Za-z0-9-]{0,99}[A-Za-z0-9])[A-Za-z0-9-]{3,100})/?",
+    re.IGNORECASE | re.ASCII,
+)
+_PLAIN_MATCH = _PLAIN.fullmatch
+
+
 def normalize_profile_url(raw: str) -> str:
     """Return the canonical ``https://www.linkedin.com/in/<slug>`` for ``raw``.
 
     Idempotent: a canonical URL normalises to itself. Raises InvalidProfileUrl, and nothing
     else, for any text that is not a LinkedIn profile URL.
     """
+    # Most real inputs are plain ASCII spellings; they skip the per-character checks below.
+    quick = _PLAIN_MATCH(raw)
+    if quick:
+        return CANONICAL_PREFIX + quick.group(1).lower()
     if len(raw) > MAX_INPUT_LENGTH:
         raise InvalidProfileUrl(
             f"the profile URL is longer than {MAX_INPUT_LENGTH} characters; {_PROFILE_HINT}"
