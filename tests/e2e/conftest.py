@@ -132,7 +132,7 @@ def seed(engine: Engine) -> Demo:
         )
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def demo(db_engine: Engine) -> Iterator[Demo]:
     seeded = seed(db_engine)
     try:
@@ -157,7 +157,7 @@ def session_cookie(context: BrowserContext) -> dict[str, Any]:
     return dict(cookies[0])
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def admin_state(browser: Browser, demo: Demo) -> dict[str, Any]:
     """One admin sign-in per server, reused by tests that only need to be signed in."""
     context = browser.new_context()
