@@ -25,14 +25,17 @@ def free_port() -> int:
 
 
 @contextmanager
-def live_server(engine: Engine, **settings: object) -> Iterator[str]:
-    """Serve the app on a free port; yields its base URL."""
+def live_server(engine: Engine, *, jobs: bool = False, **settings: object) -> Iterator[str]:
+    """Serve the app on a free port; yields its base URL. With `jobs`, background jobs (imports) run
+    in-process as under `serve`; the engine stays off so pages hold still."""
     config = Settings(
         database_url=str(engine.url),
         secret_key="live-test-secret-0123456789",
         **settings,  # type: ignore[arg-type]
     )
-    app = create_app(config, engine=engine)
+    if jobs:
+        config = config.model_copy(update={"engine": "off"})
+    app = create_app(config, engine=engine, run_engine=jobs)
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)

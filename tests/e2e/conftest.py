@@ -133,10 +133,12 @@ def seed(engine: Engine) -> Demo:
 
 
 @pytest.fixture(scope="package")
-def demo(db_engine: Engine) -> Iterator[Demo]:
+def demo(db_engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     seeded = seed(db_engine)
     try:
-        with live_server(db_engine) as url:
+        with live_server(
+            db_engine, jobs=True, data_dir=str(tmp_path_factory.mktemp("uploads"))
+        ) as url:
             yield replace(seeded, url=url)
     finally:
         drop_workspace(db_engine, seeded.workspace_id)
