@@ -17,7 +17,10 @@ from tests.conftest import T0
 
 def snapshot(session: Session) -> dict[int, dict[str, int]]:
     ids = list(session.scalars(select(Campaign.id)))
-    return {cid: {k: n for k, n in keyed.items() if n} for cid, keyed in counts.read_counts(session, ids).items()}
+    return {
+        cid: {k: n for k, n in keyed.items() if n}
+        for cid, keyed in counts.read_counts(session, ids).items()
+    }
 
 
 def assert_counts_match_a_recount(session: Session) -> None:
@@ -27,7 +30,9 @@ def assert_counts_match_a_recount(session: Session) -> None:
     assert maintained == snapshot(session)
 
 
-def test_counts_follow_demo_engine_sweeps_and_events(session: Session, session_factory: sessionmaker[Session]) -> None:
+def test_counts_follow_demo_engine_sweeps_and_events(
+    session: Session, session_factory: sessionmaker[Session]
+) -> None:
     seed_demo(session, admin_email="c@demo.test", password="password-123", contacts=400, now=T0)
     session.commit()
     assert_counts_match_a_recount(session)
