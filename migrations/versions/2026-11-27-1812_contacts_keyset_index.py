@@ -7,10 +7,7 @@ Create Date: 2026-11-27 18:12:53.240351
 
 from collections.abc import Sequence
 
-import sqlalchemy as sa
 from alembic import op
-
-import app.db
 
 revision: str = "3b9fce298ef5"
 down_revision: str | None = "f5608d7f42ef"
