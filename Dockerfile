@@ -6,7 +6,7 @@ COPY app ./app
 RUN pip install --no-cache-dir --prefix=/install .
 
 FROM python:3.11-slim
-ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 TRACKER_DATABASE_URL=sqlite:////data/tracker.db
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 TRACKER_DATABASE_URL=sqlite:////data/tracker.db TRACKER_DATA_DIR=/data/uploads
 RUN useradd --create-home --uid 10001 tracker && mkdir /data && chown tracker /data
 COPY --from=build /install /usr/local
 WORKDIR /srv
