@@ -15,6 +15,7 @@ from sqlalchemy import delete, exists, select, update
 from sqlalchemy.orm import Session
 
 from app.domain.actions import MESSAGE_KIND
+from app.domain.errors import ErrorCode
 from app.domain.pacing import WaitingReason
 from app.domain.statuses import ActivityKind, CampaignType, ContactStatus, Outcome
 from app.domain.transitions import ContactEvent
@@ -122,8 +123,26 @@ def queue_follow_up_awaiting_acceptance(
 
 
 def on_connected(session: Session, *, contact: Contact, campaign: Campaign, now: datetime) -> None:
-    """Arm the first follow-up (or queue it) and cancel a withdrawal that has not gone out yet."""
-    cancel_pending(session, [contact.id], [ActivityKind.WITHDRAW_INVITE])
+    """Arm the first follow-up (or queue it) and close a withdrawal that has not gone out yet: it
+    stays in the log (it recorded the move to withdrawn), marked as not sent."""
+    session.execute(
+        update(Activity)
+        .where(
+            Activity.contact_id == contact.id,
+            Activity.outcome == Outcome.PENDING,
+            Activity.kind == ActivityKind.WITHDRAW_INVITE,
+        )
+        .values(
+            outcome=Outcome.ERROR,
+            error_code=ErrorCode.OTHER,
+            error_message="Not sent: the invitation was accepted before the withdrawal went out",
+            completed_at=None,
+            waiting_reason=None,
+            expected_at=None,
+            leased_until=None,
+        )
+        .execution_options(synchronize_session=False)
+    )
     if campaign.type not in (CampaignType.CONNECTION, CampaignType.EXISTING_CONNECTIONS):
         return
     delay = step_delay(session, campaign.id, contact.follow_ups_sent + 1)
@@ -156,6 +175,8 @@ def cancel_pending(
             Activity.contact_id.in_(contact_ids),
             Activity.outcome == Outcome.PENDING,
             Activity.kind.in_(kinds),
+            # An action out with an executor is left to it: the result is checked when applied.
+            Activity.leased_until.is_(None),
         )
     )
     return int(result.rowcount or 0)  # type: ignore[attr-defined]

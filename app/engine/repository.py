@@ -201,25 +201,19 @@ def sent_times(
     since: datetime,
     now: datetime,
 ) -> list[datetime]:
-    """When this sender performed these actions (successes), plus actions leased out right now."""
-    done = session.scalars(
-        select(Activity.completed_at).where(
+    """When this sender performed these actions (successes), plus actions leased out right now (as
+    sent now). One statement, so an action completing meanwhile is counted exactly once."""
+    rows = session.execute(
+        select(Activity.outcome, Activity.completed_at).where(
             Activity.sender_id == sender_id,
             Activity.kind.in_(kinds),
-            Activity.outcome == Outcome.SUCCESS,
-            Activity.completed_at > since,
+            or_(
+                and_(Activity.outcome == Outcome.SUCCESS, Activity.completed_at > since),
+                and_(Activity.outcome == Outcome.PENDING, Activity.leased_until > now),
+            ),
         )
-    )
-    in_flight = session.scalar(
-        select(func.count()).where(
-            Activity.sender_id == sender_id,
-            Activity.kind.in_(kinds),
-            Activity.outcome == Outcome.PENDING,
-            Activity.leased_until > now,
-        )
-    )
-    times = [t for t in done if t is not None]
-    return times + [now] * int(in_flight or 0)
+    ).all()
+    return [at if outcome is Outcome.SUCCESS and at is not None else now for outcome, at in rows]
 
 
 def due_actions(
@@ -348,7 +342,8 @@ def enqueue_candidates(
         .limit(limit)
     )
     result = session.execute(
-        insert(Activity).from_select(
+        insert(Activity)
+        .from_select(
             [
                 "workspace_id",
                 "contact_id",
@@ -364,8 +359,9 @@ def enqueue_candidates(
             ],
             source,
         )
+        .execution_options(preserve_rowcount=True)
     )
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    return max(0, int(result.rowcount or 0))  # type: ignore[attr-defined]
 
 
 def try_exclusive(session: Session, name: str) -> bool:

@@ -8,11 +8,15 @@ import time
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 
+from sqlalchemy.exc import NoResultFound
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.clock import Clock
 from app.config import EngineMode
-from app.engine import repository, service
+from app.domain.errors import ErrorCode
+from app.domain.statuses import ActivityKind
+from app.engine import queue, repository, service
+from app.errors import NotFound
 from app.models import SenderAccount
 
 log = logging.getLogger(__name__)
@@ -73,18 +77,30 @@ def run_sandbox_actions(
             )
         if not leased:
             return
+        rate_limited = False
         for action in leased:
-            with factory.begin() as session:
-                result = service.sandbox_result(session, action, sender_id=sender_id, now=now)
-                service.report_result(
-                    session,
-                    action_id=action.id,
-                    lease_token=action.lease_token,
-                    result=result,
-                    now=now,
-                )
+            if rate_limited and action.kind is ActivityKind.CONNECTION_REQUEST:
+                # LinkedIn just refused an invite for activity limits: hand the rest back, unsent.
+                with factory.begin() as session:
+                    queue.release_lease(session, action.id)
+                continue
+            try:
+                with factory.begin() as session:
+                    if service.cancel_if_moot(session, action):
+                        continue
+                    result = service.sandbox_result(session, action, sender_id=sender_id, now=now)
+                    service.report_result(
+                        session,
+                        action_id=action.id,
+                        lease_token=action.lease_token,
+                        result=result,
+                        now=now,
+                    )
+            except (NotFound, NoResultFound):
+                continue  # cancelled meanwhile (a reply, an acceptance): nothing to send
             report.executed += 1
             report.failed += 0 if result.success else 1
+            rate_limited = rate_limited or result.error_code is ErrorCode.TOO_MANY_REQUESTS
 
 
 class ScaledClock:

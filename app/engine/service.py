@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from app.contacts.service import apply_contact_event, contact_state, store_state
@@ -595,8 +595,9 @@ def observe_sandbox(session: Session, *, now: datetime) -> tuple[int, int]:
     from app.engine import sandbox
 
     accepted = replied = 0
-    pending_invites = session.scalars(
-        select(Contact).where(
+    # Columns only: this scans every open invite of the last weeks, so no ORM object per row.
+    candidates = session.execute(
+        select(Contact.id, Contact.linkedin_url, Contact.invited_at).where(
             Contact.status.in_([ContactStatus.INVITE_SENT, ContactStatus.WITHDRAWN]),
             Contact.invited_at > now - timedelta(days=40),
             Contact.campaign_id.in_(
@@ -604,21 +605,18 @@ def observe_sandbox(session: Session, *, now: datetime) -> tuple[int, int]:
             ),
         )
     ).all()
-    for contact in pending_invites:
-        if contact.invited_at is None:
-            continue
-        at = sandbox.accepted_at(contact.linkedin_url, contact.invited_at)
-        if at is None or at > now:
-            continue
+    due = [
+        (cid, at)
+        for cid, url, invited_at in candidates
+        if invited_at is not None
+        and (at := sandbox.accepted_at(url, invited_at)) is not None
+        and at <= now
+    ]
+    for contact_id, at in due:
+        contact = session.get_one(Contact, contact_id)
         withdrawal_pending = queue.has_pending(session, contact.id, [ActivityKind.WITHDRAW_INVITE])
         if contact.status is ContactStatus.WITHDRAWN and not withdrawal_pending:
             continue  # withdrawn on LinkedIn already: the acceptance cannot happen
-        if (
-            contact.withdrawn_at is not None
-            and at > contact.withdrawn_at
-            and not withdrawal_pending
-        ):
-            continue
         campaign = session.get_one(Campaign, contact.campaign_id)
         apply_contact_event(
             session,
@@ -630,18 +628,18 @@ def observe_sandbox(session: Session, *, now: datetime) -> tuple[int, int]:
             extra={"reported_by": "sandbox"},
         )
         accepted += 1
-    messaged = session.scalars(
-        select(Contact).where(
+    messaged = session.execute(
+        select(Contact.id, Contact.linkedin_url, Contact.last_message_at).where(
             Contact.replied.is_(False),
             Contact.last_message_at > now - timedelta(days=7),
+            Contact.status != ContactStatus.NOT_VERIFIED,
         )
     ).all()
-    for contact in messaged:
-        if contact.last_message_at is None:
+    for contact_id, url, last in messaged:
+        at = sandbox.replied_at(url, last) if last is not None else None
+        if at is None or at > now:
             continue
-        at = sandbox.replied_at(contact.linkedin_url, contact.last_message_at)
-        if at is None or at > now or contact.status is ContactStatus.NOT_VERIFIED:
-            continue
+        contact = session.get_one(Contact, contact_id)
         campaign = session.get_one(Campaign, contact.campaign_id)
         apply_contact_event(
             session,
@@ -721,3 +719,17 @@ def lease_for_executor(
         out.append(action)
     refresh_expectations(session, sender=sender, now=now)
     return out
+
+
+def cancel_if_moot(session: Session, action: LeasedAction) -> bool:
+    """Drop a leased action that no longer applies (a reply or muting since it was leased): it is
+    not sent. Returns True when it was dropped."""
+    if action.kind not in queue.MESSAGE_KINDS:
+        return False
+    contact = session.get(Contact, action.contact_id)
+    if contact is not None and not (contact.replied or contact.muted):
+        return False
+    session.execute(
+        delete(Activity).where(Activity.id == action.id, Activity.outcome == Outcome.PENDING)
+    )
+    return True

@@ -88,7 +88,9 @@ def create_import(
             raise ValidationFailed("mapping must be a JSON object", {"mapping": ["column → field"]})
     try:
         columns = (
-            service.parse_mapping(raw_mapping, service.inspect_file(path)) if raw_mapping else None
+            service.parse_mapping(raw_mapping, service.inspect_file(path, require_url=False))
+            if raw_mapping
+            else None
         )
         job = service.create_import(
             session,

@@ -200,7 +200,7 @@ def _count(line: str, delimiter: str) -> int:
     return len(next(csv.reader([line], delimiter=delimiter), []))
 
 
-def sniff(raw: BinaryIO) -> Dialect:
+def sniff(raw: BinaryIO, *, require_url: bool = True) -> Dialect:
     """Encoding, delimiter, preamble length, header and its mapping, from the start of the file.
 
     Raises UnreadableFile when the file is empty, binary, or has no profile-URL column.
@@ -239,7 +239,7 @@ def sniff(raw: BinaryIO) -> Dialect:
     _, skip, delimiter, header = best
     header = [h.strip() for h in header]
     mapping = map_header(header)
-    if "linkedin_url" not in mapping.values():
+    if require_url and "linkedin_url" not in mapping.values():
         raise UnreadableFile(
             "No profile-URL column: name one 'LinkedIn URL', 'Profile URL' or 'URL' "
             f"(found: {', '.join(h for h in header if h) or 'no column names'})."

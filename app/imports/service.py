@@ -65,11 +65,13 @@ def store_upload(source: BinaryIO, *, data_dir: str, max_bytes: int) -> tuple[Pa
     return path, size
 
 
-def inspect_file(path: Path) -> Dialect:
-    """The file's encoding, delimiter, header and mapping; ImportRejected when it cannot be read."""
+def inspect_file(path: Path, *, require_url: bool = True) -> Dialect:
+    """The file's encoding, delimiter, header and mapping; ImportRejected when it cannot be read.
+
+    `require_url=False` when the caller brings its own mapping (it may name the URL column)."""
     with path.open("rb") as raw:
         try:
-            return sniff(raw)
+            return sniff(raw, require_url=require_url)
         except UnreadableFile as exc:
             raise ImportRejected(str(exc)) from exc
 
@@ -188,7 +190,7 @@ def create_import(
         path.unlink(missing_ok=True)
         raise Conflict(f"Campaign {campaign_id} is archived; contacts cannot be imported into it")
     try:
-        dialect = inspect_file(path)
+        dialect = inspect_file(path, require_url=mapping is None)
     except ImportRejected:
         path.unlink(missing_ok=True)
         raise
@@ -350,6 +352,7 @@ def _apply_batch(session: Session, job: ContactImport, rows: list[Row], now: dat
     rejections = []
     fresh: dict[str, dict[str, Any]] = {}
     duplicate_rows: list[dict[str, Any]] = []
+    in_file = 0
     for row in rows:
         if row.contact is None:
             rejections.append(
@@ -363,7 +366,7 @@ def _apply_batch(session: Session, job: ContactImport, rows: list[Row], now: dat
             continue
         url = str(row.contact["linkedin_url"])
         if url in fresh:
-            duplicate_rows.append(row.contact)
+            in_file += 1  # the file's first row for a person decides; later ones only count
             continue
         fresh[url] = row.contact
     new_rows = []
@@ -397,7 +400,7 @@ def _apply_batch(session: Session, job: ContactImport, rows: list[Row], now: dat
         session.execute(insert(ImportRejection), rejections)
     job.rows_read += len(rows)
     job.imported += len(inserted)
-    job.duplicates += len(duplicate_rows)
+    job.duplicates += len(duplicate_rows) + in_file
     job.invalid += len(rejections)
     job.checkpoint_row = rows[-1].number
     job.lease_until = now + LEASE
@@ -408,7 +411,10 @@ def _merge_duplicates(
     session: Session, job: ContactImport, campaign_id: int, rows: list[dict[str, Any]]
 ) -> None:
     """Fill empty fields, or overwrite them, on contacts that existed before this import."""
-    by_url = {str(r["linkedin_url"]): r for r in rows}
+    # The first row for a person is the one that merges, whatever the batch boundaries.
+    by_url: dict[str, dict[str, Any]] = {}
+    for r in rows:
+        by_url.setdefault(str(r["linkedin_url"]), r)
     targets = session.scalars(
         select(Contact).where(
             Contact.campaign_id == campaign_id, Contact.linkedin_url.in_(list(by_url))
@@ -418,8 +424,8 @@ def _merge_duplicates(
         session.scalars(select(ImportChange.contact_id).where(ImportChange.import_id == job.id))
     )
     for contact in targets:
-        if contact.import_id == job.id:
-            continue  # created by this same file: the later row is a plain duplicate
+        if contact.import_id == job.id or contact.id in recorded:
+            continue  # created or already merged by this same file: a later row is a plain duplicate
         incoming = by_url[contact.linkedin_url]
         previous: dict[str, Any] = {}
         for name in UPDATABLE:
@@ -461,7 +467,7 @@ def run_import(
         mapping = {int(k): str(v) for k, v in job.mapping.items()}
     try:
         with path.open("rb") as raw:
-            dialect = sniff(raw)
+            dialect = sniff(raw, require_url=False)
             batch: list[Row] = []
             for row in read_rows(raw, dialect, mapping=mapping, start_after=start):
                 batch.append(row)

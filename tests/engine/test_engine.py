@@ -477,7 +477,11 @@ def test_an_acceptance_reported_while_the_withdrawal_waits_wins(
     assert world.pending(K.WITHDRAW_INVITE, contact) == []
 
     world.tick(at(7))  # Monday
-    assert world.activities(contact=contact, kind=K.WITHDRAW_INVITE) == []
+    # The withdrawal never went out: its entry stays (it recorded the move to withdrawn), marked not sent.
+    [closed] = world.activities(contact=contact, kind=K.WITHDRAW_INVITE)
+    assert closed.outcome.value == "error" and "accepted before the withdrawal" in (
+        closed.error_message or ""
+    )
     assert world.statuses([contact]) == [S.CONNECTED]
     [thanks] = world.done(K.FOLLOW_UP, contact)
     assert thanks.message == f"Thanks, {contact.first_name}"
