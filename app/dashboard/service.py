@@ -115,15 +115,18 @@ def sender_progress(session: Session, sender: SenderAccount, now: datetime) -> l
     ]
 
 
-def _pending_by_campaign(session: Session, campaign_ids: Sequence[int]) -> dict[int, int]:
-    if not campaign_ids:
-        return {}
-    rows = session.execute(
-        select(Activity.campaign_id, func.count())
-        .where(Activity.campaign_id.in_(campaign_ids), Activity.outcome == Outcome.PENDING)
-        .group_by(Activity.campaign_id)
-    ).all()
-    return {int(cid): int(n) for cid, n in rows}
+def _campaigns_with_pending(session: Session, campaign_ids: Sequence[int]) -> set[int]:
+    """Which campaigns have any action waiting: one EXISTS probe each (the alert only asks yes/no)."""
+    out = set()
+    for cid in campaign_ids:
+        probe = select(Activity.id).where(
+            Activity.campaign_id == cid,
+            Activity.completed_at.is_(None),
+            Activity.outcome == Outcome.PENDING,
+        )
+        if session.scalar(select(probe.exists())):
+            out.add(cid)
+    return out
 
 
 def funnel(stats: CampaignStats, campaign_id: int) -> list[FunnelBar]:
@@ -159,7 +162,7 @@ def overview(session: Session, *, workspace_id: int, now: datetime) -> list[Camp
             select(SenderAccount).where(SenderAccount.id.in_({c.sender_id for c in campaigns}))
         )
     }
-    pending = _pending_by_campaign(session, ids)
+    pending = _campaigns_with_pending(session, ids)
     progress_cache: dict[int, list[Progress]] = {}
     cards = []
     for c in campaigns:
@@ -176,7 +179,7 @@ def overview(session: Session, *, workspace_id: int, now: datetime) -> list[Camp
         workable = s.not_verified + (
             s.not_connected if c.type is not CampaignType.EXISTING_CONNECTIONS else 0
         )
-        if c.state is CampaignState.RUNNING and pending.get(c.id, 0) == 0 and workable == 0:
+        if c.state is CampaignState.RUNNING and c.id not in pending and workable == 0:
             card.alerts.append("Nothing left to send: add contacts or archive the campaign.")
         if c.state is CampaignState.RUNNING and s.total == 0:
             card.alerts.append("No contacts yet: import a CSV to start.")
