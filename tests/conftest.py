@@ -13,17 +13,23 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from app import migrations
+from app.accounts import passwords
 from app.clock import FixedClock
 from app.config import Settings
 from app.db import make_engine
 from app.main import create_app
 
 PG_URL = os.environ.get("TRACKER_TEST_DATABASE_URL")
+
+# Still argon2id, with the cheapest parameters: tests create hundreds of users, and the production
+# profile (64 MiB, 3 passes) would spend minutes of the suite hashing passwords.
+passwords._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
 T0 = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)  # a Monday, 10:00 UTC
 
