@@ -12,7 +12,7 @@ import uvicorn
 from sqlalchemy import Engine, delete
 from sqlalchemy.orm import Session
 
-from app.config import Settings
+from app.config import EngineMode, Settings
 from app.db import make_sessionmaker
 from app.main import create_app
 from app.models import Workspace
@@ -34,7 +34,7 @@ def live_server(engine: Engine, *, jobs: bool = False, **settings: object) -> It
         **settings,  # type: ignore[arg-type]
     )
     if jobs:
-        config = config.model_copy(update={"engine": "off"})
+        config = config.model_copy(update={"engine": EngineMode.OFF})
     app = create_app(config, engine=engine, run_engine=jobs)
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
