@@ -358,6 +358,36 @@ def test_repeated_rows_for_an_existing_contact_merge_the_same_whatever_the_batch
     assert contacts(api, cid)[0]["company"] == "FirstRowCo"
 
 
+@pytest.mark.parametrize(
+    "batch_size",
+    [
+        100,
+        pytest.param(
+            1,
+            marks=pytest.mark.xfail(
+                strict=True,
+                reason="BUG: a first row that changes nothing on an existing contact records no "
+                "ImportChange, so a later row in another batch still merges (app/imports/service.py "
+                "_merge_duplicates skips only contacts in `recorded`)",
+            ),
+        ),
+    ],
+)
+def test_a_later_row_never_merges_even_when_the_first_changed_nothing(
+    api: Api, session_factory: sessionmaker[Session], clock: FixedClock, batch_size: int
+) -> None:
+    cid = api.campaign()["id"]
+    assert api.add(cid, [{"linkedin_url": url("jane"), "company": "OldCo"}]).is_success
+    rows = [
+        [url("jane"), "", "", "", "OldCo", "", ""],  # the file's first row: nothing to fill
+        [url("jane"), "", "", "", "", "CEO", ""],  # a later row of the same person
+    ]
+    created = queue(api, cid, csv_bytes(INCOMING_HEADER, rows), on_duplicate="fill")
+    run_all(session_factory, clock, batch_size=batch_size)
+    assert counts_of(job(api, created["id"])) == (2, 0, 2, 0)
+    assert contacts(api, cid)[0]["title"] is None
+
+
 def test_rejected_rows_csv_neutralises_formulas(
     api: Api, session_factory: sessionmaker[Session], clock: FixedClock
 ) -> None:
