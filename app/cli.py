@@ -239,13 +239,16 @@ def import_csv(
                 typer.echo(f"error: no such file: {file}", err=True)
                 raise typer.Exit(2)
             try:
+                # The campaign first: nothing is copied for an import that cannot happen.
+                with factory.begin() as session:
+                    workspace_id = _workspace_of_campaign(session, campaign)
                 path, size = service.copy_for_cli(
                     source, data_dir=settings.data_dir, max_bytes=settings.upload_max_bytes
                 )
                 with factory.begin() as session:
                     job = service.create_import(
                         session,
-                        workspace_id=_workspace_of_campaign(session, campaign),
+                        workspace_id=workspace_id,
                         campaign_id=campaign,
                         path=path,
                         filename=source.name,

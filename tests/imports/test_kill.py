@@ -275,12 +275,6 @@ def test_cli_refuses_an_unreadable_file_and_keeps_no_copy(target: Target, tmp_pa
     assert target.job() is None and stored_copies(tmp_path) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: `contact-tracker import FILE --campaign <unknown id>` exits 2 but leaves its copy "
-    "of FILE in TRACKER_DATA_DIR/imports (app/cli.py import_csv copies before "
-    "_workspace_of_campaign raises NotFound; service.create_import does not unlink on NotFound)",
-)
 def test_cli_import_into_an_unknown_campaign_keeps_no_copy(target: Target, tmp_path: Path) -> None:
     source = write_csv(tmp_path / "some.csv", 10)
     proc = target.cli("import", str(source), "--campaign", "999999")
