@@ -23,6 +23,7 @@ from app.errors import Conflict, ValidationFailed
 from app.pagination import encode_cursor
 from app.senders.service import get_sender, list_senders
 from app.web.deps import NowDep, SessionDep
+from app.web.forms import field_errors
 from app.web.security import AdminDep, CsrfDep, ViewerDep
 from app.web.templating import page
 
@@ -283,13 +284,6 @@ def _editor(
     )
 
 
-def _validation_errors(exc: ValidationError) -> dict[str, list[str]]:
-    out: dict[str, list[str]] = {}
-    for err in exc.errors():
-        out.setdefault(".".join(str(p) for p in err["loc"]) or "form", []).append(err["msg"])
-    return out
-
-
 @router.get("/campaigns/new")
 def new_campaign(request: Request, session: SessionDep, viewer: AdminDep) -> Response:
     values: dict[str, Any] = {
@@ -320,7 +314,7 @@ async def create_campaign(request: Request, session: SessionDep, viewer: AdminDe
         )
         campaign = service.create_campaign(session, workspace_id=viewer.workspace_id, data=data)
     except ValidationError as exc:
-        return _editor(request, session, viewer, None, values, _validation_errors(exc))
+        return _editor(request, session, viewer, None, values, field_errors(exc))
     except ValidationFailed as exc:
         return _editor(request, session, viewer, None, values, exc.errors)
     return RedirectResponse(f"/campaigns/{campaign.id}", status_code=303)
@@ -364,7 +358,7 @@ async def save_campaign(
             session, workspace_id=viewer.workspace_id, campaign_id=campaign_id, data=data, now=now
         )
     except ValidationError as exc:
-        return _editor(request, session, viewer, campaign, values, _validation_errors(exc))
+        return _editor(request, session, viewer, campaign, values, field_errors(exc))
     except (ValidationFailed, Conflict) as exc:
         errors = exc.errors if isinstance(exc, ValidationFailed) else {"form": [exc.detail]}
         return _editor(request, session, viewer, campaign, values, errors)

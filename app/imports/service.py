@@ -562,10 +562,6 @@ def run_pending_imports(
         ran += 1
 
 
-def remove_file(job: ContactImport) -> None:
-    Path(job.path).unlink(missing_ok=True)
-
-
 def copy_for_cli(source: Path, *, data_dir: str, max_bytes: int) -> tuple[Path, int]:
     with source.open("rb") as raw:
         return store_upload(raw, data_dir=data_dir, max_bytes=max_bytes)

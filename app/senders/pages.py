@@ -12,6 +12,7 @@ from app.errors import ValidationFailed
 from app.senders import service
 from app.senders.schemas import SenderCreate, SenderLimitsPatch, SenderUpdate, WorkingHours
 from app.web.deps import SessionDep
+from app.web.forms import field_errors
 from app.web.security import AdminDep, CsrfDep, ViewerDep
 from app.web.templating import page
 
@@ -46,13 +47,6 @@ def senders(
     return _page(request, session, viewer.workspace_id, saved=saved)
 
 
-def _errors(exc: ValidationError) -> dict[str, list[str]]:
-    out: dict[str, list[str]] = {}
-    for err in exc.errors():
-        out.setdefault(".".join(str(p) for p in err["loc"]) or "form", []).append(err["msg"])
-    return out
-
-
 @router.post("/senders", dependencies=[CsrfDep])
 def add_sender(
     request: Request,
@@ -65,7 +59,7 @@ def add_sender(
     try:
         data = SenderCreate.model_validate({"name": name, "tier": tier, "timezone": timezone})
     except ValidationError as exc:
-        return _page(request, session, viewer.workspace_id, errors={0: _errors(exc)})
+        return _page(request, session, viewer.workspace_id, errors={0: field_errors(exc)})
     service.create_sender(session, workspace_id=viewer.workspace_id, data=data)
     return RedirectResponse("/senders?saved=1", status_code=303)
 
@@ -88,7 +82,7 @@ async def update_sender(
             limits=SenderLimitsPatch.model_validate({f: form.get(f) for f, _ in LIMIT_FIELDS}),
         )
     except (ValidationError, ValueError) as exc:
-        errors = _errors(exc) if isinstance(exc, ValidationError) else {"form": [str(exc)]}
+        errors = field_errors(exc) if isinstance(exc, ValidationError) else {"form": [str(exc)]}
         return _page(request, session, viewer.workspace_id, errors={sender_id: errors})
     try:
         service.update_sender(
