@@ -1,11 +1,9 @@
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
-from sqlalchemy import Select, Table, insert, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import JSON, Select, Table, or_, select, update
 from sqlalchemy.orm import Session
 
 from app.domain.errors import ErrorCode
@@ -27,29 +25,91 @@ def existing_urls(session: Session, campaign_id: int, urls: Sequence[str]) -> di
     return out
 
 
-def insert_contacts_skip_existing(session: Session, rows: list[dict[str, Any]]) -> dict[str, int]:
-    """Insert rows in one statement; rows whose (campaign, URL) exists are skipped, not errors.
+def insert_contacts_skip_existing(
+    session: Session, rows: Sequence[Mapping[str, Any]], *, common: Mapping[str, Any]
+) -> dict[str, int]:
+    """Insert contacts of one campaign in one statement; rows whose (campaign, URL) exists are
+    skipped, not errors. `common` holds the values every row shares (campaign_id among them);
+    each row the ones that vary, under the same keys in every row.
 
     Returns profile URL → new id for the rows actually inserted (a concurrent writer may win a race).
+    Bulk rows go to the driver directly: each value passes through its column's own bind
+    processor (shared values once), not through SQLAlchemy's per-row parameter machinery, which
+    cost more than the insert itself.
     """
     if not rows:
         return {}
-    dialect = session.get_bind().dialect.name
-    stmt: Any
-    # The Core table, not the ORM entity: bulk rows skip the ORM's per-row bookkeeping.
+    session.flush()
     table = cast(Table, Contact.__table__)
-    if dialect == "postgresql":
-        stmt = pg_insert(table).on_conflict_do_nothing(
-            index_elements=["campaign_id", "linkedin_url"]
+    connection = session.connection()
+    dialect = connection.dialect
+    varying = list(rows[0])
+    shared = {**_defaults(table, set(varying) | set(common)), **common}
+    shared_names = list(shared)
+    shared_values = tuple(_processed(table.c[n], dialect, [shared[n]])[0] for n in shared_names)
+    names = shared_names + varying
+    columns = [_processed(table.c[n], dialect, [row[n] for row in rows]) for n in varying]
+    # Only the table's own column names and types are spliced into the SQL; values are parameters.
+    quoted = ", ".join(dialect.identifier_preparer.quote(n) for n in names)
+    conflict = "ON CONFLICT (campaign_id, linkedin_url) DO NOTHING"
+    if dialect.name == "postgresql":
+        # One statement whatever the batch size: each varying column travels as one array.
+        shared_marks = [f"%(s{i})s" for i in range(len(shared_names))]
+        arrays = ", ".join(
+            f"%(v{i})s::{table.c[n].type.compile(dialect=dialect)}[]" for i, n in enumerate(varying)
         )
-    elif dialect == "sqlite":
-        stmt = sqlite_insert(table).on_conflict_do_nothing(
-            index_elements=["campaign_id", "linkedin_url"]
+        result = connection.exec_driver_sql(
+            f"INSERT INTO contacts ({quoted}) SELECT {', '.join(shared_marks + ['u.*'])} "  # noqa: S608
+            f"FROM unnest({arrays}) AS u {conflict} RETURNING linkedin_url, id",
+            {
+                **{f"s{i}": v for i, v in enumerate(shared_values)},
+                **{f"v{i}": values for i, values in enumerate(columns)},
+            },
         )
-    else:  # pragma: no cover - only SQLite and PostgreSQL are supported
-        stmt = insert(table)
-    result = session.execute(stmt.returning(table.c.linkedin_url, table.c.id), rows)
-    return dict(result.all())
+        return {str(url): int(id_) for url, id_ in result.all()}
+    # SQLite: executemany discards RETURNING rows, so the new ids are read back by range. Writers
+    # hold the database's write lock from BEGIN IMMEDIATE, so every id above the previous
+    # maximum is one of these rows.
+    before = connection.exec_driver_sql("SELECT coalesce(max(id), 0) FROM contacts").scalar()
+    marks = ", ".join("?" * len(names))
+    connection.exec_driver_sql(
+        f"INSERT INTO contacts ({quoted}) VALUES ({marks}) {conflict}",  # noqa: S608
+        [shared_values + values for values in zip(*columns, strict=True)],
+    )
+    result = connection.exec_driver_sql(
+        "SELECT linkedin_url, id FROM contacts WHERE id > ? AND campaign_id = ?",
+        (before, shared["campaign_id"]),
+    )
+    return {str(url): int(id_) for url, id_ in result.all()}
+
+
+def _defaults(table: Table, given: set[str]) -> dict[str, Any]:
+    """Python-side column defaults for the columns not given (what a Core insert would add)."""
+    out = {}
+    for column in table.columns:
+        default = column.default
+        if column.name in given or default is None or column.primary_key:
+            continue
+        out[column.name] = default.arg({}) if default.is_callable else default.arg  # type: ignore[attr-defined]
+    return out
+
+
+def _processed(column: Any, dialect: Any, values: list[Any]) -> list[Any]:
+    """One column's values as the driver takes them (the column type's own bind processing)."""
+    impl = column.type.dialect_impl(dialect)
+    process = impl.bind_processor(dialect)
+    if process is None:
+        return values
+    if isinstance(impl, JSON):
+        return [process(v) for v in values]
+    seen: dict[Any, Any] = {}  # enums and instants repeat: process each distinct value once
+    out = []
+    for v in values:
+        try:
+            out.append(seen[v])
+        except KeyError:
+            out.append(seen.setdefault(v, process(v)))
+    return out
 
 
 def clear_errors(session: Session, *, campaign_id: int, code: ErrorCode) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -100,13 +101,18 @@ def add_contacts(
         first_index[url] = index
         pending.append((index, url, item))
 
-    rows = []
+    common = {
+        "workspace_id": workspace_id,
+        "campaign_id": campaign.id,
+        "created_at": now,
+        "updated_at": now,
+        "status_changed_at": now,
+    }
+    rows: list[dict[str, Any]] = []
     for _index, url, item in pending:
         status = initial_status(campaign.type, item.source)
         rows.append(
             {
-                "workspace_id": workspace_id,
-                "campaign_id": campaign.id,
                 "linkedin_url": url,
                 "first_name": item.first_name or None,
                 "last_name": item.last_name or None,
@@ -116,20 +122,20 @@ def add_contacts(
                 "custom_fields": item.custom_fields,
                 "source": item.source,
                 "status": status,
-                "muted": False,
-                "replied": False,
-                "email_required": False,
-                "follow_ups_sent": 0,
-                "created_at": now,
-                "updated_at": now,
-                "status_changed_at": now,
                 "connected_at": now if status is ContactStatus.CONNECTED else None,
             }
         )
     # One INSERT … ON CONFLICT DO NOTHING: rows already in the campaign (or added by a concurrent
     # writer) are skipped, and only those are looked up to report the existing contact's id.
-    inserted = repository.insert_contacts_skip_existing(session, rows)
-    counts.bump(session, counts.deltas_for_rows(r for r in rows if r["linkedin_url"] in inserted))
+    inserted = repository.insert_contacts_skip_existing(session, rows, common=common)
+    counts.bump(
+        session,
+        Counter(
+            (campaign.id, counts.status_key(r["status"]))
+            for r in rows
+            if r["linkedin_url"] in inserted
+        ),
+    )
     skipped = [str(r["linkedin_url"]) for r in rows if r["linkedin_url"] not in inserted]
     existing = repository.existing_urls(session, campaign.id, skipped) if skipped else {}
     for index, url, _item in pending:
@@ -142,7 +148,15 @@ def add_contacts(
     ]
     # The response is built from what was inserted: no second read of a thousand rows.
     result.created = [
-        Contact(id=inserted[str(r["linkedin_url"])], **r)
+        Contact(
+            id=inserted[str(r["linkedin_url"])],
+            **common,
+            **r,
+            muted=False,
+            replied=False,
+            email_required=False,
+            follow_ups_sent=0,
+        )
         for r in rows
         if r["linkedin_url"] in inserted
     ]

@@ -14,8 +14,8 @@ import csv
 import io
 import re
 import unicodedata
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Generator, Iterator, Mapping
+from dataclasses import dataclass
 from typing import BinaryIO
 
 from app.domain.urls import InvalidProfileUrl, normalize_profile_url
@@ -249,7 +249,7 @@ def sniff(raw: BinaryIO, *, require_url: bool = True) -> Dialect:
     )
 
 
-@dataclass
+@dataclass(slots=True)
 class Row:
     """One data row: where it was, its cells, and either the contact it gives or why it can't."""
 
@@ -257,54 +257,74 @@ class Row:
     cells: list[str]
     contact: dict[str, object] | None = None
     reason: str | None = None
-    custom: dict[str, str] = field(default_factory=dict)
+
+
+class RowPlan:
+    """How the cells of one file's rows become contacts: worked out once per file, not per row."""
+
+    def __init__(self, header: list[str], mapping: Mapping[int, str]) -> None:
+        self.width = len(header)
+        self.mapped = [(i, target) for i in range(len(header)) if (target := mapping.get(i))]
+        self.custom = [
+            (i, name, name[:100]) for i, name in enumerate(header) if name and not mapping.get(i)
+        ]
+
+    def build(self, cells: list[str]) -> tuple[dict[str, object] | None, str | None]:
+        """The contact a row describes, or the reason it is invalid."""
+        n = len(cells)
+        if n > self.width and any(c.strip() for c in cells[self.width :]):
+            return (
+                None,
+                f"Malformed row: {n} cells for {self.width} columns (check quoting and delimiters)",
+            )
+        if n >= self.width:
+            values = {target: cells[i].strip() for i, target in self.mapped}
+        else:
+            values = {target: cells[i].strip() if i < n else "" for i, target in self.mapped}
+        custom: dict[str, str] = {}
+        for i, name, key in self.custom:
+            if i < n and (value := cells[i].strip()):
+                if len(value) > MAX_CUSTOM_VALUE:
+                    return None, f"'{name}' is longer than {MAX_CUSTOM_VALUE} characters"
+                custom[key] = value
+        raw_url = values.get("linkedin_url", "")
+        if not raw_url:
+            return None, "Missing LinkedIn profile URL"
+        try:
+            url = normalize_profile_url(raw_url)
+        except InvalidProfileUrl as exc:
+            return None, f"Invalid profile URL: {exc.reason}"
+        full_name = values.get("full_name")
+        if full_name and not (values.get("first_name") or values.get("last_name")):
+            first, _, last = full_name.partition(" ")
+            values["first_name"], values["last_name"] = first, last.strip()
+        elif full_name and not values.get("last_name"):
+            first = values.get("first_name", "")
+            values["last_name"] = (
+                full_name.removeprefix(first).strip() if full_name.startswith(first) else full_name
+            )
+        contact: dict[str, object] = {"linkedin_url": url, "custom_fields": custom}
+        for name, limit in FIELD_LIMITS.items():
+            value = values.get(name, "")
+            if len(value) > limit:
+                return (
+                    None,
+                    f"{name.replace('_', ' ').capitalize()} is longer than {limit} characters",
+                )
+            if "\x00" in value:
+                return None, f"{name.replace('_', ' ').capitalize()} contains a NUL character"
+            contact[name] = value or None
+        email = contact.get("email")
+        if isinstance(email, str) and ("@" not in email or " " in email):
+            return None, f"'{email}' is not an email address"
+        return contact, None
 
 
 def build_contact(
     cells: list[str], header: list[str], mapping: Mapping[int, str]
 ) -> tuple[dict[str, object] | None, str | None]:
     """The contact a row describes, or the reason it is invalid."""
-    if len(cells) > len(header) and any(c.strip() for c in cells[len(header) :]):
-        return (
-            None,
-            f"Malformed row: {len(cells)} cells for {len(header)} columns (check quoting and delimiters)",
-        )
-    values: dict[str, str] = {}
-    custom: dict[str, str] = {}
-    for index, name in enumerate(header):
-        value = cells[index].strip() if index < len(cells) else ""
-        target = mapping.get(index)
-        if target:
-            values[target] = value
-        elif value and name:
-            if len(value) > MAX_CUSTOM_VALUE:
-                return None, f"'{name}' is longer than {MAX_CUSTOM_VALUE} characters"
-            custom[name[:100]] = value
-    raw_url = values.get("linkedin_url", "")
-    if not raw_url:
-        return None, "Missing LinkedIn profile URL"
-    try:
-        url = normalize_profile_url(raw_url)
-    except InvalidProfileUrl as exc:
-        return None, f"Invalid profile URL: {exc.reason}"
-    if values.get("full_name") and not (values.get("first_name") or values.get("last_name")):
-        first, _, last = values["full_name"].partition(" ")
-        values["first_name"], values["last_name"] = first, last.strip()
-    elif values.get("full_name") and not values.get("last_name"):
-        first, full = values.get("first_name", ""), values["full_name"]
-        values["last_name"] = full.removeprefix(first).strip() if full.startswith(first) else full
-    contact: dict[str, object] = {"linkedin_url": url, "custom_fields": custom}
-    for name, limit in FIELD_LIMITS.items():
-        value = values.get(name, "")
-        if len(value) > limit:
-            return None, f"{name.replace('_', ' ').capitalize()} is longer than {limit} characters"
-        if "\x00" in value:
-            return None, f"{name.replace('_', ' ').capitalize()} contains a NUL character"
-        contact[name] = value or None
-    email = contact.get("email")
-    if isinstance(email, str) and ("@" not in email or " " in email):
-        return None, f"'{email}' is not an email address"
-    return contact, None
+    return RowPlan(header, mapping).build(cells)
 
 
 def read_rows(
@@ -322,14 +342,15 @@ def read_rows(
         for _ in range(dialect.skip_lines + 1):
             stream.readline()
         reader = csv.reader(stream, delimiter=dialect.delimiter)
+        build = RowPlan(dialect.header, used).build
         for cells in reader:
-            if not any(c.strip() for c in cells):
-                continue
+            if not "".join(cells).strip():
+                continue  # a blank line, or one of empty cells only
             number += 1
             if number <= start_after:
                 continue
-            contact, reason = build_contact(cells, dialect.header, used)
-            yield Row(number=number, cells=cells, contact=contact, reason=reason)
+            contact, reason = build(cells)
+            yield Row(number, cells, contact, reason)
     except csv.Error as exc:
         raise UnreadableFile(f"The file stops being valid CSV after row {number}: {exc}") from exc
     except UnicodeDecodeError as exc:
@@ -338,3 +359,19 @@ def read_rows(
         ) from exc
     finally:
         stream.detach()
+
+
+def read_batches(
+    path: str, mapping: Mapping[int, str], start_after: int, size: int
+) -> Generator[list[Row]]:
+    """The file's rows after `start_after`, in lists of `size`."""
+    with open(path, "rb") as raw:
+        dialect = sniff(raw, require_url=False)
+        batch: list[Row] = []
+        for row in read_rows(raw, dialect, mapping=mapping, start_after=start_after):
+            batch.append(row)
+            if len(batch) >= size:
+                yield batch
+                batch = []
+        if batch:
+            yield batch

@@ -8,6 +8,7 @@ missing. Two imports into one campaign run one at a time (the second waits, visi
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from collections.abc import Callable, Iterator
@@ -25,7 +26,15 @@ from app.contacts import repository as contact_repository
 from app.domain.statuses import CampaignState, ContactSource, ContactStatus
 from app.domain.transitions import initial_status
 from app.errors import Conflict, ImportRejected, NotFound, ValidationFailed
-from app.imports.reader import FIELDS, Dialect, Row, UnreadableFile, read_rows, sniff
+from app.imports.reader import (
+    FIELDS,
+    Dialect,
+    Row,
+    UnreadableFile,
+    read_batches,
+    read_rows,
+    sniff,
+)
 from app.models import (
     Contact,
     ContactImport,
@@ -369,31 +378,24 @@ def _apply_batch(session: Session, job: ContactImport, rows: list[Row], now: dat
             in_file += 1  # the file's first row for a person decides; later ones only count
             continue
         fresh[url] = row.contact
-    new_rows = []
-    for url, contact in fresh.items():
-        new_rows.append(
-            {
-                "workspace_id": job.workspace_id,
-                "campaign_id": campaign.id,
-                "linkedin_url": url,
-                **{f: contact.get(f) for f in UPDATABLE},
-                "custom_fields": contact.get("custom_fields") or {},
-                "source": ContactSource.CSV,
-                "status": status,
-                "created_at": now,
-                "updated_at": now,
-                "status_changed_at": now,
-                "connected_at": now if status is ContactStatus.CONNECTED else None,
-                "import_id": job.id,
-            }
-        )
-    inserted = contact_repository.insert_contacts_skip_existing(session, new_rows)
-    counts.bump(
-        session, counts.deltas_for_rows(r for r in new_rows if r["linkedin_url"] in inserted)
+    # The reader's contact dicts hold exactly the varying columns: the URL, the updatable fields
+    # and custom_fields; everything else is the same for the whole batch.
+    common = {
+        "workspace_id": job.workspace_id,
+        "campaign_id": campaign.id,
+        "source": ContactSource.CSV,
+        "status": status,
+        "created_at": now,
+        "updated_at": now,
+        "status_changed_at": now,
+        "connected_at": now if status is ContactStatus.CONNECTED else None,
+        "import_id": job.id,
+    }
+    inserted = contact_repository.insert_contacts_skip_existing(
+        session, list(fresh.values()), common=common
     )
-    duplicate_rows.extend(
-        fresh[u] for u in {str(r["linkedin_url"]) for r in new_rows} - inserted.keys()
-    )
+    counts.bump(session, {(campaign.id, counts.status_key(status)): len(inserted)})
+    duplicate_rows.extend(contact for url, contact in fresh.items() if url not in inserted)
     if job.on_duplicate is not DuplicatePolicy.SKIP and duplicate_rows:
         _merge_duplicates(session, job, campaign.id, duplicate_rows)
     if rejections:
@@ -466,17 +468,10 @@ def run_import(
         path, start = Path(job.path), job.checkpoint_row
         mapping = {int(k): str(v) for k, v in job.mapping.items()}
     try:
-        with path.open("rb") as raw:
-            dialect = sniff(raw, require_url=False)
-            batch: list[Row] = []
-            for row in read_rows(raw, dialect, mapping=mapping, start_after=start):
-                batch.append(row)
-                if len(batch) >= batch_size:
-                    if not _commit_batch(factory, import_id, batch, clock, progress):
-                        return _load(factory, import_id)
-                    batch = []
-            if batch and not _commit_batch(factory, import_id, batch, clock, progress):
-                return _load(factory, import_id)
+        with contextlib.closing(read_batches(str(path), mapping, start, batch_size)) as batches:
+            for batch in batches:
+                if not _commit_batch(factory, import_id, batch, clock, progress):
+                    return _load(factory, import_id)
     except (UnreadableFile, OSError) as exc:
         with factory.begin() as session:
             job = session.get_one(ContactImport, import_id)

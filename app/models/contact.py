@@ -24,6 +24,8 @@ class Contact(Base):
         Index("ix_contacts_campaign_error", "campaign_id", "error_code"),
         Index("ix_contacts_campaign_invited", "campaign_id", "status", "invited_at"),
         Index("ix_contacts_linkedin_url", "linkedin_url"),
+        # Contacts messaged lately (the sandbox's replies) without scanning the table.
+        Index("ix_contacts_last_message_at", "last_message_at"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
