@@ -10,7 +10,6 @@ from typing import Annotated
 import typer
 from sqlalchemy.orm import Session
 
-from app import migrations
 from app.clock import system_clock
 from app.config import EngineMode, get_settings
 from app.db import make_engine, make_sessionmaker
@@ -37,6 +36,8 @@ def unit_of_work() -> Iterator[Session]:
 @cli.command()
 def migrate() -> None:
     """Bring the database schema to the latest migration."""
+    from app import migrations  # Alembic loads only for the commands that need it
+
     settings = get_settings()
     engine = make_engine(settings.database_url)
     try:

@@ -70,17 +70,40 @@ def insert_contacts_skip_existing(
     # SQLite: executemany discards RETURNING rows, so the new ids are read back by range. Writers
     # hold the database's write lock from BEGIN IMMEDIATE, so every id above the previous
     # maximum is one of these rows.
-    before = connection.exec_driver_sql("SELECT coalesce(max(id), 0) FROM contacts").scalar()
-    marks = ", ".join("?" * len(names))
-    connection.exec_driver_sql(
-        f"INSERT INTO contacts ({quoted}) VALUES ({marks}) {conflict}",  # noqa: S608
-        [shared_values + values for values in zip(*columns, strict=True)],
+    before = int(
+        connection.exec_driver_sql("SELECT coalesce(max(id), 0) FROM contacts").scalar_one()
     )
+    # The shared values are bound once, as the statement's literals, not once per row.
+    literals = ", ".join(_sqlite_literal(v) for v in shared_values)
+    marks = ", ".join("?" * len(varying))
+    written = connection.exec_driver_sql(
+        f"INSERT INTO contacts ({quoted}) VALUES ({literals}, {marks}) {conflict}",  # noqa: S608
+        list(zip(*columns, strict=True)),
+    ).rowcount
+    if written == len(rows):
+        # Nothing skipped: SQLite numbered the rows max + 1, max + 2, … in order (checked).
+        last = connection.exec_driver_sql("SELECT max(id) FROM contacts").scalar()
+        if last == before + written:
+            urls = columns[varying.index("linkedin_url")]
+            return {str(url): before + 1 + i for i, url in enumerate(urls)}
     result = connection.exec_driver_sql(
         "SELECT linkedin_url, id FROM contacts WHERE id > ? AND campaign_id = ?",
         (before, shared["campaign_id"]),
     )
     return {str(url): int(id_) for url, id_ in result.all()}
+
+
+def _sqlite_literal(value: Any) -> str:
+    """A driver-ready value as SQLite literal text (the bulk insert's shared values)."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return str(int(value))
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, str):
+        return "'" + value.replace("'", "''") + "'"
+    raise TypeError(f"no SQLite literal for {type(value).__name__}")
 
 
 def _defaults(table: Table, given: set[str]) -> dict[str, Any]:
