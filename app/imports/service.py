@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import socket
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -278,6 +279,8 @@ def undo_import(session: Session, *, workspace_id: int, import_id: int, now: dat
         .execution_options(synchronize_session=False)
     )
     for change in session.scalars(select(ImportChange).where(ImportChange.import_id == job.id)):
+        if not change.previous:
+            continue  # the contact's first row in the file changed nothing
         session.execute(
             update(Contact)
             .where(Contact.id == change.contact_id)
@@ -320,19 +323,55 @@ def rejected_rows(
 # ---------------------------------------------------------------- running
 
 
+def this_process() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def owner_gone(owner: str | None) -> bool:
+    """True when a lease holder was a process on this machine that no longer runs (a dead
+    process's PID, or a zombie's). Another machine's processes are never judged from here."""
+    host, _, pid = (owner or "").rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit() or int(pid) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except OSError:
+        return False  # it exists (another user's process, say)
+    try:  # a killed child its parent has not reaped yet is a zombie: state Z after the name
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rpartition(")")[2].split()[:1] == ["Z"]
+
+
 def claim_next(
     session: Session, *, now: datetime, import_id: int | None = None
 ) -> ContactImport | None:
     """Take a queued import (or one whose owner stopped renewing its lease), one per campaign at a time."""
-    stmt = select(ContactImport).where(
-        (ContactImport.state == ImportState.QUEUED)
-        | ((ContactImport.state == ImportState.RUNNING) & (ContactImport.lease_until < now))
-    )
-    if import_id is not None:
-        stmt = stmt.where(ContactImport.id == import_id)
+    if import_id is None:
+        stmt = select(ContactImport).where(
+            (ContactImport.state == ImportState.QUEUED)
+            | ((ContactImport.state == ImportState.RUNNING) & (ContactImport.lease_until < now))
+        )
+    else:
+        # An explicit resume also takes over a running import whose process is gone (killed on
+        # this machine), without waiting for its lease to lapse.
+        stmt = select(ContactImport).where(
+            ContactImport.id == import_id,
+            ContactImport.state.in_([ImportState.QUEUED, ImportState.RUNNING]),
+        )
     for job in session.scalars(
         stmt.order_by(ContactImport.id).limit(20).with_for_update(skip_locked=True)
     ):
+        if (
+            job.state is ImportState.RUNNING
+            and job.lease_until is not None
+            and job.lease_until >= now
+            and not owner_gone(job.lease_owner)
+        ):
+            continue
         running_here = session.scalar(
             select(
                 exists().where(
@@ -348,6 +387,7 @@ def claim_next(
         job.state = ImportState.RUNNING
         job.started_at = job.started_at or now
         job.lease_until = now + LEASE
+        job.lease_owner = this_process()
         return job
     return None
 
@@ -449,9 +489,10 @@ def _merge_duplicates(
             if merged != contact.custom_fields:
                 previous["custom_fields"] = contact.custom_fields
                 contact.custom_fields = merged
-        if previous and contact.id not in recorded:
-            session.add(ImportChange(import_id=job.id, contact_id=contact.id, previous=previous))
-            recorded.add(contact.id)
+        # Recorded even when nothing changed: the file's first row for this person has merged,
+        # so its later rows (in any batch) are plain duplicates.
+        session.add(ImportChange(import_id=job.id, contact_id=contact.id, previous=previous))
+        recorded.add(contact.id)
 
 
 def run_import(

@@ -63,6 +63,8 @@ class ContactImport(Base):
     undone_at: Mapped[datetime | None]
     # A running import is owned by one process until this instant; after it, another resumes it.
     lease_until: Mapped[datetime | None]
+    # Which process holds the lease ("host:pid"): an explicit resume may take over from a dead one.
+    lease_owner: Mapped[str | None] = mapped_column(String(200))
     failures: Mapped[int] = mapped_column(default=0)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -228,12 +229,6 @@ def test_import_killed_part_way_resumes_to_exactly_every_row(
     assert target.contact_counts() == (ROWS, ROWS)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: `import --resume ID` right after the importing process was killed answers "
-    "'not waiting to run' until the dead run's 2-minute lease lapses (app/cli.py import_csv → "
-    "app/imports/service.py claim_next only takes RUNNING imports whose lease_until < now)",
-)
 def test_resume_right_after_a_kill(target: Target, tmp_path: Path) -> None:
     source = write_csv(tmp_path / "small.csv", 3 * BATCH)
     with committed(target.engine) as s:
@@ -251,14 +246,47 @@ def test_resume_right_after_a_kill(target: Target, tmp_path: Path) -> None:
             on_duplicate=DuplicatePolicy.SKIP,
             now=system_clock(),
         )
-        # The state a `contact-tracker import` leaves when SIGKILLed after claiming its job.
-        assert service.claim_next(s, now=system_clock(), import_id=job.id) is not None
+        # The state a `contact-tracker import` leaves when SIGKILLed after claiming its job:
+        # running, its lease still fresh, held by a process that is gone.
+        claimed = service.claim_next(s, now=system_clock(), import_id=job.id)
+        assert claimed is not None
+        gone = subprocess.Popen(["sleep", "0"])
+        gone.wait()
+        claimed.lease_owner = f"{socket.gethostname()}:{gone.pid}"
         import_id = job.id
     resumed = target.cli(
         "import", str(source), "--campaign", str(target.campaign_id), "--resume", str(import_id)
     )
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert target.contact_counts() == (3 * BATCH, 3 * BATCH)
+
+
+def test_resume_leaves_an_import_whose_process_still_runs(target: Target, tmp_path: Path) -> None:
+    """A resume must not run an import twice: a live holder (here, this test's own process
+    seen from the CLI's) keeps its lease."""
+    source = write_csv(tmp_path / "small.csv", 10)
+    with committed(target.engine) as s:
+        path, size = service.copy_for_cli(source, data_dir=str(tmp_path), max_bytes=10**9)
+        job = service.create_import(
+            s,
+            workspace_id=s.get_one(Campaign, target.campaign_id).workspace_id,
+            campaign_id=target.campaign_id,
+            path=path,
+            filename=source.name,
+            size=size,
+            created_by="CLI",
+            user_id=None,
+            mapping=None,
+            on_duplicate=DuplicatePolicy.SKIP,
+            now=system_clock(),
+        )
+        assert service.claim_next(s, now=system_clock(), import_id=job.id) is not None
+        import_id = job.id
+    resumed = target.cli(
+        "import", str(source), "--campaign", str(target.campaign_id), "--resume", str(import_id)
+    )
+    assert resumed.returncode == 2 and "not waiting to run" in resumed.stderr
+    assert target.contact_counts() == (0, 0)
 
 
 def stored_copies(tmp_path: Path) -> list[Path]:

@@ -362,15 +362,7 @@ def test_repeated_rows_for_an_existing_contact_merge_the_same_whatever_the_batch
     "batch_size",
     [
         100,
-        pytest.param(
-            1,
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="BUG: a first row that changes nothing on an existing contact records no "
-                "ImportChange, so a later row in another batch still merges (app/imports/service.py "
-                "_merge_duplicates skips only contacts in `recorded`)",
-            ),
-        ),
+        1,
     ],
 )
 def test_a_later_row_never_merges_even_when_the_first_changed_nothing(
