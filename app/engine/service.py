@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
 from app.contacts.service import apply_contact_event, contact_state, store_state
@@ -595,7 +595,18 @@ def observe_sandbox(session: Session, *, now: datetime) -> tuple[int, int]:
     from app.engine import sandbox
 
     accepted = replied = 0
-    # Columns only: this scans every open invite of the last weeks, so no ORM object per row.
+    # An invitation LinkedIn still shows: sent and not withdrawn there yet (a withdrawal that
+    # has not gone out leaves it open). Columns only: this reads every open invite of the last
+    # weeks, so no ORM object per row.
+    withdrawal_pending = (
+        select(Activity.id)
+        .where(
+            Activity.contact_id == Contact.id,
+            Activity.outcome == Outcome.PENDING,
+            Activity.kind == ActivityKind.WITHDRAW_INVITE,
+        )
+        .exists()
+    )
     candidates = session.execute(
         select(Contact.id, Contact.linkedin_url, Contact.invited_at).where(
             Contact.status.in_([ContactStatus.INVITE_SENT, ContactStatus.WITHDRAWN]),
@@ -603,6 +614,7 @@ def observe_sandbox(session: Session, *, now: datetime) -> tuple[int, int]:
             Contact.campaign_id.in_(
                 select(Campaign.id).where(Campaign.type == CampaignType.CONNECTION)
             ),
+            or_(Contact.status == ContactStatus.INVITE_SENT, withdrawal_pending),
         )
     ).all()
     due = [
