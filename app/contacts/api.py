@@ -97,7 +97,7 @@ def add_contacts(
         )
         return 200, BulkContactsResult(
             created=len(result.created),
-            contacts=[service.contact_read(c) for c in result.created],
+            contacts=result.created,
             duplicates=[
                 DuplicateItem(index=i, linkedin_url=u, contact_id=c)
                 for i, u, c in result.duplicates

@@ -270,13 +270,20 @@ def refresh_expectations(session: Session, *, sender: SenderAccount, now: dateti
             session, sender_id=sender.id, kinds=kinds, since=now - WEEK, now=now
         )
         # Each action takes the first slot at or after both its own due time and the previous slot.
+        # A run of actions already due by the time the run starts is projected in one call (the
+        # same slots as one at a time: each is what `decide` answers given the ones before it).
         slots: list[datetime] = []
         assigned = list(recent)
-        for action in head:
-            start = max(now, action.scheduled_for or now, slots[-1] if slots else now)
-            slot = projected_times(pacing, cap, recent=assigned, now=start, count=1)[0]
-            slots.append(slot)
-            assigned.append(slot)
+        i = 0
+        while i < len(head):
+            start = max(now, head[i].scheduled_for or now, slots[-1] if slots else now)
+            j = i + 1
+            while j < len(head) and (head[j].scheduled_for or now) <= start:
+                j += 1
+            run = projected_times(pacing, cap, recent=assigned, now=start, count=j - i)
+            slots.extend(run)
+            assigned.extend(run)
+            i = j
         blocked = decide(pacing, cap, recent=recent, now=now)
         opening = projected_times(pacing, cap, recent=recent, now=now, count=1)
         first_day = opening[0].astimezone(pacing.zone).date() if opening else None
@@ -598,7 +605,7 @@ def observe_sandbox(session: Session, *, now: datetime) -> tuple[int, int]:
     # An invitation LinkedIn still shows: sent and not withdrawn there yet (a withdrawal that
     # has not gone out leaves it open). Columns only: this reads every open invite of the last
     # weeks, so no ORM object per row.
-    withdrawal_pending = (
+    withdrawal_waits = (
         select(Activity.id)
         .where(
             Activity.contact_id == Contact.id,
@@ -614,7 +621,7 @@ def observe_sandbox(session: Session, *, now: datetime) -> tuple[int, int]:
             Contact.campaign_id.in_(
                 select(Campaign.id).where(Campaign.type == CampaignType.CONNECTION)
             ),
-            or_(Contact.status == ContactStatus.INVITE_SENT, withdrawal_pending),
+            or_(Contact.status == ContactStatus.INVITE_SENT, withdrawal_waits),
         )
     ).all()
     due = [

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from app.clock import FixedClock
 from app.contacts.schemas import ContactEventIn
 from app.contacts.service import add_contacts, report_event
-from app.models import Campaign
+from app.models import Campaign, Contact
 from app.web.security import SESSION_COOKIE
 from tests.pages.conftest import PASSWORD, Team, login
 
@@ -256,7 +256,7 @@ def test_hostile_contact_fields_render_as_text(
         ],
         now=clock(),
     )
-    contact = result.created[0]
+    contact = session.get_one(Contact, result.created[0].id)
     contact.linkedin_url = "javascript:alert(1)"
     session.flush()
     login(app_client, team.rep_email)
