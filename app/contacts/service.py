@@ -39,6 +39,13 @@ from app.pagination import decode_cursor, encode_cursor
 
 MAX_PAGE = 200
 SORTS = {"id": Contact.id.asc(), "-id": Contact.id.desc()}
+# The same orders spelled with the campaign first: within one campaign they are the same rows in
+# the same order, and PostgreSQL then walks the (campaign_id, id) index instead of the primary key
+# (which it otherwise prefers for any campaign whose ids do not come first in the table).
+KEYSET_ORDER = {
+    "id": (Contact.campaign_id.asc(), Contact.id.asc()),
+    "-id": (Contact.campaign_id.desc(), Contact.id.desc()),
+}
 
 
 @dataclass
@@ -216,8 +223,8 @@ def list_contacts(
         # The page before a row: walk backwards, then put the rows back in display order.
         first = decode_cursor(before, sort=sort)["id"]
         stmt = stmt.where(Contact.id < first if sort == "id" else Contact.id > first)
-        backwards = SORTS["-id" if sort == "id" else "id"]
-        rows = list(session.scalars(stmt.order_by(backwards).limit(limit + 1)))
+        backwards = KEYSET_ORDER["-id" if sort == "id" else "id"]
+        rows = list(session.scalars(stmt.order_by(*backwards).limit(limit + 1)))
         earlier = len(rows) > limit
         rows = rows[:limit]
         rows.reverse()
@@ -226,7 +233,7 @@ def list_contacts(
     if cursor:
         last = decode_cursor(cursor, sort=sort)["id"]
         stmt = stmt.where(Contact.id > last if sort == "id" else Contact.id < last)
-    rows = list(session.scalars(stmt.order_by(SORTS[sort]).limit(limit + 1)))
+    rows = list(session.scalars(stmt.order_by(*KEYSET_ORDER[sort]).limit(limit + 1)))
     next_cursor = None
     if len(rows) > limit:
         rows = rows[:limit]
