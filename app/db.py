@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
+from contextlib import AbstractContextManager, nullcontext
 from datetime import UTC, datetime
 from typing import Any
 
@@ -108,6 +110,20 @@ def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Engine:
     return create_engine(
         url, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
     )
+
+
+# One SQLite writer at a time per process, queued here rather than in SQLite's busy handler, which
+# sleeps 1, 2, 5, 10… ms between retries: short writes made by many threads (the API's per-request
+# rate count) otherwise pile up those sleeps. Other processes are still held off by SQLite's lock.
+_SQLITE_WRITERS = threading.Lock()
+
+
+def writer_turn(factory: sessionmaker[Session]) -> AbstractContextManager[object]:
+    """Hold this around a short SQLite write transaction made on a busy request path."""
+    bind = factory.kw.get("bind")
+    if bind is not None and bind.dialect.name == "sqlite":
+        return _SQLITE_WRITERS
+    return nullcontext()
 
 
 def make_sessionmaker(engine: Engine, *, read_only: bool = False) -> sessionmaker[Session]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Response
 
 from app.activity.service import activity_read, contact_activity
 from app.contacts import service
@@ -23,7 +23,13 @@ from app.domain.errors import ErrorCode
 from app.domain.statuses import ContactStatus
 from app.schemas import MAX_ID
 from app.web.api_auth import ApiCallerDep
-from app.web.api_common import CONFLICT, IDEMPOTENCY_HEADER_DOC, NOT_FOUND, IdempotencyDep
+from app.web.api_common import (
+    CONFLICT,
+    IDEMPOTENCY_HEADER_DOC,
+    NOT_FOUND,
+    IdempotencyDep,
+    model_response,
+)
 from app.web.deps import NowDep, SessionDep
 
 router = APIRouter(tags=["contacts"])
@@ -54,7 +60,7 @@ def list_contacts(
     ] = "id",
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
-) -> ContactList:
+) -> Response:
     filters = service.ContactFilter(
         statuses=tuple(status or ()),
         error=None if error in (None, "any") else ErrorCode(error),
@@ -70,7 +76,9 @@ def list_contacts(
         cursor=cursor,
         sort=sort,
     )
-    return ContactList(items=[service.contact_read(c) for c in rows], next_cursor=next_cursor)
+    return model_response(
+        ContactList(items=[service.contact_read(c) for c in rows], next_cursor=next_cursor)
+    )
 
 
 @router.post(

@@ -245,10 +245,11 @@ def contact_read(contact: Contact) -> ContactRead:
     error = None
     if contact.error_code is not None:
         action_error = ActionError.of(contact.error_code, contact.error_message)
-        error = ContactErrorRead(
+        error = ContactErrorRead.model_construct(
             code=contact.error_code, label=action_error.label, message=action_error.message
         )
-    return ContactRead(
+    # Built from a stored row whose types already match: no validation pass per field.
+    return ContactRead.model_construct(
         id=contact.id,
         campaign_id=contact.campaign_id,
         linkedin_url=contact.linkedin_url,

@@ -11,6 +11,7 @@ from app.accounts.rate_limit import count_request
 from app.accounts.service import resolve_api_key
 from app.clock import Clock
 from app.config import Settings
+from app.db import writer_turn
 from app.errors import Unauthorized
 
 
@@ -34,7 +35,8 @@ def authenticate_api_key(request: Request) -> ApiCaller:
     settings: Settings = request.app.state.settings
     clock: Clock = request.app.state.clock
     now = clock()
-    with request.app.state.sessionmaker.begin() as session:
+    factory = request.app.state.sessionmaker
+    with writer_turn(factory), factory.begin() as session:
         api_key = resolve_api_key(session, token=token, now=now)
         if api_key is None:
             raise Unauthorized("The API key is unknown or has been revoked")

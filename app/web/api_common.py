@@ -75,6 +75,12 @@ def forbid_unknown_query_params(request: Request) -> None:
         )
 
 
+def model_response(model: BaseModel, status_code: int = 200) -> Response:
+    """A model serialised by pydantic-core in one pass, skipping FastAPI's re-validation of what
+    we built ourselves (a page of contacts; the route's response_model still documents it)."""
+    return Response(model.model_dump_json(), status_code=status_code, media_type="application/json")
+
+
 @dataclass
 class Idempotency:
     """Runs a POST's work at most once per Idempotency-Key (see app.idempotency.service)."""
