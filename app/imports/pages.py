@@ -267,11 +267,14 @@ def progress(
 
 
 @router.get("/imports/{import_id:int}/rejected.csv")
-def rejected(import_id: int, session: SessionDep, viewer: ViewerDep) -> Response:
+def rejected(import_id: int, request: Request, session: SessionDep, viewer: ViewerDep) -> Response:
     job, header, rows = service.rejected_rows(
-        session, workspace_id=viewer.workspace_id, import_id=import_id
+        session,
+        request.app.state.read_sessionmaker,
+        workspace_id=viewer.workspace_id,
+        import_id=import_id,
     )
-    return csv_response(f"import-{job.id}-rejected.csv", header, list(rows))
+    return csv_response(f"import-{job.id}-rejected.csv", header, rows)
 
 
 @router.post("/imports/{import_id:int}/cancel", dependencies=[CsrfDep])

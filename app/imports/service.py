@@ -293,9 +293,13 @@ def undo_import(session: Session, *, workspace_id: int, import_id: int, now: dat
 
 
 def rejected_rows(
-    session: Session, *, workspace_id: int, import_id: int
+    session: Session, factory: sessionmaker[Session], *, workspace_id: int, import_id: int
 ) -> tuple[ContactImport, list[str], Iterator[list[str]]]:
-    """The rejected rows as CSV cells: the file's own columns, then the reason."""
+    """The rejected rows as CSV cells: the file's own columns, then the reason.
+
+    The import is checked in `session`; the rows are read lazily, a thousand at a time, each batch
+    in a short session of `factory`'s, so a response can stream them after the request's own
+    transaction has ended and memory stays flat however many rows were rejected."""
     job = get_import(session, workspace_id=workspace_id, import_id=import_id)
     dialect = inspect_file(Path(job.path)) if Path(job.path).exists() else None
     header = [*(dialect.header if dialect else []), "row", "reason"]
@@ -303,16 +307,19 @@ def rejected_rows(
     def rows() -> Iterator[list[str]]:
         last = 0
         while True:
-            batch = list(
-                session.scalars(
-                    select(ImportRejection)
-                    .where(ImportRejection.import_id == job.id, ImportRejection.row_number > last)
+            with factory() as reader:
+                batch = reader.execute(
+                    select(
+                        ImportRejection.row_number, ImportRejection.cells, ImportRejection.reason
+                    )
+                    .where(
+                        ImportRejection.import_id == import_id, ImportRejection.row_number > last
+                    )
                     .order_by(ImportRejection.row_number)
                     .limit(1000)
-                )
-            )
-            for r in batch:
-                yield [*[str(c) for c in r.cells.get("cells", [])], str(r.row_number), r.reason]
+                ).all()
+            for number, cells, reason in batch:
+                yield [*[str(c) for c in cells.get("cells", [])], str(number), reason]
             if len(batch) < 1000:
                 return
             last = batch[-1].row_number

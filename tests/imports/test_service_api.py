@@ -393,6 +393,21 @@ def test_rejected_rows_csv_neutralises_formulas(
     assert table[1][8].startswith("Invalid profile URL")
 
 
+def test_rejected_rows_csv_streams_every_row_past_its_batches(
+    api: Api, session_factory: sessionmaker[Session], clock: FixedClock
+) -> None:
+    """The download is read a thousand rows at a time: 2,345 rejected rows all come back, in
+    file order, each once."""
+    cid = api.campaign()["id"]
+    rows = [[f"not a url {i}", f"N{i}", "", "", "", "", ""] for i in range(2345)]
+    created = queue(api, cid, csv_bytes(HEADER, rows))
+    run_all(session_factory, clock, batch_size=1000)
+    table = rejected(api, job(api, created["id"]))
+    assert table[0][-2:] == ["row", "reason"]
+    assert [r[-2] for r in table[1:]] == [str(n) for n in range(1, 2346)]
+    assert [r[1] for r in table[1:]] == [f"N{i}" for i in range(2345)]
+
+
 def test_undo_removes_new_contacts_restores_fields_and_stats(
     api: Api, session_factory: sessionmaker[Session], clock: FixedClock
 ) -> None:
