@@ -14,14 +14,16 @@
    undone by simulated acceptances.
 2. Warm-up: one tick at 09:59 fills the queues and spends the day's caps.
 3. (a) a tick at 10:00: queues full, caps spent, nothing stale — the cost of a tick with little due.
-4. (b) at 12:00 the --stale invites pass the 20-day mark together. On three identical copies of the
+4. (b) at 12:00 the --stale invites pass the 20-day mark together. On four identical copies of the
    database as it is after (a):
    - the whole tick (`run_tick`, sandbox), with the time of each phase, withdraw_stale_invites
-     included;
+     included (the sandbox also executes the due actions and simulates LinkedIn's side);
+   - the whole tick as production runs it (`external`: executors lease the actions, so the tick
+     sweeps, schedules and explains);
    - `withdraw_stale_invites` alone in its own transaction, commit included;
    - the ceiling: the plain set-based `UPDATE contacts SET status='withdrawn', withdrawn_at=?,
      status_changed_at=? WHERE status='invite_sent' AND invited_at <= ?`, commit included.
-   Target: withdraw_stale_invites within 3× of the ceiling.
+   Target: within 3× of the ceiling, printed for withdraw_stale_invites and for both whole ticks.
 """
 
 from __future__ import annotations
@@ -395,13 +397,15 @@ class Phases:
         return ", ".join(f"{name} {secs:.3f}s" for name, secs in self.seconds.items())
 
 
-def timed_tick(url: str, at: datetime) -> tuple[float, runner.TickReport, Phases]:
+def timed_tick(
+    url: str, at: datetime, mode: EngineMode = EngineMode.SANDBOX
+) -> tuple[float, runner.TickReport, Phases]:
     engine = make_engine(url)
     try:
         factory = make_sessionmaker(engine)
         with Phases() as phases:
             started = time.perf_counter()
-            report = runner.run_tick(factory, now=at, mode=EngineMode.SANDBOX)
+            report = runner.run_tick(factory, now=at, mode=mode)
             elapsed = time.perf_counter() - started
         return elapsed, report, phases
     finally:
@@ -485,9 +489,11 @@ def main() -> None:
         tick_a, report_a, phases_a = timed_tick(url, T_A)
         log(f"(a) {tick_a:.3f}s {report_a.as_dict()}")
 
-        with copies(url, ["sweep", "ceiling"]) as copy:
+        with copies(url, ["sweep", "ceiling", "external"]) as copy:
             tick_b, report_b, phases_b = timed_tick(url, T_B)
             log(f"(b) {tick_b:.3f}s {report_b.as_dict()}")
+            tick_x, report_x, phases_x = timed_tick(copy["external"], T_B, EngineMode.EXTERNAL)
+            log(f"(b, external) {tick_x:.3f}s {report_x.as_dict()}")
             alone, swept = sweep_alone(copy["sweep"], T_B)
             statement, with_commit, updated = ceiling(copy["ceiling"], T_B)
 
@@ -512,6 +518,13 @@ def main() -> None:
         f"({updated:,} rows)",
         f"    ratio withdraw_stale_invites / ceiling: {ratio:.2f}× (target ≤ {TARGET_RATIO:.0f}×: "
         f"{'met' if ratio <= TARGET_RATIO else 'MISSED'})",
+        f"(b) the same tick with TRACKER_ENGINE=external (production: executors run the actions, "
+        f"no simulated LinkedIn): {tick_x:.3f}s  {report_x.as_dict()}",
+        f"    phases: {phases_x.line()}",
+        f"    whole tick / ceiling: sandbox {tick_b / with_commit:.2f}×, external "
+        f"{tick_x / with_commit:.2f}× (target ≤ {TARGET_RATIO:.0f}×: sandbox "
+        f"{'met' if tick_b / with_commit <= TARGET_RATIO else 'MISSED'}, external "
+        f"{'met' if tick_x / with_commit <= TARGET_RATIO else 'MISSED'})",
     ]
     print("\n".join(lines))
     print(
@@ -521,6 +534,7 @@ def main() -> None:
                 "contacts": args.contacts,
                 "tick_a_s": round(tick_a, 4),
                 "tick_b_s": round(tick_b, 4),
+                "tick_b_external_s": round(tick_x, 4),
                 "sweep_in_tick_s": round(phases_b.seconds["withdraw_stale_invites"], 4),
                 "sweep_alone_s": round(alone, 4),
                 "ceiling_s": round(with_commit, 4),
