@@ -341,17 +341,16 @@ def lease_due_actions(
         if len(leased) >= limit:
             break
         kinds = KINDS_OF[cap]
+        due = repository.due_actions(
+            session, sender_id=sender.id, kinds=kinds, now=now, limit=limit - len(leased)
+        )
+        if not due:
+            continue  # nothing waiting: the week's history need not be read
         recent = repository.sent_times(
             session, sender_id=sender.id, kinds=kinds, since=now - WEEK, now=now
         )
         slots = available_slots(pacing, cap, recent=recent, now=now)
-        for action in repository.due_actions(
-            session,
-            sender_id=sender.id,
-            kinds=kinds,
-            now=now,
-            limit=min(slots, limit - len(leased)),
-        ):
+        for action in due[: max(0, slots)]:
             action.lease_token = token
             action.leased_until = now + lease_for
             action.attempts += 1
@@ -684,9 +683,11 @@ def sandbox_result(
         return ActionResult(
             success=False, error_code=ErrorCode.MESSAGE_TOO_LONG, error_message=too_long
         )
-    invites = repository.successes_since(
-        session, sender_id=sender_id, kind=ActivityKind.CONNECTION_REQUEST, since=now - WEEK
-    )
+    invites = 0
+    if action.kind is ActivityKind.CONNECTION_REQUEST:  # LinkedIn's hidden weekly limit
+        invites = repository.successes_since(
+            session, sender_id=sender_id, kind=ActivityKind.CONNECTION_REQUEST, since=now - WEEK
+        )
     outcome = sandbox.perform(action.kind, action.linkedin_url, invites_last_week=max(0, invites))
     return ActionResult(
         success=outcome.success,
