@@ -15,9 +15,7 @@ from app.contacts.schemas import (
     ContactEventIn,
     ContactList,
     ContactRead,
-    DuplicateItem,
     EventResult,
-    InvalidItem,
 )
 from app.domain.errors import ErrorCode
 from app.domain.statuses import ContactStatus
@@ -103,14 +101,16 @@ def add_contacts(
             items=data.contacts,
             now=now,
         )
-        return 200, BulkContactsResult(
-            created=len(result.created),
-            contacts=result.created,
-            duplicates=[
-                DuplicateItem(index=i, linkedin_url=u, contact_id=c)
-                for i, u, c in result.duplicates
-            ],
-            invalid=[InvalidItem(index=i, errors=e) for i, e in result.invalid],
+        return 200, BulkContactsResult.model_validate(
+            {
+                "created": len(result.created),
+                "contacts": result.created,
+                "duplicates": [
+                    {"index": i, "linkedin_url": u, "contact_id": c}
+                    for i, u, c in result.duplicates
+                ],
+                "invalid": [{"index": i, "errors": e} for i, e in result.invalid],
+            }
         )
 
     return idem.run(work)

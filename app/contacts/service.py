@@ -50,7 +50,8 @@ KEYSET_ORDER = {
 
 @dataclass
 class BulkAddResult:
-    created: list[ContactRead] = field(default_factory=list)
+    # Each created contact as ContactRead's fields.
+    created: list[dict[str, Any]] = field(default_factory=list)
     duplicates: list[tuple[int, str, int | None]] = field(default_factory=list)
     invalid: list[tuple[int, dict[str, list[str]]]] = field(default_factory=list)
 
@@ -153,22 +154,23 @@ def add_contacts(
         (i, url, cid if cid is not None else inserted.get(url, existing.get(url)))
         for i, url, cid in sorted(result.duplicates)
     ]
-    # The answer is built from what was inserted: no second read, no ORM object per row.
+    # The answer is built from what was inserted: no second read, no ORM object per row (plain
+    # dicts: the API validates and serialises the whole answer in one pass of pydantic-core).
     result.created = [
-        ContactRead.model_construct(
-            id=inserted[str(r["linkedin_url"])],
-            campaign_id=campaign.id,
+        {
+            "id": inserted[str(r["linkedin_url"])],
+            "campaign_id": campaign.id,
             **r,
-            status_label=r["status"].label,
-            error=None,
-            muted=False,
-            replied=False,
-            created_at=now,
-            updated_at=now,
-            status_changed_at=now,
-            invited_at=None,
-            withdrawn_at=None,
-        )
+            "status_label": r["status"].label,
+            "error": None,
+            "muted": False,
+            "replied": False,
+            "created_at": now,
+            "updated_at": now,
+            "status_changed_at": now,
+            "invited_at": None,
+            "withdrawn_at": None,
+        }
         for r in rows
         if r["linkedin_url"] in inserted
     ]

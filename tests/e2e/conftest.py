@@ -113,11 +113,9 @@ def seed(engine: Engine) -> Demo:
             now=now,
         )
         assert len(added.created) == 2, (added.invalid, added.duplicates)
-        hostile, js_contact = sorted(added.created, key=lambda c: c.id)
+        hostile_id, js_id = sorted(c["id"] for c in added.created)
         # The API would refuse this URL: write it behind normalisation's back.
-        session.execute(
-            update(Contact).where(Contact.id == js_contact.id).values(linkedin_url=JS_URL)
-        )
+        session.execute(update(Contact).where(Contact.id == js_id).values(linkedin_url=JS_URL))
         return Demo(
             url="",
             engine=engine,
@@ -127,8 +125,8 @@ def seed(engine: Engine) -> Demo:
             rep_email=result.rep_email,
             campaign_id=campaign_id,
             campaign_ids=campaigns,
-            hostile_id=hostile.id,
-            js_url_id=js_contact.id,
+            hostile_id=hostile_id,
+            js_url_id=js_id,
         )
 
 

@@ -96,7 +96,7 @@ class World:
         )
         assert not result.invalid and not result.duplicates
         self.session.flush()
-        return [self.session.get_one(Contact, c.id) for c in result.created]
+        return [self.session.get_one(Contact, c["id"]) for c in result.created]
 
     def event(self, contact: Contact, event: ContactEvent, now: datetime, **data: Any) -> Activity:
         _, activity = report_event(
