@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 from sqlalchemy.orm import Session
 
 from app.campaigns import counts
@@ -56,6 +56,30 @@ class BulkAddResult:
     invalid: list[tuple[int, dict[str, list[str]]]] = field(default_factory=list)
 
 
+_ITEMS = TypeAdapter(list[ContactIn])
+
+
+def _validated(items: Sequence[Any]) -> Iterator[tuple[int, ContactIn | dict[str, list[str]]]]:
+    """Each item as a ContactIn, or what is wrong with it. The whole list is validated in one
+    call when it is all valid (the usual case); otherwise item by item, for per-index errors."""
+    if all(isinstance(raw, dict) for raw in items):
+        try:
+            valid = _ITEMS.validate_python(items)
+        except ValidationError:
+            pass
+        else:
+            yield from enumerate(valid)
+            return
+    for index, raw in enumerate(items):
+        if not isinstance(raw, dict):
+            yield index, {"item": ["each contact must be a JSON object"]}
+            continue
+        try:
+            yield index, ContactIn.model_validate(raw)
+        except ValidationError as exc:
+            yield index, _item_errors(exc)
+
+
 def _item_errors(exc: ValidationError) -> dict[str, list[str]]:
     errors: dict[str, list[str]] = {}
     for err in exc.errors():
@@ -89,15 +113,11 @@ def add_contacts(
     result = BulkAddResult()
     pending: list[tuple[int, str, ContactIn]] = []
     first_index: dict[str, int] = {}
-    for index, raw in enumerate(items):
-        if not isinstance(raw, dict):
-            result.invalid.append((index, {"item": ["each contact must be a JSON object"]}))
+    for index, item_or_error in _validated(items):
+        if not isinstance(item_or_error, ContactIn):
+            result.invalid.append((index, item_or_error))
             continue
-        try:
-            item = ContactIn.model_validate(raw)
-        except ValidationError as exc:
-            result.invalid.append((index, _item_errors(exc)))
-            continue
+        item = item_or_error
         try:
             url = normalize_profile_url(item.linkedin_url)
         except InvalidProfileUrl as exc:
@@ -117,8 +137,9 @@ def add_contacts(
         "status_changed_at": now,
     }
     rows: list[dict[str, Any]] = []
+    starts = {source: initial_status(campaign.type, source) for source in ContactSource}
     for _index, url, item in pending:
-        status = initial_status(campaign.type, item.source)
+        status = starts[item.source]
         rows.append(
             {
                 "linkedin_url": url,
