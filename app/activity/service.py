@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -53,22 +55,59 @@ def activity_read(activity: Activity) -> ActivityRead:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class ActionSummary:
+    """What the campaign table shows of an action: its kind and times, and why it waits."""
+
+    id: int
+    kind: ActivityKind
+    outcome: Outcome
+    completed_at: datetime | None
+    scheduled_for: datetime | None
+    created_at: datetime
+    expected_at: datetime | None
+    waiting_reason: str | None
+
+
 def last_and_next(
     session: Session, contact_ids: Sequence[int]
-) -> dict[int, tuple[Activity | None, Activity | None]]:
-    """For the campaign table: each contact's latest completed action and its next pending one."""
-    out: dict[int, tuple[Activity | None, Activity | None]] = dict.fromkeys(
+) -> dict[int, tuple[ActionSummary | None, ActionSummary | None]]:
+    """For the campaign table: each contact's latest completed action and its next pending one.
+
+    Reads only the columns the table shows (not messages, details and errors of every action of
+    fifty contacts per page view)."""
+    out: dict[int, tuple[ActionSummary | None, ActionSummary | None]] = dict.fromkeys(
         contact_ids, (None, None)
     )
     if not contact_ids:
         return out
-    rows = session.scalars(
-        select(Activity)
+    rows = session.execute(
+        select(
+            Activity.contact_id,
+            Activity.id,
+            Activity.kind,
+            Activity.outcome,
+            Activity.completed_at,
+            Activity.scheduled_for,
+            Activity.created_at,
+            Activity.expected_at,
+            Activity.waiting_reason,
+        )
         .where(Activity.contact_id.in_(contact_ids))
         .order_by(Activity.contact_id, Activity.id)
     )
-    for a in rows:
-        last, nxt = out[a.contact_id]
+    for row in rows:
+        a = ActionSummary(
+            id=row.id,
+            kind=row.kind,
+            outcome=row.outcome,
+            completed_at=row.completed_at,
+            scheduled_for=row.scheduled_for,
+            created_at=row.created_at,
+            expected_at=row.expected_at,
+            waiting_reason=row.waiting_reason,
+        )
+        last, nxt = out[row.contact_id]
         if a.outcome is Outcome.PENDING:
             if nxt is None or (a.scheduled_for or a.created_at) < (
                 nxt.scheduled_for or nxt.created_at
@@ -76,7 +115,7 @@ def last_and_next(
                 nxt = a
         elif a.kind is not ActivityKind.EVENT or last is None:
             last = a
-        out[a.contact_id] = (last, nxt)
+        out[row.contact_id] = (last, nxt)
     return out
 
 

@@ -13,7 +13,8 @@ from app.activity.service import last_and_next
 from app.campaigns import service
 from app.campaigns.schemas import CampaignCreate, CampaignUpdate, FollowUpStep
 from app.contacts.export import export_rows
-from app.contacts.service import ContactFilter, blacklist_contacts, list_contacts, set_muted
+from app.contacts.service import ContactFilter, blacklist_contacts, set_muted
+from app.dashboard.contact_table import contact_table_page
 from app.domain.errors import ERROR_LABELS, ErrorCode
 from app.domain.messages import NOTE_LIMITS
 from app.domain.pacing import WAITING_REASON_LABELS, WaitingReason
@@ -77,14 +78,13 @@ def campaign_page(
     flash: Annotated[str | None, Query(max_length=200)] = None,
 ) -> Response:
     campaign = service.get_campaign(
-        session, workspace_id=viewer.workspace_id, campaign_id=campaign_id
+        session, workspace_id=viewer.workspace_id, campaign_id=campaign_id, with_steps=False
     )
     sender = get_sender(session, workspace_id=viewer.workspace_id, sender_id=campaign.sender_id)
     filters = _filters(status, error, q)
-    rows, next_cursor = list_contacts(
+    rows, next_cursor = contact_table_page(
         session,
-        workspace_id=viewer.workspace_id,
-        campaign_id=campaign_id,
+        campaign=campaign,
         filters=filters,
         limit=PAGE_SIZE,
         cursor=cursor,

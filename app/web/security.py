@@ -9,6 +9,7 @@ from datetime import timedelta
 from typing import Annotated
 
 from fastapi import Depends, Request
+from sqlalchemy.orm import Session
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.accounts.sessions import SessionPolicy, find_session, touch_session
@@ -16,6 +17,7 @@ from app.clock import Clock
 from app.config import Settings
 from app.domain.statuses import Role
 from app.errors import AppError, Forbidden
+from app.web.deps import SessionDep
 
 SESSION_COOKIE = "tracker_session"
 LOGIN_CSRF_COOKIE = "tracker_login_csrf"
@@ -91,40 +93,62 @@ class Viewer:
         return self.role is Role.ADMIN
 
 
-def current_viewer(request: Request) -> Viewer | None:
+def current_viewer(request: Request, session: Session | None = None) -> Viewer | None:
+    """The viewer of this request's session cookie, read in `session` when given (a read-only one),
+    otherwise in a short read transaction of its own."""
     token = request.cookies.get(SESSION_COOKIE)
     if not token:
         return None
     settings: Settings = request.app.state.settings
     clock: Clock = request.app.state.clock
     now = clock()
-    with request.app.state.read_sessionmaker() as session:
+    if session is not None:
         live = find_session(session, token=token, now=now, policy=session_policy(settings))
-        if live is None:
-            return None
-        viewer = Viewer(
-            user_id=live.user.id,
-            workspace_id=live.user.workspace_id,
-            email=live.user.email,
-            role=live.user.role,
-            csrf_token=live.web.csrf_token,
-            session_id=live.web.id,
-        )
+    else:
+        with request.app.state.read_sessionmaker() as own:
+            live = find_session(own, token=token, now=now, policy=session_policy(settings))
+    if live is None:
+        return None
+    viewer = Viewer(
+        user_id=live.user.id,
+        workspace_id=live.user.workspace_id,
+        email=live.user.email,
+        role=live.user.role,
+        csrf_token=live.web.csrf_token,
+        session_id=live.web.id,
+    )
     if live.needs_touch:
-        with request.app.state.sessionmaker.begin() as session:
-            touch_session(session, session_id=viewer.session_id, now=now)
+        with request.app.state.sessionmaker.begin() as writer:
+            touch_session(writer, session_id=viewer.session_id, now=now)
     return viewer
 
 
 def require_viewer(request: Request) -> Viewer:
-    viewer = current_viewer(request)
+    """The signed-in viewer, read before any transaction of the request (what CSRF checks use:
+    the form, perhaps a large upload, is read before a write transaction begins)."""
+    viewer = getattr(request.state, "viewer", None)
+    if viewer is None:
+        viewer = current_viewer(request)
     if viewer is None:
         raise LoginRequired("Sign in to continue")
     request.state.viewer = viewer
     return viewer
 
 
-def require_admin(viewer: Annotated[Viewer, Depends(require_viewer)]) -> Viewer:
+def require_page_viewer(request: Request, session: SessionDep) -> Viewer:
+    """The signed-in viewer of a page. GET and HEAD read it in the request's own read-only
+    transaction (one connection and one transaction per page view instead of two); other methods
+    keep `require_viewer`'s separate read, so a write transaction never waits on a form upload."""
+    if request.method not in ("GET", "HEAD"):
+        return require_viewer(request)
+    viewer = getattr(request.state, "viewer", None) or current_viewer(request, session)
+    if viewer is None:
+        raise LoginRequired("Sign in to continue")
+    request.state.viewer = viewer
+    return viewer
+
+
+def require_admin(viewer: Annotated[Viewer, Depends(require_page_viewer)]) -> Viewer:
     if not viewer.is_admin:
         raise Forbidden("Only an admin can do this. Ask an admin of your workspace.")
     return viewer
@@ -153,6 +177,6 @@ def check_login_csrf(request: Request, sent: str | None) -> None:
         raise Forbidden("The sign-in form expired. Reload the page and try again.")
 
 
-ViewerDep = Annotated[Viewer, Depends(require_viewer)]
+ViewerDep = Annotated[Viewer, Depends(require_page_viewer)]
 AdminDep = Annotated[Viewer, Depends(require_admin)]
 CsrfDep = Depends(check_csrf)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
@@ -14,7 +14,8 @@ from sqlalchemy.orm import Session
 from app.clock import FixedClock
 from app.contacts.schemas import ContactEventIn
 from app.contacts.service import add_contacts, report_event
-from app.models import Campaign, Contact
+from app.domain.statuses import ActivityKind, Outcome
+from app.models import Activity, Campaign, Contact
 from app.web.security import SESSION_COOKIE
 from tests.pages.conftest import PASSWORD, Team, login
 
@@ -128,6 +129,60 @@ def test_overview_template_and_counts(
     assert len(response.context["days"]) == 30  # type: ignore[attr-defined]
 
 
+def test_activity_chart_and_table_show_completed_and_pending_actions(
+    app_client: TestClient, team: Team, session: Session, clock: FixedClock
+) -> None:
+    """The chart counts completed actions per UTC day (events and pending ones aside); the table
+    shows each contact's last completed action and why its next one waits."""
+    created = add_contacts(
+        session,
+        workspace_id=team.workspace.id,
+        campaign_id=team.campaign.id,
+        items=[{"linkedin_url": "linkedin.com/in/charted"}],
+        now=clock(),
+    ).created[0]
+    contact = session.get_one(Contact, created["id"])
+    today = clock().replace(hour=0, minute=0, second=0, microsecond=0)
+
+    def action(kind: ActivityKind, outcome: Outcome, at: datetime | None, **kw: object) -> None:
+        session.add(
+            Activity(
+                workspace_id=team.workspace.id,
+                contact_id=contact.id,
+                campaign_id=team.campaign.id,
+                kind=kind,
+                outcome=outcome,
+                created_at=at or clock(),
+                completed_at=at,
+                **kw,
+            )
+        )
+
+    invite, follow_up = ActivityKind.CONNECTION_REQUEST, ActivityKind.FOLLOW_UP
+    action(invite, Outcome.SUCCESS, today - timedelta(days=30))  # before the chart's first day
+    action(invite, Outcome.SUCCESS, today - timedelta(days=29))  # its first day, at midnight
+    action(invite, Outcome.SUCCESS, today - timedelta(seconds=1))  # yesterday, 23:59:59
+    action(invite, Outcome.ERROR, today + timedelta(seconds=1))
+    action(follow_up, Outcome.SUCCESS, today + timedelta(hours=9))
+    action(ActivityKind.EVENT, Outcome.SUCCESS, today + timedelta(hours=9, minutes=30))
+    action(follow_up, Outcome.PENDING, None, waiting_reason="daily_cap")
+    session.flush()
+    login(app_client, team.rep_email)
+
+    days = app_client.get("/").context["days"]  # type: ignore[attr-defined]
+    assert [(d.day, d.success, d.error) for d in days if d.success or d.error] == [
+        (days[0].day, 1, 0),
+        ((today - timedelta(days=1)).date(), 1, 0),
+        (today.date(), 1, 1),
+    ]
+    assert days[0].day == (today - timedelta(days=29)).date() and days[-1].day == today.date()
+
+    rows = app_client.get(f"/campaigns/{team.campaign.id}").context["rows"]  # type: ignore[attr-defined]
+    assert [(r["last"].kind, r["next"].kind, r["next_label"]) for r in rows] == [
+        (follow_up, follow_up, "Daily invite limit reached")
+    ]
+
+
 def test_campaign_page_and_its_htmx_fragment(
     app_client: TestClient, team: Team, session: Session, clock: FixedClock
 ) -> None:
@@ -172,7 +227,7 @@ def test_contact_log_as_dialog_and_as_page(
         items=[{"linkedin_url": "linkedin.com/in/jane", "first_name": "Jane"}],
         now=clock(),
     )
-    contact = result.created[0]
+    contact = session.get_one(Contact, result.created[0]["id"])
     report_event(
         session,
         workspace_id=team.workspace.id,
@@ -256,7 +311,7 @@ def test_hostile_contact_fields_render_as_text(
         ],
         now=clock(),
     )
-    contact = session.get_one(Contact, result.created[0].id)
+    contact = session.get_one(Contact, result.created[0]["id"])
     contact.linkedin_url = "javascript:alert(1)"
     session.flush()
     login(app_client, team.rep_email)
