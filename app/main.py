@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -88,6 +89,12 @@ def create_app(
                 interval=settings.engine_interval_seconds,
             )
             engine_thread.start()
+        # Everything built so far lives as long as the process: move it out of the collector's
+        # reach, so a full collection walks only request garbage (it otherwise walked ~150,000
+        # startup objects every few hundred requests, an 86–101 ms pause for every queued request).
+        if owned:  # a served process (tests build many apps in one process and skip this)
+            gc.collect()
+            gc.freeze()
         yield
         if engine_thread is not None:
             engine_thread.stop()

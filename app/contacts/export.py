@@ -50,6 +50,7 @@ def export_rows(
     last_id = 0
     while True:
         stmt = repository.filtered_contacts(
+            session,
             campaign_id=campaign_id,
             statuses=filters.statuses,
             error=filters.error,

@@ -236,6 +236,7 @@ def list_contacts(
     if filters.q and "\x00" in filters.q:
         raise ValidationFailed("The search contains a NUL character", {"q": ["Remove the \\u0000"]})
     stmt = repository.filtered_contacts(
+        session,
         campaign_id=campaign.id,
         statuses=filters.statuses,
         error=filters.error,

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, Select, any_, or_, select
-from sqlalchemy.dialects.postgresql import array
+from sqlalchemy import Row, Select
 from sqlalchemy.orm import Session
 
+from app.contacts import repository
 from app.contacts.service import KEYSET_ORDER, MAX_PAGE, SORTS, ContactFilter
 from app.errors import ValidationFailed
 from app.models import Campaign, Contact
@@ -34,44 +34,19 @@ TABLE_COLUMNS = (
 ContactRow = Row[Any]
 
 
-def _in_campaign(session: Session, campaign_id: int) -> ColumnElement[bool]:
-    """`campaign_id = :c`, spelt `= ANY(ARRAY[:c])` on PostgreSQL. With a plain equality the planner
-    treats campaign_id as a constant and drops it from the keyset order (campaign_id, id), so it may
-    still walk the primary key from the first id, filtering out every earlier campaign's rows
-    (0.1–1 s for a campaign behind a large one). A one-element array is not folded into a constant:
-    the order keeps campaign_id, which only the campaign's composite indexes provide, so a page
-    costs a short index range whatever the campaign, the status filter or the depth."""
-    if session.get_bind().dialect.name == "postgresql":
-        return Contact.campaign_id == any_(array([campaign_id]))
-    return Contact.campaign_id == campaign_id
-
-
-def _search(q: str) -> ColumnElement[bool]:
-    """A case-insensitive substring of name, company, profile URL or email (wildcards literal)."""
-    pattern = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-    return or_(
-        Contact.first_name.ilike(pattern, escape="\\"),
-        Contact.last_name.ilike(pattern, escape="\\"),
-        Contact.company.ilike(pattern, escape="\\"),
-        Contact.linkedin_url.ilike(pattern, escape="\\"),
-        Contact.email.ilike(pattern, escape="\\"),
-    )
-
-
 def _filtered(
     session: Session, campaign_id: int, filters: ContactFilter
 ) -> Select[*tuple[Any, ...]]:
-    """The table's rows under `filters`: the predicates of `contacts.repository.filtered_contacts`."""
-    stmt = select(*TABLE_COLUMNS).where(_in_campaign(session, campaign_id))
-    if filters.statuses:
-        stmt = stmt.where(Contact.status.in_(filters.statuses))
-    if filters.error is not None:
-        stmt = stmt.where(Contact.error_code == filters.error)
-    elif filters.any_error:
-        stmt = stmt.where(Contact.error_code.is_not(None))
-    if filters.q:
-        stmt = stmt.where(_search(filters.q))
-    return stmt
+    """The table's columns under `filters` (the same predicates as the API's list)."""
+    return repository.filtered_contacts(
+        session,
+        campaign_id=campaign_id,
+        statuses=filters.statuses,
+        error=filters.error,
+        any_error=filters.any_error,
+        q=filters.q,
+        columns=TABLE_COLUMNS,
+    )
 
 
 def contact_table_page(

@@ -20,8 +20,10 @@ class Activity(Base):
         Index("ix_activities_contact_id", "contact_id", "id"),
         # The engine's due queue per sender, and its cap counts over completed actions.
         Index("ix_activities_sender_due", "sender_id", "outcome", "scheduled_for"),
-        Index("ix_activities_sender_kind_done", "sender_id", "kind", "completed_at"),
-        Index("ix_activities_campaign_completed", "campaign_id", "completed_at"),
+        # Covering (outcome, kind ride along): cap counts and the dashboard's per-day chart read
+        # the index alone.
+        Index("ix_activities_sender_kind_done", "sender_id", "kind", "completed_at", "outcome"),
+        Index("ix_activities_campaign_completed", "campaign_id", "completed_at", "outcome", "kind"),
         Index("ix_activities_contact_outcome_kind", "contact_id", "outcome", "kind"),
     )
 
