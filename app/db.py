@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, nullcontext
 from datetime import UTC, datetime
@@ -79,6 +80,38 @@ def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
+BUSY_WAIT_SECONDS = 30.0
+
+
+def _begin_immediate(dbapi_conn: Any) -> None:
+    """BEGIN IMMEDIATE, retried quickly while another process holds the write lock.
+
+    SQLite's own busy handler sleeps 1, 2, 5, 10 … 100 ms between attempts: a short write (the
+    API's per-request rate count) that finds the lock taken waits far longer than the holder
+    needs. Here the first retries come after a fraction of a millisecond, backing off to 5 ms,
+    for up to BUSY_WAIT_SECONDS; statements inside the transaction keep the normal busy timeout.
+    """
+    import sqlite3
+
+    deadline = time.monotonic() + BUSY_WAIT_SECONDS
+    pause = 0.0002
+    dbapi_conn.execute("PRAGMA busy_timeout=0")
+    try:
+        while True:
+            try:
+                dbapi_conn.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) and "busy" not in str(exc):
+                    raise
+                if time.monotonic() >= deadline:
+                    raise
+            time.sleep(pause)
+            pause = min(pause * 2, 0.005)
+    finally:
+        dbapi_conn.execute(f"PRAGMA busy_timeout={int(BUSY_WAIT_SECONDS * 1000)}")
+
+
 def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Engine:
     """An engine for SQLite (WAL, foreign keys on, a generous busy timeout) or PostgreSQL."""
     from sqlalchemy import create_engine
@@ -96,7 +129,7 @@ def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Engine:
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA synchronous=NORMAL")
-            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.execute(f"PRAGMA busy_timeout={int(BUSY_WAIT_SECONDS * 1000)}")
             cursor.close()
 
         @event.listens_for(engine, "begin")
@@ -104,7 +137,10 @@ def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Engine:
             # Writers take the write lock up front (IMMEDIATE), so a transaction never fails on a
             # read-to-write lock upgrade; read-only sessions begin DEFERRED and never block anyone.
             mode = conn.get_execution_options().get("sqlite_begin", "IMMEDIATE")
-            conn.exec_driver_sql(f"BEGIN {mode}")
+            if mode != "IMMEDIATE":
+                conn.exec_driver_sql(f"BEGIN {mode}")
+                return
+            _begin_immediate(conn.connection.dbapi_connection)
 
         return engine
     return create_engine(
