@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete
+from sqlalchemy import delete, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -26,7 +26,12 @@ def window_start(now: datetime) -> datetime:
 def count_request(session: Session, *, api_key_id: int, limit: int, now: datetime) -> int:
     """Count one request; raise RateLimited (with seconds to wait) once the minute's budget is spent."""
     start = window_start(now)
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    postgres = session.get_bind().dialect.name == "postgresql"
+    if postgres:
+        # A count lost in a crash only lets a few requests more through: this transaction need
+        # not wait for its WAL flush (one disk sync saved on every API request).
+        session.execute(text("SET LOCAL synchronous_commit = off"))
+    insert = pg_insert if postgres else sqlite_insert
     stmt = (
         insert(ApiRateWindow)
         .values(api_key_id=api_key_id, window_start=start, count=1)
