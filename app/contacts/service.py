@@ -228,6 +228,32 @@ def list_contacts(
     campaign = get_campaign(
         session, workspace_id=workspace_id, campaign_id=campaign_id, with_steps=False
     )
+    rows, next_cursor = contact_page(
+        session,
+        campaign_id=campaign.id,
+        filters=filters,
+        limit=limit,
+        cursor=cursor,
+        sort=sort,
+        before=before,
+    )
+    return list(rows), next_cursor
+
+
+def contact_page(
+    session: Session,
+    *,
+    campaign_id: int,
+    filters: ContactFilter,
+    limit: int = 50,
+    cursor: str | None = None,
+    sort: str = "id",
+    before: str | None = None,
+    columns: Sequence[Any] | None = None,
+) -> tuple[list[Any], str | None]:
+    """One keyset page of a campaign already checked to be the caller's: whole contacts, or rows
+    of `columns`, and the next page's cursor (for a `before` page: whether rows come before it).
+    Raises ValidationFailed for an unknown sort, a NUL in the search, a bad cursor."""
     if sort not in SORTS:
         raise ValidationFailed(
             f"Unknown sort {sort!r}", {"sort": [f"Use one of: {', '.join(SORTS)}"]}
@@ -237,27 +263,31 @@ def list_contacts(
         raise ValidationFailed("The search contains a NUL character", {"q": ["Remove the \\u0000"]})
     stmt = repository.filtered_contacts(
         session,
-        campaign_id=campaign.id,
+        campaign_id=campaign_id,
         statuses=filters.statuses,
         error=filters.error,
         any_error=filters.any_error,
         q=filters.q,
+        columns=columns,
     )
+
+    def read(query: Any) -> list[Any]:
+        return list(session.execute(query) if columns else session.scalars(query))
+
     if before:
         # The page before a row: walk backwards, then put the rows back in display order.
         first = decode_cursor(before, sort=sort)["id"]
         stmt = stmt.where(Contact.id < first if sort == "id" else Contact.id > first)
         backwards = KEYSET_ORDER["-id" if sort == "id" else "id"]
-        rows = list(session.scalars(stmt.order_by(*backwards).limit(limit + 1)))
+        rows = read(stmt.order_by(*backwards).limit(limit + 1))
         earlier = len(rows) > limit
         rows = rows[:limit]
         rows.reverse()
-        # For a backwards page the cursor says whether there are rows before it.
         return rows, encode_cursor({"sort": sort, "id": rows[0].id}) if earlier and rows else None
     if cursor:
         last = decode_cursor(cursor, sort=sort)["id"]
         stmt = stmt.where(Contact.id > last if sort == "id" else Contact.id < last)
-    rows = list(session.scalars(stmt.order_by(*KEYSET_ORDER[sort]).limit(limit + 1)))
+    rows = read(stmt.order_by(*KEYSET_ORDER[sort]).limit(limit + 1))
     next_cursor = None
     if len(rows) > limit:
         rows = rows[:limit]

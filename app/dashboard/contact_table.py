@@ -9,14 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Row, Select
+from sqlalchemy import Row
 from sqlalchemy.orm import Session
 
-from app.contacts import repository
-from app.contacts.service import KEYSET_ORDER, MAX_PAGE, SORTS, ContactFilter
-from app.errors import ValidationFailed
+from app.contacts.service import ContactFilter, contact_page
 from app.models import Campaign, Contact
-from app.pagination import decode_cursor, encode_cursor
 
 TABLE_COLUMNS = (
     Contact.id,
@@ -34,21 +31,6 @@ TABLE_COLUMNS = (
 ContactRow = Row[Any]
 
 
-def _filtered(
-    session: Session, campaign_id: int, filters: ContactFilter
-) -> Select[*tuple[Any, ...]]:
-    """The table's columns under `filters` (the same predicates as the API's list)."""
-    return repository.filtered_contacts(
-        session,
-        campaign_id=campaign_id,
-        statuses=filters.statuses,
-        error=filters.error,
-        any_error=filters.any_error,
-        q=filters.q,
-        columns=TABLE_COLUMNS,
-    )
-
-
 def contact_table_page(
     session: Session,
     *,
@@ -62,30 +44,14 @@ def contact_table_page(
     """One keyset page of `campaign`'s contacts (already checked to be the viewer's), and the cursor
     `list_contacts` would return with it: the next page's, or for a `before` page whether there are
     rows before it. Raises ValidationFailed for an unknown sort, a NUL in the search, a bad cursor."""
-    if sort not in SORTS:
-        raise ValidationFailed(
-            f"Unknown sort {sort!r}", {"sort": [f"Use one of: {', '.join(SORTS)}"]}
-        )
-    limit = max(1, min(limit, MAX_PAGE))
-    if filters.q and "\x00" in filters.q:
-        raise ValidationFailed("The search contains a NUL character", {"q": ["Remove the \\u0000"]})
-    stmt = _filtered(session, campaign.id, filters)
-    if before:
-        # The page before a row: walk backwards, then put the rows back in display order.
-        first = decode_cursor(before, sort=sort)["id"]
-        stmt = stmt.where(Contact.id < first if sort == "id" else Contact.id > first)
-        backwards = "-id" if sort == "id" else "id"
-        rows = list(session.execute(stmt.order_by(*KEYSET_ORDER[backwards]).limit(limit + 1)))
-        earlier = len(rows) > limit
-        rows = rows[:limit]
-        rows.reverse()
-        return rows, encode_cursor({"sort": sort, "id": rows[0].id}) if earlier and rows else None
-    if cursor:
-        last = decode_cursor(cursor, sort=sort)["id"]
-        stmt = stmt.where(Contact.id > last if sort == "id" else Contact.id < last)
-    rows = list(session.execute(stmt.order_by(*KEYSET_ORDER[sort]).limit(limit + 1)))
-    next_cursor = None
-    if len(rows) > limit:
-        rows = rows[:limit]
-        next_cursor = encode_cursor({"sort": sort, "id": rows[-1].id})
+    rows, next_cursor = contact_page(
+        session,
+        campaign_id=campaign.id,
+        filters=filters,
+        limit=limit,
+        cursor=cursor,
+        sort=sort,
+        before=before,
+        columns=TABLE_COLUMNS,
+    )
     return rows, next_cursor

@@ -229,8 +229,9 @@ def test_import_killed_part_way_resumes_to_exactly_every_row(
     assert target.contact_counts() == (ROWS, ROWS)
 
 
-def test_resume_right_after_a_kill(target: Target, tmp_path: Path) -> None:
-    source = write_csv(tmp_path / "small.csv", 3 * BATCH)
+def claimed_import(target: Target, source: Path, tmp_path: Path, *, owner: str | None) -> int:
+    """An import of `source` created and claimed as `contact-tracker import` would, then (with an
+    owner given) recorded as held by that process: the state a SIGKILL leaves behind."""
     with committed(target.engine) as s:
         path, size = service.copy_for_cli(source, data_dir=str(tmp_path), max_bytes=10**9)
         job = service.create_import(
@@ -246,14 +247,19 @@ def test_resume_right_after_a_kill(target: Target, tmp_path: Path) -> None:
             on_duplicate=DuplicatePolicy.SKIP,
             now=system_clock(),
         )
-        # The state a `contact-tracker import` leaves when SIGKILLed after claiming its job:
-        # running, its lease still fresh, held by a process that is gone.
         claimed = service.claim_next(s, now=system_clock(), import_id=job.id)
         assert claimed is not None
-        gone = subprocess.Popen(["sleep", "0"])
-        gone.wait()
-        claimed.lease_owner = f"{socket.gethostname()}:{gone.pid}"
-        import_id = job.id
+        if owner is not None:
+            claimed.lease_owner = owner
+        return job.id
+
+
+def test_resume_right_after_a_kill(target: Target, tmp_path: Path) -> None:
+    source = write_csv(tmp_path / "small.csv", 3 * BATCH)
+    # Running, its lease still fresh, held by a process that is gone.
+    gone = subprocess.Popen(["sleep", "0"])
+    gone.wait()
+    import_id = claimed_import(target, source, tmp_path, owner=f"{socket.gethostname()}:{gone.pid}")
     resumed = target.cli(
         "import", str(source), "--campaign", str(target.campaign_id), "--resume", str(import_id)
     )
@@ -265,23 +271,7 @@ def test_resume_leaves_an_import_whose_process_still_runs(target: Target, tmp_pa
     """A resume must not run an import twice: a live holder (here, this test's own process
     seen from the CLI's) keeps its lease."""
     source = write_csv(tmp_path / "small.csv", 10)
-    with committed(target.engine) as s:
-        path, size = service.copy_for_cli(source, data_dir=str(tmp_path), max_bytes=10**9)
-        job = service.create_import(
-            s,
-            workspace_id=s.get_one(Campaign, target.campaign_id).workspace_id,
-            campaign_id=target.campaign_id,
-            path=path,
-            filename=source.name,
-            size=size,
-            created_by="CLI",
-            user_id=None,
-            mapping=None,
-            on_duplicate=DuplicatePolicy.SKIP,
-            now=system_clock(),
-        )
-        assert service.claim_next(s, now=system_clock(), import_id=job.id) is not None
-        import_id = job.id
+    import_id = claimed_import(target, source, tmp_path, owner=None)
     resumed = target.cli(
         "import", str(source), "--campaign", str(target.campaign_id), "--resume", str(import_id)
     )
