@@ -22,6 +22,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from app.campaigns import counts
+from app.contacts.repository import in_campaign
 from app.db import JSONType, UTCDateTime
 from app.domain.statuses import (
     ActivityKind,
@@ -306,14 +307,44 @@ def enqueue_candidates(
     limit: int,
     step: int | None = None,
 ) -> int:
-    """INSERT … SELECT up to `limit` new pending actions for contacts that need `kind` next."""
+    """INSERT … SELECT up to `limit` new pending actions for contacts that need `kind` next,
+    oldest contacts first across the sender's campaigns."""
     if limit <= 0:
         return 0
-    campaigns = select(Campaign.id).where(
-        Campaign.sender_id == sender_id,
-        Campaign.state == CampaignState.RUNNING,
-        Campaign.type.in_(campaign_types),
+    campaigns = list(
+        session.scalars(
+            select(Campaign.id).where(
+                Campaign.sender_id == sender_id,
+                Campaign.state == CampaignState.RUNNING,
+                Campaign.type.in_(campaign_types),
+            )
+        )
     )
+    needing = [
+        Contact.muted.is_(False),
+        # A contact whose last action failed for good waits for a person (or a template fix).
+        Contact.error_code.is_(None),
+        no_pending([kind]),
+        not_blacklisted(),
+        *extra,
+    ]
+    # The first `limit` of each campaign and status, read along its (campaign_id, status, id)
+    # index (a scan of the whole table in id order walked every other campaign's contacts on
+    # PostgreSQL), then the oldest `limit` of them all.
+    chosen: list[int] = []
+    for campaign_id in campaigns:
+        for status in statuses:
+            chosen.extend(
+                session.scalars(
+                    select(Contact.id)
+                    .where(in_campaign(session, campaign_id), Contact.status == status, *needing)
+                    .order_by(Contact.campaign_id, Contact.status, Contact.id)
+                    .limit(limit)
+                )
+            )
+    chosen = sorted(chosen)[:limit]
+    if not chosen:
+        return 0
     source = (
         select(
             Contact.workspace_id,
@@ -328,18 +359,8 @@ def enqueue_candidates(
             literal(step, Integer()),
             literal(0),
         )
-        .where(
-            Contact.campaign_id.in_(campaigns),
-            Contact.status.in_(statuses),
-            Contact.muted.is_(False),
-            # A contact whose last action failed for good waits for a person (or a template fix).
-            Contact.error_code.is_(None),
-            no_pending([kind]),
-            not_blacklisted(),
-            *extra,
-        )
+        .where(Contact.id.in_(chosen), *needing)
         .order_by(Contact.id)
-        .limit(limit)
     )
     result = session.execute(
         insert(Activity)
