@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 import time
 from collections.abc import Iterator
@@ -91,8 +92,6 @@ def _begin_immediate(dbapi_conn: Any) -> None:
     needs. Here the first retries come after a fraction of a millisecond, backing off to 5 ms,
     for up to BUSY_WAIT_SECONDS; statements inside the transaction keep the normal busy timeout.
     """
-    import sqlite3
-
     deadline = time.monotonic() + BUSY_WAIT_SECONDS
     pause = 0.0002
     dbapi_conn.execute("PRAGMA busy_timeout=0")
@@ -148,9 +147,10 @@ def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Engine:
     )
 
 
-# One SQLite writer at a time per process, queued here rather than in SQLite's busy handler, which
-# sleeps 1, 2, 5, 10… ms between retries: short writes made by many threads (the API's per-request
-# rate count) otherwise pile up those sleeps. Other processes are still held off by SQLite's lock.
+# One SQLite writer at a time per process on the busiest write path (the API's per-request rate
+# count): its threads queue on this lock instead of polling SQLite's, which even with the quick
+# retries of _begin_immediate measured p99 54 ms against 76–107 ms for an authenticated GET under
+# 8 clients. Other processes are held off by SQLite's lock and _begin_immediate.
 _SQLITE_WRITERS = threading.Lock()
 
 

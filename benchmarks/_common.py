@@ -15,8 +15,9 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
+import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -332,6 +333,64 @@ def create_sender_and_campaign(base_url: str, api_key: str) -> tuple[int, int]:
         )
         r.raise_for_status()
         return sender_id, int(r.json()["id"])
+
+
+@dataclass
+class Load:
+    """What `concurrent_gets` measured: every request's latency, the wall time, the failures."""
+
+    latencies: list[float]
+    wall: float
+    errors: int
+    first_error: str | None
+
+
+def concurrent_gets(
+    open_client: Callable[[int], httpx.Client],
+    urls: Sequence[str],
+    *,
+    clients: int,
+    requests: int,
+    seconds: float,
+    warm: int = 1,
+) -> Load:
+    """`clients` threads, each with its own client (`open_client(k)`), GET `urls` in rotation:
+    `requests` each, or as many as fit in `seconds`. Each first makes `warm` unmeasured requests
+    (the connection, the server's caches); all then start together."""
+    per_client: list[list[float]] = [[] for _ in range(clients)]
+    errors = [0] * clients
+    first_error: list[str] = []
+    barrier = threading.Barrier(clients + 1)
+
+    def client_loop(k: int) -> None:
+        with open_client(k) as c:
+            for j in range(warm):
+                c.get(urls[(k + j) % len(urls)])
+            barrier.wait()
+            deadline = time.perf_counter() + seconds
+            out = per_client[k]
+            for j in range(requests):
+                if time.perf_counter() > deadline:
+                    break
+                url = urls[(k * requests + j) % len(urls)]
+                t0 = time.perf_counter()
+                r = c.get(url)
+                out.append(time.perf_counter() - t0)
+                if r.status_code != 200:
+                    errors[k] += 1
+                    if not first_error:
+                        first_error.append(f"{r.status_code} {url} {r.text[:200]}")
+
+    threads = [threading.Thread(target=client_loop, args=(k,)) for k in range(clients)]
+    for t in threads:
+        t.start()
+    barrier.wait()
+    t0 = time.perf_counter()
+    for t in threads:
+        t.join()
+    wall = time.perf_counter() - t0
+    latencies = [x for xs in per_client for x in xs]
+    return Load(latencies, wall, sum(errors), next(iter(first_error), None))
 
 
 # --------------------------------------------------------------------------- figures

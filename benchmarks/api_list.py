@@ -22,7 +22,6 @@ import argparse
 import base64
 import json
 import random
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -38,6 +37,7 @@ from _common import (
     Server,
     api_client,
     bench_env,
+    concurrent_gets,
     create_sender_and_campaign,
     describe_url,
     fresh_database,
@@ -230,42 +230,16 @@ def measure(
 ) -> Outcome:
     """Each client makes `requests` requests, or as many as fit in `seconds`, whichever is less."""
     headers = {"Authorization": f"Bearer {api_key}"} if scenario.auth else {}
-    per_client: list[list[float]] = [[] for _ in range(clients)]
-    errors = [0] * clients
-    first_error: list[str] = []
-    barrier = threading.Barrier(clients + 1)
-    urls = scenario.urls
-
-    def client_loop(k: int) -> None:
-        limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
-        with httpx.Client(base_url=base_url, headers=headers, timeout=60, limits=limits) as c:
-            for j in range(3):  # warm the connection and the server's caches
-                c.get(urls[(k + j) % len(urls)])
-            barrier.wait()
-            deadline = time.perf_counter() + seconds
-            out = per_client[k]
-            for j in range(requests):
-                if time.perf_counter() > deadline:
-                    break
-                url = urls[(k * requests + j) % len(urls)]
-                t0 = time.perf_counter()
-                r = c.get(url)
-                out.append(time.perf_counter() - t0)
-                if r.status_code != 200:
-                    errors[k] += 1
-                    if not first_error:
-                        first_error.append(f"{r.status_code} {r.text[:200]}")
-
-    threads = [threading.Thread(target=client_loop, args=(k,)) for k in range(clients)]
-    for t in threads:
-        t.start()
-    barrier.wait()
-    t0 = time.perf_counter()
-    for t in threads:
-        t.join()
-    wall = time.perf_counter() - t0
-    latencies = [x for xs in per_client for x in xs]
-    return Outcome(scenario, latencies, wall, sum(errors), (first_error or [None])[0])
+    limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
+    load = concurrent_gets(
+        lambda _k: httpx.Client(base_url=base_url, headers=headers, timeout=60, limits=limits),
+        scenario.urls,
+        clients=clients,
+        requests=requests,
+        seconds=seconds,
+        warm=3,
+    )
+    return Outcome(scenario, load.latencies, load.wall, load.errors, load.first_error)
 
 
 def check_page(

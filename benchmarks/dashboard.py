@@ -38,7 +38,6 @@ import html
 import json
 import random
 import re
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -51,6 +50,7 @@ from _common import (
     Profiler,
     Server,
     bench_env,
+    concurrent_gets,
     describe_url,
     fresh_database,
     is_postgres,
@@ -685,39 +685,14 @@ def measure(
             if j >= 3:
                 solo.append(time.perf_counter() - t0)
             size = max(size, len(r.content))
-    per_client: list[list[float]] = [[] for _ in range(clients)]
-    errors = [0] * clients
-    first_error: list[str] = []
-    barrier = threading.Barrier(clients + 1)
-
-    def client_loop(k: int) -> None:
-        with client_for(base_url, tokens[k] if sc.signed_in else None, sc.htmx) as c:
-            c.get(urls[k % len(urls)])  # open the connection
-            barrier.wait()
-            deadline = time.perf_counter() + seconds
-            out = per_client[k]
-            for j in range(requests):
-                if time.perf_counter() > deadline:
-                    break
-                url = urls[(k * requests + j) % len(urls)]
-                t0 = time.perf_counter()
-                r = c.get(url)
-                out.append(time.perf_counter() - t0)
-                if r.status_code != 200:
-                    errors[k] += 1
-                    if not first_error:
-                        first_error.append(f"{r.status_code} {url} {r.text[:200]}")
-
-    threads = [threading.Thread(target=client_loop, args=(k,)) for k in range(clients)]
-    for t in threads:
-        t.start()
-    barrier.wait()
-    t0 = time.perf_counter()
-    for t in threads:
-        t.join()
-    wall = time.perf_counter() - t0
-    latencies = [x for xs in per_client for x in xs]
-    return Result(sc, latencies, wall, sum(errors), solo, size, next(iter(first_error), None))
+    load = concurrent_gets(
+        lambda k: client_for(base_url, tokens[k] if sc.signed_in else None, sc.htmx),
+        urls,
+        clients=clients,
+        requests=requests,
+        seconds=seconds,
+    )
+    return Result(sc, load.latencies, load.wall, load.errors, solo, size, load.first_error)
 
 
 def get_checked(c: httpx.Client, url: str, name: str, **headers: str) -> str:

@@ -13,8 +13,8 @@ from app.activity.service import last_and_next
 from app.campaigns import service
 from app.campaigns.schemas import CampaignCreate, CampaignUpdate, FollowUpStep
 from app.contacts.export import export_rows
-from app.contacts.service import ContactFilter, blacklist_contacts, set_muted
-from app.dashboard.contact_table import contact_table_page
+from app.contacts.service import ContactFilter, blacklist_contacts, contact_page, set_muted
+from app.dashboard.contact_table import TABLE_COLUMNS
 from app.domain.errors import ERROR_LABELS, ErrorCode
 from app.domain.messages import NOTE_LIMITS
 from app.domain.pacing import WAITING_REASON_LABELS, WaitingReason
@@ -82,14 +82,15 @@ def campaign_page(
     )
     sender = get_sender(session, workspace_id=viewer.workspace_id, sender_id=campaign.sender_id)
     filters = _filters(status, error, q)
-    rows, next_cursor = contact_table_page(
+    rows, next_cursor = contact_page(
         session,
-        campaign=campaign,
+        campaign_id=campaign.id,
         filters=filters,
         limit=PAGE_SIZE,
         cursor=cursor,
         before=before,
         sort=sort,
+        columns=TABLE_COLUMNS,
     )
     has_earlier = not before or next_cursor is not None
     if before and rows:

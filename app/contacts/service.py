@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -159,8 +158,8 @@ def add_contacts(
     inserted = repository.insert_contacts_skip_existing(session, rows, common=common)
     counts.bump(
         session,
-        Counter(
-            (campaign.id, counts.status_key(r["status"]))
+        counts.deltas_for_rows(
+            {"campaign_id": campaign.id, "status": r["status"]}
             for r in rows
             if r["linkedin_url"] in inserted
         ),

@@ -277,10 +277,7 @@ class RowPlan:
                 None,
                 f"Malformed row: {n} cells for {self.width} columns (check quoting and delimiters)",
             )
-        if n >= self.width:
-            values = {target: cells[i].strip() for i, target in self.mapped}
-        else:
-            values = {target: cells[i].strip() if i < n else "" for i, target in self.mapped}
+        values = {target: cells[i].strip() if i < n else "" for i, target in self.mapped}
         custom: dict[str, str] = {}
         for i, name, key in self.custom:
             if i < n and (value := cells[i].strip()):
