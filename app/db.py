@@ -163,8 +163,17 @@ def writer_turn(factory: sessionmaker[Session]) -> AbstractContextManager[object
 
 
 def make_sessionmaker(engine: Engine, *, read_only: bool = False) -> sessionmaker[Session]:
-    """Sessions for writing, or for reading only (on SQLite these never take the write lock)."""
-    bind = engine.execution_options(sqlite_begin="DEFERRED") if read_only else engine
+    """Sessions for writing, or for reading only.
+
+    Reading sessions never take SQLite's write lock (BEGIN DEFERRED). On PostgreSQL they run in
+    autocommit: under READ COMMITTED every statement has its own snapshot anyway, so a BEGIN and a
+    COMMIT would be two round trips that change nothing."""
+    if not read_only:
+        return sessionmaker(engine, expire_on_commit=False)
+    if engine.dialect.name == "sqlite":
+        bind = engine.execution_options(sqlite_begin="DEFERRED")
+    else:
+        bind = engine.execution_options(isolation_level="AUTOCOMMIT")
     return sessionmaker(bind, expire_on_commit=False)
 
 

@@ -6,6 +6,7 @@ Not part of the test suite. Everything here drives the app from outside, as an o
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import os
 import shutil
@@ -309,6 +310,16 @@ class Server:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def add_workers_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="uvicorn processes (default: one per CPU; one process serving 8 clients queues "
+        "them on its threads and its GIL)",
+    )
 
 
 def api_client(

@@ -1,7 +1,7 @@
 """Listing a large campaign through the real API: first page, a deep keyset page, filters, /healthz.
 
     .venv/bin/python benchmarks/api_list.py [--database-url URL] [--contacts 1000000]
-        [--clients 8] [--requests 200] [--workers 1] [--scenario-seconds 30]
+        [--clients 8] [--requests 200] [--workers CPUs] [--scenario-seconds 30]
         [--walk-pages 0] [--sqlite-analyze] [--server-env KEY=VALUE] [--only NAMES] [--py-spy OUT]
 
 1. A fresh database (a temporary SQLite file by default; with a PostgreSQL URL a throwaway database
@@ -35,6 +35,7 @@ from _common import (
     STATUSES,
     Profiler,
     Server,
+    add_workers_argument,
     api_client,
     bench_env,
     concurrent_gets,
@@ -285,7 +286,7 @@ def main() -> None:
     parser.add_argument("--contacts", type=int, default=1_000_000)
     parser.add_argument("--clients", type=int, default=8, help="client threads")
     parser.add_argument("--requests", type=int, default=200, help="per client per scenario")
-    parser.add_argument("--workers", type=int, default=1, help="uvicorn processes")
+    add_workers_argument(parser)
     parser.add_argument(
         "--scenario-seconds",
         type=float,

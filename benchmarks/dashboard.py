@@ -2,7 +2,7 @@
 activity dialog of a million-contact workspace, beside GET /healthz in the same run.
 
     .venv/bin/python benchmarks/dashboard.py [--database-url URL] [--contacts 1000000]
-        [--clients 8] [--workers 2] [--requests 100] [--scenario-seconds 20]
+        [--clients 8] [--workers CPUs] [--requests 100] [--scenario-seconds 20]
         [--activity-contacts 50000] [--pending-share 0.25] [--sqlite-analyze]
         [--only NAMES] [--py-spy OUT]
 
@@ -49,6 +49,7 @@ from _common import (
     ERROR_CODES,
     Profiler,
     Server,
+    add_workers_argument,
     bench_env,
     concurrent_gets,
     describe_url,
@@ -790,7 +791,7 @@ def main() -> None:
     parser.add_argument("--database-url", help="default: a temporary SQLite file")
     parser.add_argument("--contacts", type=int, default=1_000_000)
     parser.add_argument("--clients", type=int, default=8, help="client threads")
-    parser.add_argument("--workers", type=int, default=2, help="uvicorn processes")
+    add_workers_argument(parser)
     parser.add_argument("--requests", type=int, default=100, help="per client per scenario")
     parser.add_argument(
         "--scenario-seconds",

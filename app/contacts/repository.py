@@ -184,10 +184,14 @@ def filtered_contacts(
     any_error: bool = False,
     q: str | None = None,
     columns: Sequence[Any] | None = None,
+    workspace_id: int | None = None,
 ) -> Select[Any]:
-    """A campaign's contacts under the list filters: whole contacts, or just `columns`."""
+    """A campaign's contacts under the list filters: whole contacts, or just `columns`; with
+    `workspace_id`, only if the campaign is that workspace's (no rows otherwise)."""
     stmt: Select[Any] = select(*columns) if columns else select(Contact)
     stmt = stmt.where(in_campaign(session, campaign_id))
+    if workspace_id is not None:
+        stmt = stmt.where(Contact.workspace_id == workspace_id)
     if statuses:
         stmt = stmt.where(Contact.status.in_(statuses))
     if error is not None:

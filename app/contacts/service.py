@@ -223,19 +223,22 @@ def list_contacts(
     sort: str = "id",
     before: str | None = None,
 ) -> tuple[list[Contact], str | None]:
-    """One keyset page (no OFFSET: a deep page costs what the first does) and the next cursor."""
-    campaign = get_campaign(
-        session, workspace_id=workspace_id, campaign_id=campaign_id, with_steps=False
-    )
+    """One keyset page (no OFFSET: a deep page costs what the first does) and the next cursor.
+
+    The page is read first, limited to the caller's workspace: only an empty page needs the
+    campaign looked up, to tell an empty campaign from one that is not the caller's (404)."""
     rows, next_cursor = contact_page(
         session,
-        campaign_id=campaign.id,
+        campaign_id=campaign_id,
+        workspace_id=workspace_id,
         filters=filters,
         limit=limit,
         cursor=cursor,
         sort=sort,
         before=before,
     )
+    if not rows:
+        get_campaign(session, workspace_id=workspace_id, campaign_id=campaign_id, with_steps=False)
     return list(rows), next_cursor
 
 
@@ -249,9 +252,11 @@ def contact_page(
     sort: str = "id",
     before: str | None = None,
     columns: Sequence[Any] | None = None,
+    workspace_id: int | None = None,
 ) -> tuple[list[Any], str | None]:
-    """One keyset page of a campaign already checked to be the caller's: whole contacts, or rows
-    of `columns`, and the next page's cursor (for a `before` page: whether rows come before it).
+    """One keyset page of a campaign (checked to be the caller's, or limited to `workspace_id`):
+    whole contacts, or rows of `columns`, and the next page's cursor (for a `before` page:
+    whether rows come before it).
     Raises ValidationFailed for an unknown sort, a NUL in the search, a bad cursor."""
     if sort not in SORTS:
         raise ValidationFailed(
@@ -268,6 +273,7 @@ def contact_page(
         any_error=filters.any_error,
         q=filters.q,
         columns=columns,
+        workspace_id=workspace_id,
     )
 
     def read(query: Any) -> list[Any]:

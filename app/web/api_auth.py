@@ -7,12 +7,14 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from app.accounts.rate_limit import count_request
-from app.accounts.service import resolve_api_key
+from app.accounts.rate_limit import budget_left, count_request, resolve_and_count_postgres
+from app.accounts.service import LAST_USED_RESOLUTION, hash_api_key, resolve_api_key
 from app.clock import Clock
 from app.config import Settings
 from app.db import writer_turn
 from app.errors import Unauthorized
+
+UNKNOWN_KEY = "The API key is unknown or has been revoked"
 
 
 @dataclass(frozen=True)
@@ -36,16 +38,25 @@ def authenticate_api_key(request: Request) -> ApiCaller:
     clock: Clock = request.app.state.clock
     now = clock()
     factory = request.app.state.sessionmaker
-    with writer_turn(factory), factory.begin() as session:
-        api_key = resolve_api_key(session, token=token, now=now)
-        if api_key is None:
-            raise Unauthorized("The API key is unknown or has been revoked")
-        caller = ApiCaller(workspace_id=api_key.workspace_id, api_key_id=api_key.id, remaining=0)
-        remaining = count_request(
-            session, api_key_id=api_key.id, limit=settings.api_rate_limit_per_minute, now=now
-        )
-    request.state.rate_limit = (settings.api_rate_limit_per_minute, remaining)
-    return ApiCaller(caller.workspace_id, caller.api_key_id, remaining)
+    if factory.kw["bind"].dialect.name == "postgresql":
+        # Autocommit on PostgreSQL (see make_sessionmaker): the key, its last use and the count
+        # are one statement, so one round trip.
+        with request.app.state.read_sessionmaker.begin() as session:
+            counted = resolve_and_count_postgres(
+                session, key_hash=hash_api_key(token), now=now, last_used_every=LAST_USED_RESOLUTION
+            )
+        if counted is None:
+            raise Unauthorized(UNKNOWN_KEY)
+        workspace_id, api_key_id, count = counted.workspace_id, counted.api_key_id, counted.count
+    else:
+        with writer_turn(factory), factory.begin() as session:
+            api_key = resolve_api_key(session, token=token, now=now)
+            if api_key is None:
+                raise Unauthorized(UNKNOWN_KEY)
+            workspace_id, api_key_id = api_key.workspace_id, api_key.id
+            count = count_request(session, api_key_id=api_key_id, now=now)
+    remaining = budget_left(count, limit=settings.api_rate_limit_per_minute, now=now)
+    return ApiCaller(workspace_id, api_key_id, remaining)
 
 
 ApiCallerDep = Annotated[ApiCaller, Depends(authenticate_api_key)]

@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+import time
+from datetime import UTC, datetime, timedelta
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.accounts.service import revoke_api_key
 from app.clock import FixedClock
 from app.config import Settings
 from app.main import create_app
+from app.models import ApiKey, ApiRateWindow
 from tests.api.conftest import Api, make_api
+from tests.builders import a_workspace, an_api_key
 from tests.conftest import T0
+from tests.live import committed, drop_workspace, live_server
 
 PROBLEM = "application/problem+json"
 
@@ -179,3 +185,39 @@ def test_openapi_and_docs_are_served(app_client: TestClient) -> None:
     assert "application/problem+json" in post["responses"]["422"]["content"]
     docs = app_client.get("/api/docs")
     assert docs.status_code == 200 and "swagger-ui" in docs.text and "<script>" not in docs.text
+
+
+def test_real_server_counts_each_request_and_records_the_keys_last_use(
+    db_engine: Engine,
+) -> None:
+    """Through the server's own sessions (on PostgreSQL: autocommit, one statement per request):
+    the count is committed and shared, the key's last use is recorded, unknown keys count nothing."""
+    with committed(db_engine) as session:
+        workspace = a_workspace(session)
+        token = an_api_key(session, workspace)
+        workspace_id = workspace.id
+    auth = {"Authorization": f"Bearer {token}"}
+    try:
+        with live_server(db_engine, api_rate_limit_per_minute=3) as url:
+            with httpx.Client(base_url=url, timeout=30) as client:
+                for _attempt in range(3):
+                    minute = datetime.now(UTC).replace(second=0, microsecond=0)
+                    unknown = client.get("/api/v1/senders", headers={"Authorization": "Bearer x"})
+                    codes = [
+                        client.get("/api/v1/senders", headers=auth).status_code for _ in range(4)
+                    ]
+                    if datetime.now(UTC).replace(second=0, microsecond=0) == minute:
+                        break  # all within one rate window
+                    time.sleep(1)  # the window turned over mid-test: measure again
+        assert unknown.status_code == 401
+        assert codes == [200, 200, 200, 429]
+        with committed(db_engine) as session:
+            key = session.scalars(select(ApiKey).where(ApiKey.workspace_id == workspace_id)).one()
+            assert key.last_used_at is not None
+            assert key.last_used_at >= minute
+            windows = session.scalars(
+                select(ApiRateWindow).where(ApiRateWindow.api_key_id == key.id)
+            ).all()
+            assert [(w.window_start, w.count) for w in windows] == [(minute, 4)]
+    finally:
+        drop_workspace(db_engine, workspace_id)
