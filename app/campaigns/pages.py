@@ -6,13 +6,13 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Query, Request
-from fastapi.responses import RedirectResponse, Response, StreamingResponse
+from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
 from app.activity.service import last_and_next
 from app.campaigns import service
 from app.campaigns.schemas import CampaignCreate, CampaignUpdate, FollowUpStep
-from app.contacts.export import export_rows
+from app.contacts.export import HEADER, export_rows
 from app.contacts.service import ContactFilter, blacklist_contacts, contact_page, set_muted
 from app.dashboard.contact_table import TABLE_COLUMNS
 from app.domain.errors import ERROR_LABELS, ErrorCode
@@ -24,6 +24,7 @@ from app.errors import Conflict, ValidationFailed
 from app.pagination import encode_cursor
 from app.senders.service import get_sender, list_senders
 from app.web.deps import NowDep, SessionDep
+from app.web.downloads import csv_response
 from app.web.forms import field_errors
 from app.web.security import AdminDep, CsrfDep, ViewerDep
 from app.web.templating import page
@@ -223,6 +224,7 @@ def bulk_action(
 @router.get("/campaigns/{campaign_id:int}/export.csv")
 def export_csv(
     campaign_id: int,
+    request: Request,
     session: SessionDep,
     viewer: ViewerDep,
     status: Annotated[list[str], Query()] = [],  # noqa: B006
@@ -233,14 +235,13 @@ def export_csv(
     campaign = service.get_campaign(
         session, workspace_id=viewer.workspace_id, campaign_id=campaign_id, with_steps=False
     )
-    filters = _filters(status, error, q)
-    body = list(export_rows(session, campaign_id=campaign.id, filters=filters))
-    filename = f"campaign-{campaign.id}-contacts.csv"
-    return StreamingResponse(
-        iter(body),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    rows = export_rows(
+        request.app.state.read_sessionmaker,
+        campaign_id=campaign.id,
+        filters=_filters(status, error, q),
+        newest_first=sort == "-id",
     )
+    return csv_response(f"campaign-{campaign.id}-contacts.csv", HEADER, rows)
 
 
 # ------------------------------------------------------------------ editor

@@ -1,12 +1,11 @@
-"""CSV export of a filtered contact list, safe to open in a spreadsheet."""
+"""The rows of a CSV export of a filtered contact list (written out by app.web.downloads)."""
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterator
+from datetime import datetime
 
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from app.contacts import repository
 from app.contacts.service import ContactFilter
@@ -31,62 +30,76 @@ HEADER = [
     "connected_at",
     "withdrawn_at",
 ]
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def neutralise(value: object) -> str:
-    """A cell a spreadsheet shows as text, never runs: formula starts get a leading apostrophe."""
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(FORMULA_STARTS) else text
+COLUMNS = (
+    Contact.id,
+    Contact.linkedin_url,
+    Contact.first_name,
+    Contact.last_name,
+    Contact.email,
+    Contact.company,
+    Contact.title,
+    Contact.status,
+    Contact.error_code,
+    Contact.source,
+    Contact.muted,
+    Contact.replied,
+    Contact.created_at,
+    Contact.invited_at,
+    Contact.connected_at,
+    Contact.withdrawn_at,
+)
 
 
 def export_rows(
-    session: Session, *, campaign_id: int, filters: ContactFilter, batch: int = 2000
-) -> Iterator[str]:
-    """The CSV, a chunk at a time (keyset batches: memory stays flat however long the list)."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(HEADER)
-    last_id = 0
+    factory: sessionmaker[Session],
+    *,
+    campaign_id: int,
+    filters: ContactFilter,
+    newest_first: bool = False,
+    batch: int = 2000,
+) -> Iterator[list[object]]:
+    """The export's rows under HEADER, read lazily in keyset batches, each in a short session of
+    `factory`'s: a response streams them after the request's own transaction has ended, and
+    memory stays flat however long the list. The campaign must already be checked."""
+
+    def moment(value: datetime | None) -> str:
+        return value.isoformat() if value is not None else ""
+
+    last: int | None = None
     while True:
-        stmt = repository.filtered_contacts(
-            session,
-            campaign_id=campaign_id,
-            statuses=filters.statuses,
-            error=filters.error,
-            any_error=filters.any_error,
-            q=filters.q,
-        )
-        rows: list[Contact] = list(
-            session.scalars(stmt.where(Contact.id > last_id).order_by(Contact.id).limit(batch))
-        )
-        for c in rows:
-            writer.writerow(
-                [
-                    neutralise(v)
-                    for v in (
-                        c.id,
-                        c.linkedin_url,
-                        c.first_name,
-                        c.last_name,
-                        c.email,
-                        c.company,
-                        c.title,
-                        c.status.label,
-                        ERROR_LABELS[c.error_code] if c.error_code else "",
-                        c.source.value,
-                        "yes" if c.muted else "no",
-                        "yes" if c.replied else "no",
-                        c.created_at.isoformat(),
-                        c.invited_at.isoformat() if c.invited_at else "",
-                        c.connected_at.isoformat() if c.connected_at else "",
-                        c.withdrawn_at.isoformat() if c.withdrawn_at else "",
-                    )
-                ]
+        with factory() as session:
+            stmt = repository.filtered_contacts(
+                session,
+                campaign_id=campaign_id,
+                statuses=filters.statuses,
+                error=filters.error,
+                any_error=filters.any_error,
+                q=filters.q,
+                columns=COLUMNS,
             )
-        yield buffer.getvalue()
-        buffer.seek(0)
-        buffer.truncate()
+            if last is not None:
+                stmt = stmt.where(Contact.id < last if newest_first else Contact.id > last)
+            order = Contact.id.desc() if newest_first else Contact.id.asc()
+            rows = session.execute(stmt.order_by(order).limit(batch)).all()
+        for r in rows:
+            yield [
+                r.id,
+                r.linkedin_url,
+                r.first_name,
+                r.last_name,
+                r.email,
+                r.company,
+                r.title,
+                r.status.label,
+                ERROR_LABELS[r.error_code] if r.error_code else "",
+                r.source.value,
+                "yes" if r.muted else "no",
+                "yes" if r.replied else "no",
+                moment(r.created_at),
+                moment(r.invited_at),
+                moment(r.connected_at),
+                moment(r.withdrawn_at),
+            ]
         if len(rows) < batch:
             return
-        last_id = rows[-1].id
+        last = rows[-1].id

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
-from collections.abc import Iterable, Iterator
 from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Path, Request, UploadFile
@@ -19,6 +16,7 @@ from app.schemas import MAX_ID
 from app.web.api_auth import ApiCallerDep
 from app.web.api_common import CONFLICT, NOT_FOUND
 from app.web.deps import NowDep, SessionDep
+from app.web.downloads import csv_response
 
 router = APIRouter(prefix="/imports", tags=["imports"])
 Id = Annotated[int, Path(ge=1, le=MAX_ID)]
@@ -149,29 +147,6 @@ def rejected_csv(
         import_id=import_id,
     )
     return csv_response(f"import-{job.id}-rejected.csv", header, rows)
-
-
-def csv_response(filename: str, header: list[str], rows: Iterable[list[str]]) -> StreamingResponse:
-    """A CSV download written as it is read (chunks of a thousand rows), safe for spreadsheets."""
-    from app.contacts.export import neutralise
-
-    def chunks() -> Iterator[str]:
-        buffer = io.StringIO()
-        writer = csv.writer(buffer)
-        writer.writerow(header)
-        for count, row in enumerate(rows, 1):
-            writer.writerow([neutralise(c) for c in row])
-            if count % 1000 == 0:
-                yield buffer.getvalue()
-                buffer.seek(0)
-                buffer.truncate()
-        yield buffer.getvalue()
-
-    return StreamingResponse(
-        chunks(),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
-    )
 
 
 @router.post(

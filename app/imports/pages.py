@@ -12,10 +12,10 @@ from fastapi.responses import RedirectResponse, Response
 from app.campaigns.service import list_campaigns
 from app.errors import AppError, ValidationFailed
 from app.imports import service
-from app.imports.api import csv_response
 from app.imports.reader import FIELDS
 from app.models import DuplicatePolicy, ImportState
 from app.web.deps import NowDep, SessionDep
+from app.web.downloads import csv_response
 from app.web.security import AdminDep, CsrfDep, ViewerDep
 from app.web.templating import page
 
