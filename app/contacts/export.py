@@ -7,8 +7,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.contacts import repository
-from app.contacts.service import ContactFilter
+from app.contacts.service import ContactFilter, filtered_contacts
 from app.domain.errors import ERROR_LABELS
 from app.models import Contact
 
@@ -68,14 +67,8 @@ def export_rows(
     last: int | None = None
     while True:
         with factory() as session:
-            stmt = repository.filtered_contacts(
-                session,
-                campaign_id=campaign_id,
-                statuses=filters.statuses,
-                error=filters.error,
-                any_error=filters.any_error,
-                q=filters.q,
-                columns=COLUMNS,
+            stmt = filtered_contacts(
+                session, campaign_id=campaign_id, filters=filters, columns=COLUMNS
             )
             if last is not None:
                 stmt = stmt.where(Contact.id < last if newest_first else Contact.id > last)

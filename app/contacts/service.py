@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
+from sqlalchemy import Select
 from sqlalchemy.orm import Session
 
 from app.campaigns import counts
@@ -242,6 +243,27 @@ def list_contacts(
     return list(rows), next_cursor
 
 
+def filtered_contacts(
+    session: Session,
+    *,
+    campaign_id: int,
+    filters: ContactFilter,
+    columns: Sequence[Any] | None = None,
+    workspace_id: int | None = None,
+) -> Select[Any]:
+    """The campaign's contacts under `filters`, unordered: whole contacts or rows of `columns`."""
+    return repository.filtered_contacts(
+        session,
+        campaign_id=campaign_id,
+        statuses=filters.statuses,
+        error=filters.error,
+        any_error=filters.any_error,
+        q=filters.q,
+        columns=columns,
+        workspace_id=workspace_id,
+    )
+
+
 def contact_page(
     session: Session,
     *,
@@ -265,13 +287,10 @@ def contact_page(
     limit = max(1, min(limit, MAX_PAGE))
     if filters.q and "\x00" in filters.q:
         raise ValidationFailed("The search contains a NUL character", {"q": ["Remove the \\u0000"]})
-    stmt = repository.filtered_contacts(
+    stmt = filtered_contacts(
         session,
         campaign_id=campaign_id,
-        statuses=filters.statuses,
-        error=filters.error,
-        any_error=filters.any_error,
-        q=filters.q,
+        filters=filters,
         columns=columns,
         workspace_id=workspace_id,
     )
