@@ -199,7 +199,10 @@ def worker(
     )
     logging.getLogger(__name__).info("worker started (%s engine)", mode.value)
     jobs = JobsThread(
-        make_sessionmaker(engine), clock=system_clock, batch_size=settings.import_batch_size
+        make_sessionmaker(engine),
+        clock=system_clock,
+        batch_size=settings.import_batch_size,
+        file_retention_days=settings.import_file_retention_days,
     )
     jobs.start()
     try:

@@ -74,7 +74,10 @@ def create_app(
         jobs_thread = None
         if run_engine:
             jobs_thread = JobsThread(
-                app.state.sessionmaker, clock=clock, batch_size=settings.import_batch_size
+                app.state.sessionmaker,
+                clock=clock,
+                batch_size=settings.import_batch_size,
+                file_retention_days=settings.import_file_retention_days,
             )
             jobs_thread.start()
         engine_thread = None

@@ -20,6 +20,8 @@ from app.errors import NotFound
 from app.models import SenderAccount
 
 log = logging.getLogger(__name__)
+# How often a jobs thread looks for ended imports whose uploaded file has outlived its retention.
+FILE_CLEANUP_EVERY_SECONDS = 3600.0
 LEASE_FOR = timedelta(minutes=5)
 BATCH = 50
 
@@ -158,11 +160,13 @@ class JobsThread:
         clock: Clock,
         interval: float = 1.0,
         batch_size: int = 5000,
+        file_retention_days: int = 0,
     ) -> None:
         self.factory = factory
         self.clock = clock
         self.interval = interval
         self.batch_size = batch_size
+        self.file_retention = timedelta(days=file_retention_days) if file_retention_days else None
         self.stopping = threading.Event()
         self.thread = threading.Thread(target=self.run, name="jobs", daemon=True)
 
@@ -176,9 +180,21 @@ class JobsThread:
     def run(self) -> None:
         from app.imports.service import run_pending_imports
 
+        next_cleanup = 0.0
         while not self.stopping.is_set():
             try:
                 run_pending_imports(self.factory, clock=self.clock, batch_size=self.batch_size)
+                if self.file_retention is not None and time.monotonic() >= next_cleanup:
+                    next_cleanup = time.monotonic() + FILE_CLEANUP_EVERY_SECONDS
+                    self.remove_old_files(self.file_retention)
             except Exception:  # noqa: BLE001 - logged; the next pass retries
                 log.exception("background jobs failed")
             self.stopping.wait(self.interval)
+
+    def remove_old_files(self, retention: timedelta) -> None:
+        from app.imports.service import remove_old_files
+
+        with self.factory.begin() as session:
+            removed = remove_old_files(session, now=self.clock(), retention=retention)
+        if removed:
+            log.info("removed the uploaded files of ended imports %s", removed)

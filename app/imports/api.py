@@ -42,6 +42,7 @@ def import_read(job: ContactImport) -> ImportRead:
         started_at=job.started_at,
         finished_at=job.finished_at,
         undone_at=job.undone_at,
+        file_removed_at=job.file_removed_at,
         rejected_rows_url=f"/api/v1/imports/{job.id}/rejected.csv",
     )
 

@@ -26,6 +26,10 @@ class ImportRead(BaseModel):
     started_at: datetime | None
     finished_at: datetime | None
     undone_at: datetime | None
+    file_removed_at: datetime | None = Field(
+        description="When the uploaded file was deleted, TRACKER_IMPORT_FILE_RETENTION_DAYS after "
+        "the import ended (its contacts, rejected rows and undo stay)"
+    )
     rejected_rows_url: str = Field(
         description="The rejected rows as CSV: the file's columns plus the reason"
     )

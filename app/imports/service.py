@@ -215,6 +215,7 @@ def create_import(
         encoding=dialect.encoding,
         delimiter=dialect.delimiter,
         mapping={str(k): v for k, v in (mapping or dialect.mapping).items()},
+        header=list(dialect.header),
         on_duplicate=on_duplicate,
         state=ImportState.QUEUED,
         created_at=now,
@@ -301,8 +302,10 @@ def rejected_rows(
     in a short session of `factory`'s, so a response can stream them after the request's own
     transaction has ended and memory stays flat however many rows were rejected."""
     job = get_import(session, workspace_id=workspace_id, import_id=import_id)
-    dialect = inspect_file(Path(job.path)) if Path(job.path).exists() else None
-    header = [*(dialect.header if dialect else []), "row", "reason"]
+    columns = job.header
+    if columns is None and Path(job.path).exists():  # an import from before headers were kept
+        columns = inspect_file(Path(job.path)).header
+    header = [*(columns or []), "row", "reason"]
 
     def rows() -> Iterator[list[str]]:
         last = 0
@@ -603,6 +606,31 @@ def run_pending_imports(
             except Exception:  # noqa: BLE001
                 return ran
         ran += 1
+
+
+ENDED = (ImportState.DONE, ImportState.FAILED, ImportState.CANCELLED)
+
+
+def remove_old_files(
+    session: Session, *, now: datetime, retention: timedelta, limit: int = 100
+) -> list[int]:
+    """Delete the uploaded files of imports that ended more than `retention` ago (their rows,
+    rejections and undo record stay); returns those imports' ids. A queued or running import
+    keeps its file, whatever its age: it is what a resume reads."""
+    jobs = session.scalars(
+        select(ContactImport)
+        .where(
+            ContactImport.state.in_(ENDED),
+            ContactImport.finished_at < now - retention,
+            ContactImport.file_removed_at.is_(None),
+        )
+        .order_by(ContactImport.id)
+        .limit(limit)
+    ).all()
+    for job in jobs:
+        Path(job.path).unlink(missing_ok=True)
+        job.file_removed_at = now
+    return [job.id for job in jobs]
 
 
 def copy_for_cli(source: Path, *, data_dir: str, max_bytes: int) -> tuple[Path, int]:

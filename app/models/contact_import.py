@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db import Base, BigId, enum_column
+from app.db import Base, BigId, JSONType, enum_column
 
 
 class ImportState(StrEnum):
@@ -66,6 +66,10 @@ class ContactImport(Base):
     # Which process holds the lease ("host:pid"): an explicit resume may take over from a dead one.
     lease_owner: Mapped[str | None] = mapped_column(String(200))
     failures: Mapped[int] = mapped_column(default=0)
+    # The file's header row, kept so the rejected rows keep their column names once the uploaded
+    # file is removed (TRACKER_IMPORT_FILE_RETENTION_DAYS after the import ended).
+    header: Mapped[list[str] | None] = mapped_column(JSONType)
+    file_removed_at: Mapped[datetime | None]
 
 
 class ImportRejection(Base):

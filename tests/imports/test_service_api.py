@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.clock import FixedClock
 from app.config import Settings
 from app.contacts.service import add_contacts
+from app.engine.runner import JobsThread
 from app.imports import service
 from app.imports.service import run_pending_imports
 from app.main import create_app
@@ -406,6 +407,37 @@ def test_rejected_rows_csv_streams_every_row_past_its_batches(
     assert table[0][-2:] == ["row", "reason"]
     assert [r[-2] for r in table[1:]] == [str(n) for n in range(1, 2346)]
     assert [r[1] for r in table[1:]] == [f"N{i}" for i in range(2345)]
+
+
+def test_ended_imports_files_are_removed_after_the_retention_and_rejections_keep_their_header(
+    api: Api, session_factory: sessionmaker[Session], clock: FixedClock, data_dir: Path
+) -> None:
+    """A jobs thread removes an ended import's upload once it is older than the retention; a
+    queued one keeps its file whatever its age; the rejected rows still name the file's columns."""
+    cid = api.campaign()["id"]
+    ended = queue(api, cid, csv_bytes(HEADER, [["not a url", "N", "", "", "", "", ""]]))
+    run_all(session_factory, clock)
+    waiting = queue(api, cid, csv_bytes(HEADER, people(0, 3)))
+    assert len(stored_files(data_dir)) == 2
+    thread = JobsThread(session_factory, clock=clock, file_retention_days=30)
+
+    clock.advance(days=29)
+    thread.remove_old_files(timedelta(days=30))
+    assert len(stored_files(data_dir)) == 2  # not old enough yet
+
+    clock.advance(days=2)
+    thread.remove_old_files(timedelta(days=30))
+    assert len(stored_files(data_dir)) == 1  # the queued import's file stays
+    with session_factory() as session:
+        removed = session.get_one(ContactImport, ended["id"])
+        assert removed.file_removed_at == clock()
+        assert session.get_one(ContactImport, waiting["id"]).file_removed_at is None
+    assert job(api, ended["id"])["file_removed_at"] is not None
+    table = rejected(api, job(api, ended["id"]))
+    assert table[0] == [*HEADER, "row", "reason"]
+    assert table[1][1] == "N"
+    assert run_all(session_factory, clock) == 1  # the waiting import still runs from its file
+    assert job(api, waiting["id"])["imported"] == 3
 
 
 def test_undo_removes_new_contacts_restores_fields_and_stats(
