@@ -26,7 +26,8 @@ DESCRIPTION = """
 The campaign contact tracker's API for integrations. Authenticate with `Authorization: Bearer <API key>`.
 Errors are `application/problem+json` (RFC 9457). Lists use cursor pagination: pass `next_cursor` back as
 `cursor`. Unknown query parameters are refused with 422. Each API key may make a limited number of requests
-per minute (429 with `Retry-After` beyond it).
+per minute (429 with `Retry-After` beyond it); every authenticated answer carries the budget in
+`RateLimit-Limit`, `RateLimit-Remaining` and `RateLimit-Reset` (seconds until the minute turns).
 """
 
 

@@ -53,6 +53,17 @@ def _forget_older_windows(session: Session, *, api_key_id: int, count: int, now:
         )
 
 
+def budget_headers(count: int, *, limit: int, now: datetime) -> list[tuple[bytes, bytes]]:
+    """`RateLimit-Limit`, `-Remaining` and `-Reset` (seconds until the window turns), as the
+    IETF rate-limit header draft spells them, for an answer to the `count`th request."""
+    reset = max(1, math.ceil((window_start(now) + WINDOW - now).total_seconds()))
+    return [
+        (b"ratelimit-limit", str(limit).encode()),
+        (b"ratelimit-remaining", str(max(0, limit - count)).encode()),
+        (b"ratelimit-reset", str(reset).encode()),
+    ]
+
+
 def budget_left(count: int, *, limit: int, now: datetime) -> int:
     """Requests left this minute after `count`; raises RateLimited (with the seconds to wait)
     once the budget is spent. Called after the count is committed: refused requests count too,

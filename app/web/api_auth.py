@@ -7,7 +7,12 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from app.accounts.rate_limit import budget_left, count_request, resolve_and_count_postgres
+from app.accounts.rate_limit import (
+    budget_headers,
+    budget_left,
+    count_request,
+    resolve_and_count_postgres,
+)
 from app.accounts.service import LAST_USED_RESOLUTION, hash_api_key, resolve_api_key
 from app.clock import Clock
 from app.config import Settings
@@ -55,7 +60,9 @@ def authenticate_api_key(request: Request) -> ApiCaller:
                 raise Unauthorized(UNKNOWN_KEY)
             workspace_id, api_key_id = api_key.workspace_id, api_key.id
             count = count_request(session, api_key_id=api_key_id, now=now)
-    remaining = budget_left(count, limit=settings.api_rate_limit_per_minute, now=now)
+    limit = settings.api_rate_limit_per_minute
+    request.state.response_headers = budget_headers(count, limit=limit, now=now)
+    remaining = budget_left(count, limit=limit, now=now)
     return ApiCaller(workspace_id, api_key_id, remaining)
 
 

@@ -40,7 +40,9 @@ SECURITY_HEADERS = [
 
 
 class SecurityHeadersMiddleware:
-    """Adds the security headers to every response (API and docs included)."""
+    """Adds the security headers to every response (API and docs included), and the headers a
+    request's handling left in `request.state.response_headers` (the API's rate-limit budget),
+    which reach error answers too."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -54,6 +56,7 @@ class SecurityHeadersMiddleware:
             if message["type"] == "http.response.start":
                 present = {k.lower() for k, _ in message.get("headers", [])}
                 extra = [(k, v) for k, v in SECURITY_HEADERS if k not in present]
+                extra += scope.get("state", {}).get("response_headers", ())
                 message["headers"] = [*message.get("headers", []), *extra]
             await send(message)
 

@@ -71,9 +71,14 @@ def test_rate_limit_answers_429_with_retry_after_then_recovers(
     with limited_client(session_factory, clock, api_rate_limit_per_minute=3) as client:
         api = make_api(session, client)
         clock.set(T0 + timedelta(seconds=15))
-        assert [api.get("/api/v1/senders").status_code for _ in range(3)] == [200, 200, 200]
+        answers = [api.get("/api/v1/senders") for _ in range(3)]
+        assert [r.status_code for r in answers] == [200, 200, 200]
+        assert [r.headers["ratelimit-remaining"] for r in answers] == ["2", "1", "0"]
+        assert answers[0].headers["ratelimit-limit"] == "3"
+        assert answers[0].headers["ratelimit-reset"] == "45"
         response = api.get("/api/v1/senders")
         assert response.status_code == 429
+        assert response.headers["ratelimit-remaining"] == "0"
         assert response.headers["content-type"].startswith(PROBLEM)
         assert response.headers["retry-after"] == "45"
         assert "3 requests" in response.json()["detail"]
