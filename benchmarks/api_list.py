@@ -1,4 +1,4 @@
-"""Listing a large campaign through the real API: first page, a deep keyset page, filters, /healthz.
+"""Listing a large campaign through the real API: first page, a deep keyset page, filters, /livez.
 
     .venv/bin/python benchmarks/api_list.py [--database-url URL] [--contacts 1000000]
         [--clients 8] [--requests 200] [--workers CPUs] [--scenario-seconds 30]
@@ -11,7 +11,8 @@
    and an error code on ~5 % of them (PostgreSQL then gets the VACUUM ANALYZE autovacuum would run).
 2. --clients threads, each with its own httpx.Client, make --requests requests per scenario:
    the first page, a deep page (a server-issued next_cursor ~90 % into the campaign), a status tab, an
-   error filter, an authenticated trivial API call and, as the ceiling, GET /healthz.
+   error filter, an authenticated trivial API call, GET /healthz (one SELECT 1) and, as the ceiling,
+   GET /livez (the framework answering a constant JSON body: no database, no auth).
 
 Target: the deep page costs what the first does, and p99 < 50 ms.
 """
@@ -309,7 +310,8 @@ def main() -> None:
     parser.add_argument("--sqlite-analyze", action="store_true", help="run ANALYZE after loading")
     parser.add_argument("--py-spy", metavar="OUT", help="record the server with py-spy (raw)")
     parser.add_argument(
-        "--only", help="comma-separated scenario names to run (first,deep,status,error,api,healthz)"
+        "--only",
+        help="comma-separated scenario names to run (first,deep,status,error,api,healthz,livez)",
     )
     args = parser.parse_args()
     db_kind = "PostgreSQL" if args.database_url and is_postgres(args.database_url) else "SQLite"
@@ -376,7 +378,10 @@ def main() -> None:
                     [f"{API}/senders/{sender_id}"],
                 ),
                 Scenario(
-                    "healthz", "ceiling         GET /healthz (no auth)", ["/healthz"], auth=False
+                    "healthz", "health          GET /healthz (SELECT 1)", ["/healthz"], auth=False
+                ),
+                Scenario(
+                    "livez", "ceiling         GET /livez (constant JSON)", ["/livez"], auth=False
                 ),
             ]
             if args.only:

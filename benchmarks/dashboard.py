@@ -1,5 +1,6 @@
 """The dashboard under load: overview, campaign page (first, status tab, deep, htmx fragment) and the
-activity dialog of a million-contact workspace, beside GET /healthz in the same run.
+activity dialog of a million-contact workspace, beside GET /healthz and the ceiling GET /livez (the
+framework answering a constant JSON body) in the same run.
 
     .venv/bin/python benchmarks/dashboard.py [--database-url URL] [--contacts 1000000]
         [--clients 8] [--workers CPUs] [--requests 100] [--scenario-seconds 20]
@@ -69,6 +70,7 @@ from _common import (
     sqlite_ts,
 )
 
+NOT_PAGES = ("healthz", "livez")
 TARGET_P99_MS = 100.0
 LOAD_BATCH = 20_000
 ADMIN_EMAIL = "bench-admin@example.com"
@@ -779,7 +781,8 @@ def prepare(base_url: str, token: str, ds: Dataset, deep_count: int) -> list[Sce
             dialogs,
             htmx=True,
         ),
-        Scenario("healthz", "ceiling             GET /healthz", ["/healthz"], signed_in=False),
+        Scenario("healthz", "health              GET /healthz", ["/healthz"], signed_in=False),
+        Scenario("livez", "ceiling             GET /livez", ["/livez"], signed_in=False),
     ]
 
 
@@ -814,7 +817,7 @@ def main() -> None:
     parser.add_argument("--py-spy", metavar="OUT", help="record the server with py-spy (raw)")
     parser.add_argument(
         "--only",
-        help="comma-separated scenarios (overview,first,status,deep,fragment,dialog,healthz)",
+        help="comma-separated scenarios (overview,first,status,deep,fragment,dialog,healthz,livez)",
     )
     args = parser.parse_args()
     if args.contacts < 10_000:
@@ -884,7 +887,7 @@ def main() -> None:
         s = latency_summary(res.latencies)
         solo = latency_summary(res.solo)
         mark = ""
-        if res.scenario.name != "healthz" and s["p99_ms"] >= TARGET_P99_MS:
+        if res.scenario.name not in NOT_PAGES and s["p99_ms"] >= TARGET_P99_MS:
             mark = "  ← over target"
             slow.append(f"{res.scenario.name} ({s['p99_ms']:.0f} ms)")
         print(
@@ -892,7 +895,7 @@ def main() -> None:
             f"{s['p99_ms']:8.1f} {s['max_ms']:8.1f} {len(res.latencies) / res.wall:7.1f} "
             f"{res.size / 1024:5.0f} {res.errors:6d}{mark}"
         )
-    pages = [r for r in results if r.scenario.name != "healthz"]
+    pages = [r for r in results if r.scenario.name not in NOT_PAGES]
     if pages:
         verdict = "met" if not slow else "MISSED: " + ", ".join(slow)
         print(f"target: p99 < {TARGET_P99_MS:.0f} ms for every page → {verdict}")

@@ -21,6 +21,16 @@ def test_healthz_reports_database_at_head(app_client: TestClient) -> None:
     assert body["revision"] == migrations.head_revision()
 
 
+def test_livez_answers_without_the_database(tmp_path: Path) -> None:
+    """Liveness holds while the database is away (readiness, /healthz, does not)."""
+    settings = Settings(
+        database_url=f"sqlite:///{tmp_path / 'absent' / 'x.db'}", check_migrations=False
+    )
+    with TestClient(create_app(settings)) as client:
+        assert client.get("/livez").json() == {"status": "ok"}
+        assert client.get("/healthz").status_code == 503
+
+
 def test_app_refuses_to_start_on_unmigrated_database(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'empty.db'}"
     app = create_app(Settings(database_url=url, secret_key="x" * 32))
