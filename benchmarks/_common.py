@@ -354,6 +354,14 @@ class Load:
     wall: float
     errors: int
     first_error: str | None
+    urls: list[str]  # the URL of each latency, in the same order
+
+    def split(self, kind_of: Callable[[str], str]) -> dict[str, list[float]]:
+        """The latencies grouped by `kind_of(url)` (for scenarios that interleave kinds of URL)."""
+        out: dict[str, list[float]] = {}
+        for url, seconds in zip(self.urls, self.latencies, strict=True):
+            out.setdefault(kind_of(url), []).append(seconds)
+        return out
 
 
 def concurrent_gets(
@@ -369,6 +377,7 @@ def concurrent_gets(
     `requests` each, or as many as fit in `seconds`. Each first makes `warm` unmeasured requests
     (the connection, the server's caches); all then start together."""
     per_client: list[list[float]] = [[] for _ in range(clients)]
+    per_client_urls: list[list[str]] = [[] for _ in range(clients)]
     errors = [0] * clients
     first_error: list[str] = []
     barrier = threading.Barrier(clients + 1)
@@ -387,6 +396,7 @@ def concurrent_gets(
                 t0 = time.perf_counter()
                 r = c.get(url)
                 out.append(time.perf_counter() - t0)
+                per_client_urls[k].append(url)
                 if r.status_code != 200:
                     errors[k] += 1
                     if not first_error:
@@ -401,7 +411,8 @@ def concurrent_gets(
         t.join()
     wall = time.perf_counter() - t0
     latencies = [x for xs in per_client for x in xs]
-    return Load(latencies, wall, sum(errors), next(iter(first_error), None))
+    used = [u for us in per_client_urls for u in us]
+    return Load(latencies, wall, sum(errors), next(iter(first_error), None), used)
 
 
 # --------------------------------------------------------------------------- figures
