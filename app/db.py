@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, DateTime, Enum, Integer, MetaData, event
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect, Engine, make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.types import TypeDecorator
@@ -142,9 +143,37 @@ def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Engine:
             _begin_immediate(conn.connection.dbapi_connection)
 
         return engine
-    return create_engine(
-        url, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
-    )
+    engine = create_engine(url, echo=echo, pool_size=pool_size, max_overflow=pool_size)
+    _ping_connections_that_idled(engine)
+    return engine
+
+
+# A pooled PostgreSQL connection is pinged before use only when it sat idle this long: one that
+# served a request a moment ago is alive, and pinging it (SQLAlchemy's pool_pre_ping) was a round
+# trip on every checkout, two per API request. A server restart still costs no request its
+# answer for a connection that idled; the rare one caught in use fails once, and SQLAlchemy then
+# replaces the whole pool.
+PING_AFTER_IDLE_SECONDS = 5.0
+
+
+def _ping_connections_that_idled(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _fresh(_dbapi_conn: Any, record: ConnectionPoolEntry) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkin")
+    def _returned(_dbapi_conn: Any, record: ConnectionPoolEntry) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _ping_if_idled(dbapi_conn: Any, record: ConnectionPoolEntry, _proxy: Any) -> None:
+        if time.monotonic() - record.info.get("idle_since", 0.0) < PING_AFTER_IDLE_SECONDS:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_conn)
+        except Exception as exc:
+            # The pool discards this connection and checks out (or opens) another.
+            raise DisconnectionError("connection lost while idle") from exc
 
 
 # One SQLite writer at a time per process on the busiest write path (the API's per-request rate
