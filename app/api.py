@@ -31,6 +31,28 @@ per minute (429 with `Retry-After` beyond it); every authenticated answer carrie
 """
 
 
+def _integer_header(description: str) -> dict[str, Any]:
+    return {"description": description, "required": True, "schema": {"type": "integer"}}
+
+
+RATE_LIMIT_HEADERS = {
+    "RateLimit-Limit": _integer_header("Requests this API key may make per minute"),
+    "RateLimit-Remaining": _integer_header("Requests it has left this minute"),
+    "RateLimit-Reset": _integer_header("Seconds until the minute turns and the budget renews"),
+}
+
+
+def document_rate_limit_headers(paths: dict[str, Any]) -> None:
+    """Every authenticated answer carries the key's budget; a 429 also says when to retry."""
+    for operations in paths.values():
+        for operation in operations.values():
+            for code, response in operation.get("responses", {}).items():
+                if code.startswith("2") or code == "429":
+                    response.setdefault("headers", {}).update(RATE_LIMIT_HEADERS)
+                if code == "429":
+                    response["headers"]["Retry-After"] = _integer_header("Seconds to wait")
+
+
 def api_router() -> APIRouter:
     router = APIRouter(
         prefix=API_PREFIX,
@@ -59,6 +81,7 @@ def install_api(app: FastAPI) -> None:
             schema["paths"] = {
                 p: v for p, v in schema.get("paths", {}).items() if p.startswith(API_PREFIX)
             }
+            document_rate_limit_headers(schema["paths"])
             components = schema.setdefault("components", {})
             components.setdefault("schemas", {})["ContactIn"] = ContactIn.model_json_schema(
                 ref_template="#/components/schemas/{model}"
