@@ -16,6 +16,7 @@ from app import migrations
 from app.api import API_PREFIX, install_api
 from app.clock import Clock, system_clock
 from app.config import EngineMode, Settings, get_settings
+from app.dashboard.service import ClosedDays
 from app.db import make_engine, make_sessionmaker
 from app.engine.runner import EngineThread, JobsThread, ScaledClock
 from app.health import router as health_router
@@ -116,6 +117,7 @@ def create_app(
     )
     app.state.settings = settings
     app.state.clock = clock
+    app.state.closed_days = ClosedDays()  # the overview chart's finished days, per workspace
     # Read once: the scripts on disk may change under a running server without it being migrated.
     app.state.migration_head = migrations.head_revision()
     if session_factory is not None:

@@ -16,5 +16,10 @@ router = APIRouter(include_in_schema=False)
 @router.get("/", name="overview")
 def overview(request: Request, session: SessionDep, viewer: ViewerDep, now: NowDep) -> Response:
     cards = service.overview(session, workspace_id=viewer.workspace_id, now=now)
-    days = service.actions_per_day(session, workspace_id=viewer.workspace_id, now=now)
+    days = service.actions_per_day(
+        session,
+        workspace_id=viewer.workspace_id,
+        now=now,
+        closed_days=request.app.state.closed_days,
+    )
     return page(request, "dashboard/overview.html", {"cards": cards, "days": days})

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -232,34 +234,89 @@ def _utc_day(session: Session, column: QueryableAttribute[datetime | None]) -> C
     return func.substr(column, 1, 10)
 
 
+DayCounts = dict[date, list[int]]  # day → [succeeded, failed]
+
+
+class ClosedDays:
+    """A process's memo of the chart's closed days (before today, UTC), per workspace.
+
+    A day that has ended almost never changes: actions are stamped when they are reported, so
+    its counts are read once, not on every overview, and the page scans today's actions only,
+    however busy the last month was. An entry lives `ttl_seconds`, which bounds how long the
+    rare change to a past day takes to show (a deletion such as an undone import, or a sandbox
+    acceptance dated back after the engine was stopped)."""
+
+    def __init__(self, ttl_seconds: float = 600.0, max_entries: int = 10_000) -> None:
+        self.ttl = ttl_seconds
+        self.max_entries = max_entries
+        self._entries: dict[tuple[int, date, date], tuple[float, DayCounts]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[int, date, date]) -> DayCounts | None:
+        with self._lock:
+            found = self._entries.get(key)
+        if found is None or found[0] < time.monotonic():
+            return None
+        return found[1]
+
+    def put(self, key: tuple[int, date, date], counts: DayCounts) -> None:
+        with self._lock:
+            if len(self._entries) >= self.max_entries:
+                self._entries.clear()  # many workspaces: start over rather than grow
+            self._entries[key] = (time.monotonic() + self.ttl, counts)
+
+
 def actions_per_day(
-    session: Session, *, workspace_id: int, now: datetime, days: int = 30
+    session: Session,
+    *,
+    workspace_id: int,
+    now: datetime,
+    days: int = 30,
+    closed_days: ClosedDays | None = None,
 ) -> list[DayBar]:
     """Completed actions per UTC day by outcome, for the last `days` days (a day with none shows 0).
 
     Grouped by the database: the page reads at most days × outcomes rows, not one row per action
-    (thousands a day in a busy workspace).
+    (thousands a day in a busy workspace). With `closed_days`, the days before today come from that
+    memo when it has them, and only today's actions are counted.
     """
-    start = datetime(now.year, now.month, now.day, tzinfo=now.tzinfo) - timedelta(days=days - 1)
+    today = datetime(now.year, now.month, now.day, tzinfo=now.tzinfo)
+    start = today - timedelta(days=days - 1)
+    key = (workspace_id, start.date(), today.date())
+    earlier = closed_days.get(key) if closed_days is not None else None
+    if earlier is None:
+        earlier = _count_days(session, workspace_id=workspace_id, since=start, until=today)
+        if closed_days is not None:
+            closed_days.put(key, earlier)
+    latest = _count_days(session, workspace_id=workspace_id, since=today, until=None)
+    per_day = {**earlier, **latest}
+    return [
+        DayBar(d, *per_day.get(d, (0, 0)))
+        for d in (start.date() + timedelta(days=i) for i in range(days))
+    ]
+
+
+def _count_days(
+    session: Session, *, workspace_id: int, since: datetime, until: datetime | None
+) -> DayCounts:
     campaign_ids = select(Campaign.id).where(Campaign.workspace_id == workspace_id)
     day = _utc_day(session, Activity.completed_at)
-    rows = session.execute(
+    stmt = (
         select(day, Activity.outcome, func.count())
         .where(
             Activity.campaign_id.in_(campaign_ids),
-            Activity.completed_at >= start,
+            Activity.completed_at >= since,
             Activity.outcome != Outcome.PENDING,
             Activity.kind != ActivityKind.EVENT,
         )
         .group_by(day, Activity.outcome)
-    ).all()
-    per_day: dict[date, list[int]] = defaultdict(lambda: [0, 0])
-    for on, outcome, n in rows:
+    )
+    if until is not None:
+        stmt = stmt.where(Activity.completed_at < until)
+    per_day: DayCounts = defaultdict(lambda: [0, 0])
+    for on, outcome, n in session.execute(stmt).all():
         if on is None:
             continue
         key = on if isinstance(on, date) else date.fromisoformat(on)
         per_day[key][0 if outcome is Outcome.SUCCESS else 1] += int(n)
-    return [
-        DayBar(d, per_day[d][0], per_day[d][1])
-        for d in (start.date() + timedelta(days=i) for i in range(days))
-    ]
+    return dict(per_day)

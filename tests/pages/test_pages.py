@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from app.clock import FixedClock
 from app.contacts.schemas import ContactEventIn
 from app.contacts.service import add_contacts, report_event
+from app.dashboard.service import ClosedDays
 from app.domain.statuses import ActivityKind, Outcome
 from app.models import Activity, Campaign, Contact
 from app.web.security import SESSION_COOKIE
@@ -181,6 +182,22 @@ def test_activity_chart_and_table_show_completed_and_pending_actions(
     assert [(r["last"].kind, r["next"].kind, r["next_label"]) for r in rows] == [
         (follow_up, follow_up, "Daily invite limit reached")
     ]
+
+    # Finished days are remembered, today is counted afresh: a new action today shows at once; a
+    # change to a past day shows when the memo's entry expires, or when the day turns.
+    action(follow_up, Outcome.ERROR, today + timedelta(hours=10))
+    action(invite, Outcome.SUCCESS, today - timedelta(hours=2))  # yesterday, reported late
+    session.flush()
+
+    def chart() -> list[tuple[int, int]]:
+        return [(d.success, d.error) for d in app_client.get("/").context["days"]]  # type: ignore[attr-defined]
+
+    assert chart()[-2:] == [(1, 0), (1, 2)]
+    app_client.app.state.closed_days = ClosedDays(ttl_seconds=0)  # type: ignore[attr-defined]
+    assert chart()[-2:] == [(2, 0), (1, 2)]
+    clock.advance(days=1)
+    login(app_client, team.rep_email)  # a day idle ended the session
+    assert chart()[-3:] == [(2, 0), (1, 2), (0, 0)]
 
 
 def test_campaign_page_and_its_htmx_fragment(
