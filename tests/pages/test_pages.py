@@ -433,6 +433,38 @@ def test_editor_rejects_unknown_placeholders_and_checks_length(
     assert created.status_code == 303
 
 
+def test_editor_counts_the_campaigns_contacts_whose_note_would_be_too_long(
+    app_client: TestClient, team: Team, session: Session, clock: FixedClock
+) -> None:
+    add_contacts(
+        session,
+        workspace_id=team.workspace.id,
+        campaign_id=team.campaign.id,
+        items=[
+            {"linkedin_url": "linkedin.com/in/short", "first_name": "Al", "company": "Acme"},
+            {"linkedin_url": "linkedin.com/in/long", "first_name": "Al", "company": "C" * 190},
+        ],
+        now=clock(),
+    )
+    session.flush()
+    csrf = login(app_client, team.admin_email)
+    form = {
+        "csrf_token": csrf,
+        "sender_id": str(team.campaign.sender_id),
+        "campaign_id": str(team.campaign.id),
+        "connection_template": "Hi {first_name}, I see you work at {company}.",
+    }
+    check = app_client.post("/campaigns/note-check", data=form, headers=HX)
+    assert "1 of this campaign's contacts would exceed the limit" in check.text
+    assert 'class="exceeding"' in check.text and "Message too long" in check.text
+    assert 'class="note-check warn"' in check.text  # the sample fits, one real contact does not
+    fits = app_client.post(
+        "/campaigns/note-check", data={**form, "connection_template": "Hi {first_name}"}, headers=HX
+    )
+    assert "0 of this campaign's contacts would exceed" in fits.text
+    assert 'class="exceeding"' not in fits.text
+
+
 def test_admin_manages_users_and_keys(app_client: TestClient, team: Team) -> None:
     csrf = login(app_client, team.admin_email)
     keys = app_client.post("/admin/api-keys", data={"csrf_token": csrf, "name": "CRM"})
