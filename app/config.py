@@ -31,7 +31,7 @@ class Settings(BaseSettings):
     data_dir: str = "data"
     import_batch_size: Annotated[int, Field(gt=0, le=100_000)] = 5000
     # Days an ended import's uploaded file is kept (to download again, or to audit); 0 keeps it.
-    import_file_retention_days: Annotated[int, Field(ge=0)] = 30
+    import_file_retention_days: Annotated[int, Field(ge=0, le=36_500)] = 30
     session_idle_minutes: Annotated[int, Field(gt=0)] = 120
     session_absolute_hours: Annotated[int, Field(gt=0)] = 24
     engine_interval_seconds: Annotated[float, Field(gt=0)] = 30.0

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.contacts.service import ContactFilter, filtered_contacts
+from app.contacts.service import KEYSET_ORDER, ContactFilter, filtered_contacts
 from app.domain.errors import ERROR_LABELS
 from app.models import Contact
 
@@ -57,42 +58,54 @@ def export_rows(
     newest_first: bool = False,
     batch: int = 2000,
 ) -> Iterator[list[object]]:
-    """The export's rows under HEADER, read lazily in keyset batches, each in a short session of
+    """The export's rows under HEADER, read in keyset batches, each in a short session of
     `factory`'s: a response streams them after the request's own transaction has ended, and
-    memory stays flat however long the list. The campaign must already be checked."""
+    memory stays flat however long the list. The campaign must already be checked.
 
-    def moment(value: datetime | None) -> str:
-        return value.isoformat() if value is not None else ""
+    The first batch is read here, before the caller starts its response, so a refused filter
+    (ValidationFailed) or an unreachable database is an error answer, not a cut-off file."""
+    order = KEYSET_ORDER["-id" if newest_first else "id"]
 
-    last: int | None = None
-    while True:
+    def read(after: int | None) -> list[Any]:
         with factory() as session:
             stmt = filtered_contacts(
                 session, campaign_id=campaign_id, filters=filters, columns=COLUMNS
             )
-            if last is not None:
-                stmt = stmt.where(Contact.id < last if newest_first else Contact.id > last)
-            order = Contact.id.desc() if newest_first else Contact.id.asc()
-            rows = session.execute(stmt.order_by(order).limit(batch)).all()
-        for r in rows:
-            yield [
-                r.id,
-                r.linkedin_url,
-                r.first_name,
-                r.last_name,
-                r.email,
-                r.company,
-                r.title,
-                r.status.label,
-                ERROR_LABELS[r.error_code] if r.error_code else "",
-                r.source.value,
-                "yes" if r.muted else "no",
-                "yes" if r.replied else "no",
-                moment(r.created_at),
-                moment(r.invited_at),
-                moment(r.connected_at),
-                moment(r.withdrawn_at),
-            ]
-        if len(rows) < batch:
-            return
-        last = rows[-1].id
+            if after is not None:
+                stmt = stmt.where(Contact.id < after if newest_first else Contact.id > after)
+            return list(session.execute(stmt.order_by(*order).limit(batch)).all())
+
+    def cells(r: Any) -> list[object]:
+        return [
+            r.id,
+            r.linkedin_url,
+            r.first_name,
+            r.last_name,
+            r.email,
+            r.company,
+            r.title,
+            r.status.label,
+            ERROR_LABELS[r.error_code] if r.error_code else "",
+            r.source.value,
+            "yes" if r.muted else "no",
+            "yes" if r.replied else "no",
+            _moment(r.created_at),
+            _moment(r.invited_at),
+            _moment(r.connected_at),
+            _moment(r.withdrawn_at),
+        ]
+
+    def rows(first: list[Any]) -> Iterator[list[object]]:
+        page = first
+        while True:
+            for r in page:
+                yield cells(r)
+            if len(page) < batch:
+                return
+            page = read(page[-1].id)
+
+    return rows(read(None))
+
+
+def _moment(value: datetime | None) -> str:
+    return value.isoformat() if value is not None else ""

@@ -251,7 +251,10 @@ def filtered_contacts(
     columns: Sequence[Any] | None = None,
     workspace_id: int | None = None,
 ) -> Select[Any]:
-    """The campaign's contacts under `filters`, unordered: whole contacts or rows of `columns`."""
+    """The campaign's contacts under `filters`, unordered: whole contacts or rows of `columns`.
+    Raises ValidationFailed for a NUL in the search (PostgreSQL refuses one in text)."""
+    if filters.q and "\x00" in filters.q:
+        raise ValidationFailed("The search contains a NUL character", {"q": ["Remove the \\u0000"]})
     return repository.filtered_contacts(
         session,
         campaign_id=campaign_id,
@@ -285,8 +288,6 @@ def contact_page(
             f"Unknown sort {sort!r}", {"sort": [f"Use one of: {', '.join(SORTS)}"]}
         )
     limit = max(1, min(limit, MAX_PAGE))
-    if filters.q and "\x00" in filters.q:
-        raise ValidationFailed("The search contains a NUL character", {"q": ["Remove the \\u0000"]})
     stmt = filtered_contacts(
         session,
         campaign_id=campaign_id,

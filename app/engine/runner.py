@@ -192,9 +192,12 @@ class JobsThread:
             self.stopping.wait(self.interval)
 
     def remove_old_files(self, retention: timedelta) -> None:
-        from app.imports.service import remove_old_files
+        from app.imports.service import REMOVE_BATCH, remove_old_files
 
-        with self.factory.begin() as session:
-            removed = remove_old_files(session, now=self.clock(), retention=retention)
-        if removed:
-            log.info("removed the uploaded files of ended imports %s", removed)
+        while True:  # a batch at a time, until none is left
+            with self.factory.begin() as session:
+                removed = remove_old_files(session, now=self.clock(), retention=retention)
+            if removed:
+                log.info("removed the uploaded files of ended imports %s", removed)
+            if len(removed) < REMOVE_BATCH:
+                return

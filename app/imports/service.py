@@ -609,14 +609,17 @@ def run_pending_imports(
 
 
 ENDED = (ImportState.DONE, ImportState.FAILED, ImportState.CANCELLED)
+REMOVE_BATCH = 100
 
 
 def remove_old_files(
-    session: Session, *, now: datetime, retention: timedelta, limit: int = 100
+    session: Session, *, now: datetime, retention: timedelta, limit: int = REMOVE_BATCH
 ) -> list[int]:
-    """Delete the uploaded files of imports that ended more than `retention` ago (their rows,
-    rejections and undo record stay); returns those imports' ids. A queued or running import
-    keeps its file, whatever its age: it is what a resume reads."""
+    """Delete the uploaded files of up to `limit` imports that ended more than `retention` ago
+    (their rows, rejections and undo record stay); returns those imports' ids. A queued or
+    running import keeps its file, whatever its age: it is what a resume reads. An import from
+    before headers were kept gets its header saved first, so its rejected rows keep their column
+    names. Imports another process is clearing are skipped, not waited for."""
     jobs = session.scalars(
         select(ContactImport)
         .where(
@@ -626,9 +629,14 @@ def remove_old_files(
         )
         .order_by(ContactImport.id)
         .limit(limit)
+        .with_for_update(skip_locked=True)
     ).all()
     for job in jobs:
-        Path(job.path).unlink(missing_ok=True)
+        path = Path(job.path)
+        if job.header is None and path.exists():
+            with contextlib.suppress(ImportRejected, OSError):
+                job.header = list(inspect_file(path).header)
+        path.unlink(missing_ok=True)
         job.file_removed_at = now
     return [job.id for job in jobs]
 

@@ -27,7 +27,7 @@ def csv_response(
     def chunks() -> Iterator[str]:
         buffer = io.StringIO()
         writer = csv.writer(buffer)
-        writer.writerow(header)
+        writer.writerow([neutralise(c) for c in header])  # an uploaded file's own header too
         for count, row in enumerate(rows, 1):
             writer.writerow([neutralise(c) for c in row])
             if count % CHUNK_ROWS == 0:

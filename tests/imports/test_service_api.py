@@ -440,6 +440,36 @@ def test_ended_imports_files_are_removed_after_the_retention_and_rejections_keep
     assert job(api, waiting["id"])["imported"] == 3
 
 
+def test_rejected_rows_csv_neutralises_the_files_own_header(
+    api: Api, session_factory: sessionmaker[Session], clock: FixedClock
+) -> None:
+    cid = api.campaign()["id"]
+    header = [*HEADER[:-1], '=HYPERLINK("http://evil")']
+    created = queue(api, cid, csv_bytes(header, [["not a url", "N", "", "", "", "", "x"]]))
+    run_all(session_factory, clock)
+    table = rejected(api, job(api, created["id"]))
+    assert table[0][len(HEADER) - 1] == '\'=HYPERLINK("http://evil")'
+
+
+def test_removing_an_old_imports_file_keeps_its_header_when_none_was_stored(
+    api: Api, session_factory: sessionmaker[Session], clock: FixedClock, data_dir: Path
+) -> None:
+    """An import queued before headers were kept on the import: its header is read from the file
+    before the file goes, so the rejected rows keep their column names."""
+    cid = api.campaign()["id"]
+    ended = queue(api, cid, csv_bytes(HEADER, [["not a url", "N", "", "", "", "", ""]]))
+    run_all(session_factory, clock)
+    with session_factory.begin() as session:
+        session.get_one(ContactImport, ended["id"]).header = None
+    clock.advance(days=31)
+    with session_factory.begin() as session:
+        assert service.remove_old_files(session, now=clock(), retention=timedelta(days=30)) == [
+            ended["id"]
+        ]
+    assert stored_files(data_dir) == []
+    assert rejected(api, job(api, ended["id"]))[0] == [*HEADER, "row", "reason"]
+
+
 def test_undo_removes_new_contacts_restores_fields_and_stats(
     api: Api, session_factory: sessionmaker[Session], clock: FixedClock
 ) -> None:

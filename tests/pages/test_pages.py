@@ -408,6 +408,17 @@ def test_csv_export_streams_every_row_in_the_lists_order(
     assert rows[-1]["first_name"] == "E0"
 
 
+def test_csv_export_refuses_a_nul_in_the_search_before_it_starts(
+    app_client: TestClient, team: Team
+) -> None:
+    """The first batch is read before the response starts: a refused filter is a 422 page, not a
+    200 whose file stops short."""
+    login(app_client, team.rep_email)
+    response = app_client.get(f"/campaigns/{team.campaign.id}/export.csv?q=a%00b")
+    assert response.status_code == 422
+    assert not response.headers["content-type"].startswith("text/csv")
+
+
 def test_editor_rejects_unknown_placeholders_and_checks_length(
     app_client: TestClient, team: Team
 ) -> None:
