@@ -228,16 +228,21 @@ def list_contacts(
 
     The page is read first, limited to the caller's workspace: only an empty page needs the
     campaign looked up, to tell an empty campaign from one that is not the caller's (404)."""
-    rows, next_cursor = contact_page(
-        session,
-        campaign_id=campaign_id,
-        workspace_id=workspace_id,
-        filters=filters,
-        limit=limit,
-        cursor=cursor,
-        sort=sort,
-        before=before,
-    )
+    try:
+        rows, next_cursor = contact_page(
+            session,
+            campaign_id=campaign_id,
+            workspace_id=workspace_id,
+            filters=filters,
+            limit=limit,
+            cursor=cursor,
+            sort=sort,
+            before=before,
+        )
+    except ValidationFailed:
+        # Not the caller's campaign: 404 comes before what is wrong with the query.
+        get_campaign(session, workspace_id=workspace_id, campaign_id=campaign_id, with_steps=False)
+        raise
     if not rows:
         get_campaign(session, workspace_id=workspace_id, campaign_id=campaign_id, with_steps=False)
     return list(rows), next_cursor

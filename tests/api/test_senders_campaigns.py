@@ -60,6 +60,8 @@ def test_other_workspaces_ids_are_404_everywhere(api: Api, other_api: Api) -> No
         f"/api/v1/senders/{sender['id']}",
         f"/api/v1/campaigns/{campaign['id']}",
         f"/api/v1/campaigns/{campaign['id']}/contacts",
+        f"/api/v1/campaigns/{campaign['id']}/contacts?cursor=not-a-cursor",
+        f"/api/v1/campaigns/{campaign['id']}/contacts?q=a%00b",
         f"/api/v1/contacts/{contact['id']}",
         f"/api/v1/contacts/{contact['id']}/activity",
     ):
