@@ -140,16 +140,30 @@ def _campaigns_with_pending(session: Session, campaign_ids: Sequence[int]) -> se
     return out
 
 
-def _workspace_campaigns(session: Session, workspace_id: int, limit: int = 500) -> list[Campaign]:
-    """The workspace's campaigns in id order, without their follow-up steps: the cards never show
-    them (the relationship raises if one ever does)."""
+def _workspace_campaigns(
+    session: Session, workspace_id: int, *, archived: bool, limit: int = 500
+) -> list[Campaign]:
+    """The workspace's campaigns in id order, the archived ones or the others, without their
+    follow-up steps: the cards never show them (the relationship raises if one ever does)."""
+    state = Campaign.state == CampaignState.ARCHIVED
     return list(
         session.scalars(
             select(Campaign)
-            .where(Campaign.workspace_id == workspace_id)
+            .where(Campaign.workspace_id == workspace_id, state if archived else ~state)
             .order_by(Campaign.id)
             .limit(limit)
         )
+    )
+
+
+def count_archived(session: Session, *, workspace_id: int) -> int:
+    return int(
+        session.scalar(
+            select(func.count()).where(
+                Campaign.workspace_id == workspace_id, Campaign.state == CampaignState.ARCHIVED
+            )
+        )
+        or 0
     )
 
 
@@ -176,8 +190,11 @@ def funnel(stats: CampaignStats, campaign_id: int) -> list[FunnelBar]:
     ]
 
 
-def overview(session: Session, *, workspace_id: int, now: datetime) -> list[CampaignCard]:
-    campaigns = _workspace_campaigns(session, workspace_id)
+def overview(
+    session: Session, *, workspace_id: int, now: datetime, archived: bool = False
+) -> list[CampaignCard]:
+    """A card per campaign: the live ones (draft, running, paused), or the archived ones."""
+    campaigns = _workspace_campaigns(session, workspace_id, archived=archived)
     ids = [c.id for c in campaigns]
     stats = campaign_stats(session, ids)
     senders = {

@@ -11,13 +11,16 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
+from app.campaigns.schemas import CampaignUpdate
+from app.campaigns.service import update_campaign
 from app.clock import FixedClock
 from app.contacts.schemas import ContactEventIn
 from app.contacts.service import add_contacts, report_event
 from app.dashboard.service import ClosedDays
-from app.domain.statuses import ActivityKind, Outcome
+from app.domain.statuses import ActivityKind, CampaignState, Outcome
 from app.models import Activity, Campaign, Contact
 from app.web.security import SESSION_COOKIE
+from tests.builders import a_campaign
 from tests.pages.conftest import PASSWORD, Team, login
 
 HX = {"HX-Request": "true"}
@@ -128,6 +131,27 @@ def test_overview_template_and_counts(
         in response.text
     )
     assert len(response.context["days"]) == 30  # type: ignore[attr-defined]
+
+
+def test_overview_keeps_archived_campaigns_behind_a_link(
+    app_client: TestClient, team: Team, session: Session, clock: FixedClock
+) -> None:
+    old = a_campaign(session, team.workspace, name="Summer push", running=True, now=clock())
+    update_campaign(
+        session,
+        workspace_id=team.workspace.id,
+        campaign_id=old.id,
+        data=CampaignUpdate(state=CampaignState.ARCHIVED),
+        now=clock(),
+    )
+    session.flush()
+    login(app_client, team.rep_email)
+    live = app_client.get("/")
+    assert [c.campaign.name for c in live.context["cards"]] == ["Berlin CTOs"]  # type: ignore[attr-defined]
+    assert '<a href="/?archived=true">1 archived campaign →</a>' in live.text
+    shelf = app_client.get("/?archived=true")
+    assert [c.campaign.name for c in shelf.context["cards"]] == ["Summer push"]  # type: ignore[attr-defined]
+    assert "Archived campaigns" in shelf.text and "archived campaign →" not in shelf.text
 
 
 def test_activity_chart_and_table_show_completed_and_pending_actions(
