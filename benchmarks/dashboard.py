@@ -622,7 +622,7 @@ def sign_in(base_url: str) -> str:
 
 NEXT_LINK = re.compile(r'<a rel="next" href="([^"]+)"')
 ROW_ID = re.compile(r'<tr data-contact-id="(\d+)"')
-ROW_STATUS = re.compile(r'<td><span class="badge status-([a-z_]+)">')
+ROW_STATUS = re.compile(r'<td[^>]*><span class="badge status-([a-z_]+)">')
 
 
 def next_url(path: str, body: str) -> str | None:
