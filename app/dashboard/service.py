@@ -272,7 +272,7 @@ class ClosedDays:
     def get(self, key: tuple[int, date, date]) -> DayCounts | None:
         with self._lock:
             found = self._entries.get(key)
-        if found is None or found[0] < time.monotonic():
+        if found is None or found[0] <= time.monotonic():
             return None
         return found[1]
 
