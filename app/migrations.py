@@ -49,11 +49,12 @@ def current_revision(bind: Engine | Connection) -> str | None:
 
 def _recorded_revision(conn: Connection) -> str | None:
     """The revision Alembic recorded, read directly: MigrationContext would log two INFO lines
-    on every call, noise in the log of every health probe."""
+    on every call, noise in the log of every health probe. None when there is not exactly one
+    (none yet, or branches this project never makes)."""
     if not inspect(conn).has_table(VERSION_TABLE):
         return None
-    revision = conn.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).scalar()  # noqa: S608
-    return str(revision) if revision is not None else None
+    rows = conn.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).scalars().all()  # noqa: S608
+    return str(rows[0]) if len(rows) == 1 else None
 
 
 def is_at_head(engine: Engine) -> bool:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -251,7 +251,7 @@ def _utc_day(session: Session, column: QueryableAttribute[datetime | None]) -> C
     return func.substr(column, 1, 10)
 
 
-DayCounts = dict[date, list[int]]  # day → [succeeded, failed]
+DayCounts = dict[date, tuple[int, int]]  # day → (succeeded, failed)
 
 
 class ClosedDays:
@@ -261,26 +261,31 @@ class ClosedDays:
     its counts are read once, not on every overview, and the page scans today's actions only,
     however busy the last month was. An entry lives `ttl_seconds`, which bounds how long the
     rare change to a past day takes to show (a deletion such as an undone import, or a sandbox
-    acceptance dated back after the engine was stopped)."""
+    acceptance dated back after the engine was stopped). At most `max_entries` workspaces are
+    remembered, the least recently used going first; expired entries go as new ones come."""
 
-    def __init__(self, ttl_seconds: float = 600.0, max_entries: int = 10_000) -> None:
+    def __init__(self, ttl_seconds: float = 600.0, max_entries: int = 1_000) -> None:
         self.ttl = ttl_seconds
         self.max_entries = max_entries
-        self._entries: dict[tuple[int, date, date], tuple[float, DayCounts]] = {}
+        self._entries: OrderedDict[tuple[int, date, date], tuple[float, DayCounts]] = OrderedDict()
         self._lock = threading.Lock()
 
     def get(self, key: tuple[int, date, date]) -> DayCounts | None:
         with self._lock:
             found = self._entries.get(key)
-        if found is None or found[0] <= time.monotonic():
-            return None
-        return found[1]
+            if found is None or found[0] <= time.monotonic():
+                return None
+            self._entries.move_to_end(key)
+            return found[1]
 
     def put(self, key: tuple[int, date, date], counts: DayCounts) -> None:
+        now = time.monotonic()
         with self._lock:
-            if len(self._entries) >= self.max_entries:
-                self._entries.clear()  # many workspaces: start over rather than grow
-            self._entries[key] = (time.monotonic() + self.ttl, counts)
+            for old in [k for k, (expires, _) in self._entries.items() if expires <= now]:
+                del self._entries[old]
+            while len(self._entries) >= self.max_entries:
+                self._entries.popitem(last=False)
+            self._entries[key] = (now + self.ttl, counts)
 
 
 def actions_per_day(
@@ -297,7 +302,8 @@ def actions_per_day(
     (thousands a day in a busy workspace). With `closed_days`, the days before today come from that
     memo when it has them, and only today's actions are counted.
     """
-    today = datetime(now.year, now.month, now.day, tzinfo=now.tzinfo)
+    now = now.astimezone(UTC)  # days are UTC days, as the database groups them
+    today = datetime(now.year, now.month, now.day, tzinfo=UTC)
     start = today - timedelta(days=days - 1)
     key = (workspace_id, start.date(), today.date())
     earlier = closed_days.get(key) if closed_days is not None else None
@@ -330,10 +336,10 @@ def _count_days(
     )
     if until is not None:
         stmt = stmt.where(Activity.completed_at < until)
-    per_day: DayCounts = defaultdict(lambda: [0, 0])
+    per_day: dict[date, list[int]] = defaultdict(lambda: [0, 0])
     for on, outcome, n in session.execute(stmt).all():
         if on is None:
             continue
         key = on if isinstance(on, date) else date.fromisoformat(on)
         per_day[key][0 if outcome is Outcome.SUCCESS else 1] += int(n)
-    return dict(per_day)
+    return {d: (ok, failed) for d, (ok, failed) in per_day.items()}

@@ -192,12 +192,14 @@ class JobsThread:
             self.stopping.wait(self.interval)
 
     def remove_old_files(self, retention: timedelta) -> None:
-        from app.imports.service import REMOVE_BATCH, remove_old_files
+        from app.imports.service import REMOVE_BATCH, files_to_remove
 
-        while True:  # a batch at a time, until none is left
+        while not self.stopping.is_set():  # a batch at a time, until none is left
             with self.factory.begin() as session:
-                removed = remove_old_files(session, now=self.clock(), retention=retention)
-            if removed:
-                log.info("removed the uploaded files of ended imports %s", removed)
-            if len(removed) < REMOVE_BATCH:
+                paths = files_to_remove(session, now=self.clock(), retention=retention)
+            for path in paths:  # only once the imports say so
+                path.unlink(missing_ok=True)
+            if paths:
+                log.info("removed %d uploaded files of ended imports", len(paths))
+            if len(paths) < REMOVE_BATCH:
                 return

@@ -304,7 +304,8 @@ def rejected_rows(
     job = get_import(session, workspace_id=workspace_id, import_id=import_id)
     columns = job.header
     if columns is None and Path(job.path).exists():  # an import from before headers were kept
-        columns = inspect_file(Path(job.path)).header
+        with contextlib.suppress(ImportRejected, OSError):
+            columns = inspect_file(Path(job.path), require_url=False).header
     header = [*(columns or []), "row", "reason"]
 
     def rows() -> Iterator[list[str]]:
@@ -612,11 +613,12 @@ ENDED = (ImportState.DONE, ImportState.FAILED, ImportState.CANCELLED)
 REMOVE_BATCH = 100
 
 
-def remove_old_files(
+def files_to_remove(
     session: Session, *, now: datetime, retention: timedelta, limit: int = REMOVE_BATCH
-) -> list[int]:
-    """Delete the uploaded files of up to `limit` imports that ended more than `retention` ago
-    (their rows, rejections and undo record stay); returns those imports' ids. A queued or
+) -> list[Path]:
+    """Mark up to `limit` imports that ended more than `retention` ago as having lost their
+    uploaded file, and return the files: the caller deletes them once this is committed (a
+    failed commit then deletes nothing). Their rows, rejections and undo record stay. A queued or
     running import keeps its file, whatever its age: it is what a resume reads. An import from
     before headers were kept gets its header saved first, so its rejected rows keep their column
     names. Imports another process is clearing are skipped, not waited for."""
@@ -635,10 +637,9 @@ def remove_old_files(
         path = Path(job.path)
         if job.header is None and path.exists():
             with contextlib.suppress(ImportRejected, OSError):
-                job.header = list(inspect_file(path).header)
-        path.unlink(missing_ok=True)
+                job.header = list(inspect_file(path, require_url=False).header)
         job.file_removed_at = now
-    return [job.id for job in jobs]
+    return [Path(job.path) for job in jobs]
 
 
 def copy_for_cli(source: Path, *, data_dir: str, max_bytes: int) -> tuple[Path, int]:

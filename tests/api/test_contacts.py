@@ -7,6 +7,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.models import Contact
+from app.pagination import encode_cursor
 from tests.api.conftest import Api, person
 
 
@@ -152,6 +153,17 @@ def test_cursor_from_another_sort_is_refused(api: Api) -> None:
     base = f"/api/v1/campaigns/{campaign['id']}/contacts"
     cursor = api.get(f"{base}?limit=1").json()["next_cursor"]
     assert api.get(f"{base}?sort=-id&cursor={cursor}").status_code == 422
+
+
+@pytest.mark.parametrize("last", [10**30, -1, True, 1.5, "7"])
+def test_a_cursor_whose_id_no_row_could_have_is_refused(api: Api, last: object) -> None:
+    """Well-formed, but past what the database can compare (or not an integer): 422, not 500."""
+    campaign = api.campaign()
+    api.add(campaign["id"], [person(1)])
+    cursor = encode_cursor({"sort": "id", "id": last})
+    response = api.get(f"/api/v1/campaigns/{campaign['id']}/contacts?cursor={cursor}")
+    assert response.status_code == 422, response.text
+    assert "cursor" in response.json()["errors"]
 
 
 def test_get_contact_has_every_field(api: Api) -> None:

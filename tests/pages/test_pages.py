@@ -152,6 +152,8 @@ def test_overview_keeps_archived_campaigns_behind_a_link(
     shelf = app_client.get("/?archived=true")
     assert [c.campaign.name for c in shelf.context["cards"]] == ["Summer push"]  # type: ignore[attr-defined]
     assert "Archived campaigns" in shelf.text and "archived campaign →" not in shelf.text
+    page = app_client.get(f"/campaigns/{old.id}")  # its breadcrumb leads back to the shelf
+    assert '<a href="/?archived=true">Archived campaigns</a>' in page.text
 
 
 def test_activity_chart_and_table_show_completed_and_pending_actions(
