@@ -119,25 +119,29 @@ def sender_progress(session: Session, sender: SenderAccount, now: datetime) -> l
 
 
 def _campaigns_with_pending(session: Session, campaign_ids: Sequence[int]) -> set[int]:
-    """Which campaigns have any action waiting: one probe each for the first such action (the alert
-    only asks yes/no). Ordered by completed_at so that it is read from the (campaign_id,
-    completed_at) index: as EXISTS, PostgreSQL expects a pending row early in a sequential scan,
-    but a campaign's actions are stored together, so the scan crossed every earlier campaign's."""
-    out = set()
-    for cid in campaign_ids:
-        probe = (
-            select(Activity.id)
-            .where(
-                Activity.campaign_id == cid,
-                Activity.completed_at.is_(None),
-                Activity.outcome == Outcome.PENDING,
-            )
-            .order_by(Activity.completed_at)
-            .limit(1)
+    """Which campaigns have any action waiting, in one statement: per campaign, a probe for its
+    first such action (the alert only asks yes/no). Each probe is ordered by completed_at so that
+    it is read from the (campaign_id, completed_at) index: as EXISTS, PostgreSQL expects a
+    pending row early in a sequential scan, but a campaign's actions are stored together, so the
+    scan crossed every earlier campaign's."""
+    if not campaign_ids:
+        return set()
+    first_pending = (
+        select(Activity.id)
+        .where(
+            Activity.campaign_id == Campaign.id,
+            Activity.completed_at.is_(None),
+            Activity.outcome == Outcome.PENDING,
         )
-        if session.scalar(probe) is not None:
-            out.add(cid)
-    return out
+        .order_by(Activity.completed_at)
+        .limit(1)
+        .correlate(Campaign)
+        .scalar_subquery()
+    )
+    rows = session.execute(
+        select(Campaign.id, first_pending).where(Campaign.id.in_(campaign_ids))
+    ).all()
+    return {cid for cid, pending in rows if pending is not None}
 
 
 def _workspace_campaigns(
