@@ -27,7 +27,7 @@ def window_start(now: datetime) -> datetime:
 
 def count_request(session: Session, *, api_key_id: int, now: datetime) -> int:
     """Count one request in this minute's window (SQLite; PostgreSQL counts in
-    resolve_and_count_postgres) and return the count so far: `budget_left` judges it."""
+    resolve_and_count_postgres) and return the count so far: `check_budget` judges it."""
     stmt = (
         sqlite_insert(ApiRateWindow)
         .values(api_key_id=api_key_id, window_start=window_start(now), count=1)
@@ -53,29 +53,31 @@ def _forget_older_windows(session: Session, *, api_key_id: int, count: int, now:
         )
 
 
+def seconds_left(now: datetime) -> int:
+    """Whole seconds until this minute's window turns (at least 1)."""
+    return max(1, math.ceil((window_start(now) + WINDOW - now).total_seconds()))
+
+
 def budget_headers(count: int, *, limit: int, now: datetime) -> list[tuple[bytes, bytes]]:
     """`RateLimit-Limit`, `-Remaining` and `-Reset` (seconds until the window turns), as the
     IETF rate-limit header draft spells them, for an answer to the `count`th request."""
-    reset = max(1, math.ceil((window_start(now) + WINDOW - now).total_seconds()))
     return [
         (b"ratelimit-limit", str(limit).encode()),
         (b"ratelimit-remaining", str(max(0, limit - count)).encode()),
-        (b"ratelimit-reset", str(reset).encode()),
+        (b"ratelimit-reset", str(seconds_left(now)).encode()),
     ]
 
 
-def budget_left(count: int, *, limit: int, now: datetime) -> int:
-    """Requests left this minute after `count`; raises RateLimited (with the seconds to wait)
-    once the budget is spent. Called after the count is committed: refused requests count too,
-    so a client that keeps hammering stays refused until the window turns."""
+def check_budget(count: int, *, limit: int, now: datetime) -> None:
+    """Raise RateLimited (with the seconds to wait) once `count` is past the minute's budget.
+    Called after the count is committed: refused requests count too, so a client that keeps
+    hammering stays refused until the window turns."""
     if count > limit:
-        start = window_start(now)
-        retry_after = max(1, math.ceil((start + WINDOW - now).total_seconds()))
+        retry_after = seconds_left(now)
         raise RateLimited(
             f"This API key made more than {limit} requests this minute; retry in {retry_after} s",
             retry_after=retry_after,
         )
-    return limit - count
 
 
 @dataclass(frozen=True)

@@ -309,14 +309,16 @@ def actions_per_day(
     now = now.astimezone(UTC)  # days are UTC days, as the database groups them
     today = datetime(now.year, now.month, now.day, tzinfo=UTC)
     start = today - timedelta(days=days - 1)
-    key = (workspace_id, start.date(), today.date())
-    earlier = closed_days.get(key) if closed_days is not None else None
-    if earlier is None:
-        earlier = _count_days(session, workspace_id=workspace_id, since=start, until=today)
-        if closed_days is not None:
+    if closed_days is None:
+        per_day = _count_days(session, workspace_id=workspace_id, since=start, until=None)
+    else:
+        key = (workspace_id, start.date(), today.date())
+        earlier = closed_days.get(key)
+        if earlier is None:
+            earlier = _count_days(session, workspace_id=workspace_id, since=start, until=today)
             closed_days.put(key, earlier)
-    latest = _count_days(session, workspace_id=workspace_id, since=today, until=None)
-    per_day = {**earlier, **latest}
+        latest = _count_days(session, workspace_id=workspace_id, since=today, until=None)
+        per_day = {**earlier, **latest}
     return [
         DayBar(d, *per_day.get(d, (0, 0)))
         for d in (start.date() + timedelta(days=i) for i in range(days))

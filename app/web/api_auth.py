@@ -9,7 +9,7 @@ from fastapi import Depends, Request
 
 from app.accounts.rate_limit import (
     budget_headers,
-    budget_left,
+    check_budget,
     count_request,
     resolve_and_count_postgres,
 )
@@ -26,7 +26,6 @@ UNKNOWN_KEY = "The API key is unknown or has been revoked"
 class ApiCaller:
     workspace_id: int
     api_key_id: int
-    remaining: int
 
 
 def _bearer_token(request: Request) -> str:
@@ -62,8 +61,8 @@ def authenticate_api_key(request: Request) -> ApiCaller:
             count = count_request(session, api_key_id=api_key_id, now=now)
     limit = settings.api_rate_limit_per_minute
     request.state.response_headers = budget_headers(count, limit=limit, now=now)
-    remaining = budget_left(count, limit=limit, now=now)
-    return ApiCaller(workspace_id, api_key_id, remaining)
+    check_budget(count, limit=limit, now=now)
+    return ApiCaller(workspace_id, api_key_id)
 
 
 ApiCallerDep = Annotated[ApiCaller, Depends(authenticate_api_key)]
