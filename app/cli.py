@@ -14,6 +14,7 @@ from app.clock import system_clock
 from app.config import EngineMode, get_settings
 from app.db import make_engine, make_sessionmaker
 from app.errors import AppError
+from app.lifecycle import guard as lifecycle_guard
 
 cli = typer.Typer(help="Campaign contact tracker.", no_args_is_help=True, add_completion=False)
 
@@ -320,4 +321,6 @@ def _workspace_of_campaign(session: Session, campaign_id: int) -> int:
 
 
 def main() -> None:
+    if get_settings().lifecycle_guard:
+        lifecycle_guard.install()
     sys.exit(cli())

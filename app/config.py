@@ -37,6 +37,8 @@ class Settings(BaseSettings):
     engine_interval_seconds: Annotated[float, Field(gt=0)] = 30.0
     # Sandbox demos: simulated seconds per real second for the in-process engine (1 = real time).
     engine_speed: Annotated[float, Field(gt=0)] = 1.0
+    # Fail any write of contacts.status made outside app.lifecycle (a bug caught, not data drift).
+    lifecycle_guard: bool = True
 
 
 @lru_cache

@@ -15,10 +15,8 @@ from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from app.accounts.service import create_user, create_workspace
-from app.campaigns import counts
 from app.campaigns.schemas import CampaignCreate, CampaignUpdate, FollowUpStep
 from app.campaigns.service import create_campaign, update_campaign
-from app.contacts.service import activity_kind_for, store_state
 from app.domain.errors import ErrorCode
 from app.domain.messages import check_note, render
 from app.domain.pacing import CappedAction, WaitingReason, projected_times
@@ -38,7 +36,8 @@ from app.domain.transitions import (
     initial_status,
     transition,
 )
-from app.models import Activity, Campaign, Contact, SenderAccount
+from app.lifecycle.service import activity_kind_for, insert_replayed_contacts, state_columns
+from app.models import Activity, Campaign, SenderAccount
 from app.senders.schemas import SenderCreate, SenderLimits, WorkingHours
 from app.senders.service import create_sender, sender_pacing
 
@@ -240,6 +239,8 @@ def seed_demo(
                 type=campaign_type,
                 sender_id=sender_id,
                 connection_template=NOTE if campaign_type is CampaignType.CONNECTION else "",
+                # The demo's connection campaign invites a withdrawn person once more.
+                max_reinvites=1 if campaign_type is CampaignType.CONNECTION else 0,
                 follow_up_steps=[
                     FollowUpStep(delay_days=2, template="Thanks for connecting, {first_name}!"),
                     FollowUpStep(delay_days=5, template="{first_name}, worth a 15-minute call?"),
@@ -285,7 +286,14 @@ def _seed_contacts(
         for days_ago, event, detail, message in script.steps:
             at = now - timedelta(days=days_ago)
             before = state.status
-            state = transition(state, event, campaign.type, now=at, detail=detail)
+            state = transition(
+                state,
+                event,
+                campaign.type,
+                now=at,
+                detail=detail,
+                max_reinvites=campaign.max_reinvites,
+            )
             failed = event is ContactEvent.ACTION_FAILED
             error = state.last_error if failed else None
             history.append(
@@ -305,16 +313,12 @@ def _seed_contacts(
                     "completed_at": at,
                 }
             )
-        row = Contact(
-            linkedin_url=f"https://www.linkedin.com/in/{first}-{last}-{serial:05d}".lower(),
-            status=state.status,
-        )
-        store_state(row, state)
+        columns = state_columns(state)
         contact_rows.append(
             {
                 "workspace_id": campaign.workspace_id,
                 "campaign_id": campaign.id,
-                "linkedin_url": row.linkedin_url,
+                "linkedin_url": f"https://www.linkedin.com/in/{first}-{last}-{serial:05d}".lower(),
                 "first_name": first,
                 "last_name": last,
                 "email": f"{first}.{last}{serial}@example.com".lower()
@@ -324,27 +328,15 @@ def _seed_contacts(
                 "title": fields["title"],
                 "custom_fields": {"lead_score": str(rng.randint(1, 100))},
                 "source": ContactSource.CSV,
-                "status": row.status,
-                "error_code": row.error_code,
-                "error_message": row.error_message,
-                "replied": row.replied,
-                "email_required": row.email_required,
+                **columns,
                 "follow_ups_sent": sum(1 for h in history if h["kind"].value == "follow_up"),
                 "created_at": created,
                 "updated_at": history[-1]["completed_at"] if history else created,
-                "status_changed_at": row.status_changed_at or created,
-                "invited_at": row.invited_at,
-                "connected_at": row.connected_at,
-                "withdrawn_at": row.withdrawn_at,
+                "status_changed_at": columns["status_changed_at"] or created,
             }
         )
         histories.append(history)
-    counts.bump(session, counts.deltas_for_rows(contact_rows))
-    ids = list(
-        session.scalars(
-            insert(Contact).returning(Contact.id, sort_by_parameter_order=True), contact_rows
-        )
-    )
+    ids = insert_replayed_contacts(session, contact_rows)
     activity_rows = []
     pending_invites = []
     for contact_id, contact, history in zip(ids, contact_rows, histories, strict=True):

@@ -20,7 +20,14 @@ class NotFound(AppError):
 
 
 class Conflict(AppError):
+    """The request clashes with the current state. `code` names the clash for machines (`moot`:
+    a result for an action a change made unnecessary while it was out)."""
+
     title = "Conflict"
+
+    def __init__(self, detail: str, *, code: str | None = None) -> None:
+        super().__init__(detail)
+        self.code = code
 
 
 class Forbidden(AppError):

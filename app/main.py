@@ -20,6 +20,7 @@ from app.dashboard.service import ClosedDays
 from app.db import make_engine, make_sessionmaker
 from app.engine.runner import EngineThread, JobsThread, ScaledClock
 from app.health import router as health_router
+from app.lifecycle import guard as lifecycle_guard
 from app.web.body_limit import BodyLimitMiddleware
 from app.web.exception_handlers import install_exception_handlers
 from app.web.pages import page_routers
@@ -60,6 +61,8 @@ def create_app(
     """Build the app. Tests pass their own session factory (one rolled-back transaction per test)."""
     settings = settings or get_settings()
     configure_logging(settings.log_level)
+    if settings.lifecycle_guard:
+        lifecycle_guard.install()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -23,6 +24,7 @@ from app.accounts import passwords
 from app.clock import FixedClock
 from app.config import Settings
 from app.db import make_engine
+from app.lifecycle import guard as lifecycle_guard
 from app.main import create_app
 
 PG_URL = os.environ.get("TRACKER_TEST_DATABASE_URL")
@@ -31,6 +33,13 @@ PG_URL = os.environ.get("TRACKER_TEST_DATABASE_URL")
 # profile (64 MiB, 3 passes) would spend minutes of the suite hashing passwords.
 passwords._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
+# Hypothesis: CI runs a fixed profile (derandomized, bounded examples); HYPOTHESIS_PROFILE=dev
+# explores new random examples on a developer's machine.
+hypothesis_settings.register_profile("ci", derandomize=True, max_examples=40, print_blob=True)
+hypothesis_settings.register_profile("dev", max_examples=100)
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+# Every test runs with the lifecycle guard on: a status written outside app.lifecycle fails.
+lifecycle_guard.install()
 T0 = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)  # a Monday, 10:00 UTC
 
 

@@ -9,15 +9,29 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.activity import repository
 from app.contacts.schemas import ActivityErrorRead, ActivityRead
 from app.contacts.service import creation_source_label, get_contact
 from app.domain.errors import ActionError
-from app.domain.pacing import WAITING_REASON_LABELS, WaitingReason
+from app.domain.pacing import CAP_BY_NAME, WaitingReason, waiting_label
 from app.domain.statuses import OUTCOME_LABELS, ActivityKind, Outcome
+from app.errors import ValidationFailed
+from app.lifecycle.service import skip_reason_label
 from app.models import Activity, Contact, ContactImport
 from app.pagination import decode_cursor, encode_cursor
 
 MAX_PAGE = 200
+LOG_SORT = "-happened"
+
+
+def waiting_reason_label(reason: str | None, cap: str | None) -> str | None:
+    """What a person reads for a pending entry's reason, naming the cap that holds it."""
+    if reason is None:
+        return None
+    try:
+        return waiting_label(WaitingReason(reason), CAP_BY_NAME.get(cap or ""))
+    except ValueError:
+        return reason
 
 
 def activity_read(activity: Activity) -> ActivityRead:
@@ -27,14 +41,12 @@ def activity_read(activity: Activity) -> ActivityRead:
         error = ActivityErrorRead(
             code=activity.error_code, label=action_error.label, message=action_error.message
         )
-    reason = activity.waiting_reason if activity.outcome is Outcome.PENDING else None
-    reason_label = None
-    if reason is not None:
-        try:
-            reason_label = WAITING_REASON_LABELS[WaitingReason(reason)]
-        except ValueError:
-            reason_label = reason
+    pending = activity.outcome is Outcome.PENDING
+    reason = activity.waiting_reason if pending else None
+    cap = activity.waiting_cap if pending else None
     outcome_label = error.label if error else OUTCOME_LABELS[activity.outcome]
+    if activity.outcome is Outcome.SKIPPED:
+        outcome_label = f"Skipped — {skip_reason_label(activity.detail.get('reason'))}"
     return ActivityRead(
         id=activity.id,
         contact_id=activity.contact_id,
@@ -50,8 +62,9 @@ def activity_read(activity: Activity) -> ActivityRead:
         created_at=activity.created_at,
         detail=activity.detail,
         waiting_reason=reason,
-        waiting_reason_label=reason_label,
-        expected_at=activity.expected_at if activity.outcome is Outcome.PENDING else None,
+        waiting_cap=cap,
+        waiting_reason_label=waiting_reason_label(reason, cap),
+        expected_at=activity.expected_at if pending else None,
     )
 
 
@@ -67,6 +80,7 @@ class ActionSummary:
     created_at: datetime
     expected_at: datetime | None
     waiting_reason: str | None
+    waiting_cap: str | None
 
 
 def last_and_next(
@@ -92,6 +106,7 @@ def last_and_next(
             Activity.created_at,
             Activity.expected_at,
             Activity.waiting_reason,
+            Activity.waiting_cap,
         )
         .where(Activity.contact_id.in_(contact_ids))
         .order_by(Activity.contact_id, Activity.id)
@@ -106,6 +121,7 @@ def last_and_next(
             created_at=row.created_at,
             expected_at=row.expected_at,
             waiting_reason=row.waiting_reason,
+            waiting_cap=row.waiting_cap,
         )
         last, nxt = out[row.contact_id]
         if a.outcome is Outcome.PENDING:
@@ -155,16 +171,26 @@ def contact_activity(
     limit: int = 50,
     cursor: str | None = None,
 ) -> tuple[list[ActivityRead], str | None]:
-    """One page of the log, newest first; the last page ends with how the contact was added."""
+    """One page of the log, newest first by when each entry happened (done entries when they were
+    completed, pending ones when they are expected); the last page ends with how the contact was
+    added."""
     contact = get_contact(session, workspace_id=workspace_id, contact_id=contact_id)
     limit = max(1, min(limit, MAX_PAGE))
-    stmt = select(Activity).where(Activity.contact_id == contact.id)
+    after = None
     if cursor:
-        stmt = stmt.where(Activity.id < decode_cursor(cursor, sort="-id")["id"])
-    rows = list(session.scalars(stmt.order_by(Activity.id.desc()).limit(limit + 1)))
-    items = [activity_read(a) for a in rows[:limit]]
+        key = decode_cursor(cursor, sort=LOG_SORT)
+        try:
+            after = (datetime.fromisoformat(str(key.get("at"))), int(key["id"]))
+        except ValueError:
+            raise ValidationFailed(
+                "The cursor is not valid for this list",
+                {"cursor": ["Pass the next_cursor of the previous page unchanged"]},
+            ) from None
+    rows = repository.log_page(session, contact_id=contact.id, after=after, limit=limit + 1)
+    items = [activity_read(a) for a, _at in rows[:limit]]
     if len(rows) > limit:
-        return items, encode_cursor({"sort": "-id", "id": rows[limit - 1].id})
+        last, at = rows[limit - 1]
+        return items, encode_cursor({"sort": LOG_SORT, "at": at.isoformat(), "id": last.id})
     job = session.get(ContactImport, contact.import_id) if contact.import_id else None
     items.append(creation_entry(contact, job))
     return items, None

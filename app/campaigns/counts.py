@@ -1,7 +1,10 @@
-"""Per-campaign counts by status and error, maintained with every change instead of counted per request.
+"""Per-campaign counts, maintained with every change instead of counted per request: per status
+(`status:<value>`), per error (`error:<code>`) and the acceptance figures (`funnel:invited`,
+`funnel:accepted`, `funnel:already_connected`, `funnel:replied`; app.domain.transitions.counted_as).
 
-ORM changes to contacts are picked up automatically before each flush; set-based statements (bulk
-inserts, sweeps) report their deltas with `bump`. `recount` rebuilds a campaign's counts from scratch.
+Every count is a function of each contact's own row, so a change's delta is the row's keys after
+minus its keys before. ORM changes to contacts are picked up before each flush; set-based statements
+(bulk inserts, sweeps, undo) report their deltas with `bump`. `recount` rebuilds a campaign's counts.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from app.domain.errors import ErrorCode
 from app.domain.statuses import ContactStatus
+from app.domain.transitions import Counted, counted_as
 from app.models import CampaignCount, Contact
 
 Deltas = Counter[tuple[int, str]]
@@ -28,6 +32,26 @@ def status_key(status: ContactStatus | str) -> str:
 
 def error_key(code: ErrorCode | str) -> str:
     return f"error:{ErrorCode(code).value}"
+
+
+def funnel_key(counted: Counted | str) -> str:
+    return f"funnel:{Counted(counted).value}"
+
+
+def row_keys(
+    status: ContactStatus | str,
+    error_code: ErrorCode | str | None,
+    invites_sent: int | None,
+    replied: bool | None,
+) -> list[str]:
+    """Every count one contact row is in."""
+    keys = [status_key(status)]
+    if error_code:
+        keys.append(error_key(error_code))
+    keys.extend(
+        funnel_key(c) for c in counted_as(ContactStatus(status), invites_sent or 0, bool(replied))
+    )
+    return keys
 
 
 def bump(session: Session, deltas: Mapping[tuple[int, str], int]) -> None:
@@ -45,12 +69,15 @@ def bump(session: Session, deltas: Mapping[tuple[int, str], int]) -> None:
 
 
 def deltas_for_rows(rows: Iterable[Mapping[str, Any]], sign: int = 1) -> Deltas:
-    """Deltas for whole contacts (dicts with campaign_id, status and error_code) appearing or going."""
+    """Deltas for whole contacts (dicts with campaign_id, status, and error_code, invites_sent and
+    replied when they are not the defaults) appearing (sign 1) or going (sign -1)."""
     out: Deltas = Counter()
     for row in rows:
-        out[(row["campaign_id"], status_key(row["status"]))] += sign
-        if row.get("error_code"):
-            out[(row["campaign_id"], error_key(row["error_code"]))] += sign
+        cid = row["campaign_id"]
+        for key in row_keys(
+            row["status"], row.get("error_code"), row.get("invites_sent"), row.get("replied")
+        ):
+            out[(cid, key)] += sign
     return out
 
 
@@ -70,66 +97,62 @@ def read_counts(session: Session, campaign_ids: Sequence[int]) -> dict[int, dict
 def recount(session: Session, campaign_id: int) -> None:
     """Rebuild one campaign's counts from its contacts (repair, and the tests' reference)."""
     session.execute(delete(CampaignCount).where(CampaignCount.campaign_id == campaign_id))
+    bump(session, counted(session, campaign_id))
+
+
+def counted(session: Session, campaign_id: int) -> Deltas:
+    """One campaign's counts as its contacts are now (a scan: for repair and tests)."""
     deltas: Deltas = Counter()
-    for status, n in session.execute(
-        select(Contact.status, func.count())
+    for status, code, invites, replied, n in session.execute(
+        select(
+            Contact.status,
+            Contact.error_code,
+            Contact.invites_sent,
+            Contact.replied,
+            func.count(),
+        )
         .where(Contact.campaign_id == campaign_id)
-        .group_by(Contact.status)
+        .group_by(Contact.status, Contact.error_code, Contact.invites_sent, Contact.replied)
     ):
-        deltas[(campaign_id, status_key(status))] = n
-    for code, n in session.execute(
-        select(Contact.error_code, func.count())
-        .where(Contact.campaign_id == campaign_id, Contact.error_code.is_not(None))
-        .group_by(Contact.error_code)
-    ):
-        if code is not None:
-            deltas[(campaign_id, error_key(code))] = n
-    bump(session, deltas)
+        for key in row_keys(status, code, invites, replied):
+            deltas[(campaign_id, key)] += n
+    return deltas
+
+
+_COUNTED_ATTRS = ("status", "error_code", "invites_sent", "replied")
 
 
 def _orm_deltas(session: Session) -> Deltas:
     deltas: Deltas = Counter()
     for obj in session.new:
         if isinstance(obj, Contact):
-            deltas.update(
-                deltas_for_rows(
-                    [
-                        {
-                            "campaign_id": obj.campaign_id,
-                            "status": obj.status,
-                            "error_code": obj.error_code,
-                        }
-                    ]
-                )
-            )
+            for key in row_keys(obj.status, obj.error_code, obj.invites_sent, obj.replied):
+                deltas[(obj.campaign_id, key)] += 1
     for obj in session.deleted:
         if isinstance(obj, Contact):
-            deltas.update(
-                deltas_for_rows(
-                    [
-                        {
-                            "campaign_id": obj.campaign_id,
-                            "status": obj.status,
-                            "error_code": obj.error_code,
-                        }
-                    ],
-                    -1,
-                )
-            )
+            for key in row_keys(obj.status, obj.error_code, obj.invites_sent, obj.replied):
+                deltas[(obj.campaign_id, key)] -= 1
     for obj in session.dirty:
         if not isinstance(obj, Contact):
             continue
         state = inspect(obj)
-        for attr, key in (("status", status_key), ("error_code", error_key)):
+        before: dict[str, Any] = {}
+        changed = False
+        for attr in _COUNTED_ATTRS:
             history = state.attrs[attr].history
-            if not history.has_changes():
-                continue
-            for old in history.deleted:
-                if old is not None:
-                    deltas[(obj.campaign_id, key(old))] -= 1
-            for new in history.added:
-                if new is not None:
-                    deltas[(obj.campaign_id, key(new))] += 1
+            if history.has_changes():
+                changed = True
+                before[attr] = history.deleted[0] if history.deleted else None
+            else:
+                before[attr] = getattr(obj, attr)
+        if not changed:
+            continue
+        for key in row_keys(
+            before["status"], before["error_code"], before["invites_sent"], before["replied"]
+        ):
+            deltas[(obj.campaign_id, key)] -= 1
+        for key in row_keys(obj.status, obj.error_code, obj.invites_sent, obj.replied):
+            deltas[(obj.campaign_id, key)] += 1
     return deltas
 
 

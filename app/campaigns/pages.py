@@ -9,7 +9,7 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
-from app.activity.service import last_and_next
+from app.activity.service import last_and_next, waiting_reason_label
 from app.campaigns import service
 from app.campaigns.schemas import CampaignCreate, CampaignUpdate, FollowUpStep
 from app.contacts.export import HEADER, export_rows
@@ -17,8 +17,8 @@ from app.contacts.service import ContactFilter, blacklist_contacts, contact_page
 from app.dashboard.contact_table import TABLE_COLUMNS
 from app.domain.errors import ERROR_LABELS, ErrorCode
 from app.domain.messages import NOTE_LIMITS
-from app.domain.pacing import WAITING_REASON_LABELS, WaitingReason
 from app.domain.statuses import CampaignState, ContactStatus
+from app.domain.transitions import Counted
 from app.engine.service import queue_manual_withdrawals
 from app.errors import Conflict, ValidationFailed
 from app.pagination import encode_cursor
@@ -39,14 +39,21 @@ STATE_ACTIONS = {
 }
 
 
-def _filters(status: list[str], error: str | None, q: str | None) -> ContactFilter:
+def _filters(
+    status: list[str], error: str | None, q: str | None, reached: str | None = None
+) -> ContactFilter:
     try:
         statuses = tuple(ContactStatus(s) for s in status if s)
         code = ErrorCode(error) if error and error != "any" else None
+        counted = Counted(reached) if reached else None
     except ValueError as exc:
         raise ValidationFailed("Unknown filter value", {"filter": [str(exc)]}) from exc
     return ContactFilter(
-        statuses=statuses, error=code, any_error=error == "any", q=(q or "").strip() or None
+        statuses=statuses,
+        error=code,
+        any_error=error == "any",
+        q=(q or "").strip() or None,
+        reached=counted,
     )
 
 
@@ -58,6 +65,8 @@ def _query(filters: ContactFilter, sort: str, **extra: str) -> str:
         pairs.append(("error", filters.error.value))
     if filters.q:
         pairs.append(("q", filters.q))
+    if filters.reached:
+        pairs.append(("reached", filters.reached.value))
     if sort != "id":
         pairs.append(("sort", sort))
     pairs.extend(extra.items())
@@ -73,6 +82,7 @@ def campaign_page(
     status: Annotated[list[str], Query()] = [],  # noqa: B006 - FastAPI copies defaults
     error: Annotated[str | None, Query(max_length=40)] = None,
     q: Annotated[str | None, Query(max_length=200)] = None,
+    reached: Annotated[str | None, Query(max_length=40)] = None,
     sort: Annotated[str, Query(pattern="^-?id$")] = "id",
     cursor: Annotated[str | None, Query(max_length=200)] = None,
     before: Annotated[str | None, Query(max_length=200)] = None,
@@ -82,7 +92,7 @@ def campaign_page(
         session, workspace_id=viewer.workspace_id, campaign_id=campaign_id, with_steps=False
     )
     sender = get_sender(session, workspace_id=viewer.workspace_id, sender_id=campaign.sender_id)
-    filters = _filters(status, error, q)
+    filters = _filters(status, error, q, reached)
     rows, next_cursor = contact_page(
         session,
         campaign_id=campaign.id,
@@ -103,10 +113,7 @@ def campaign_page(
         last, nxt = actions[c.id]
         label = ""
         if nxt is not None and nxt.waiting_reason:
-            try:
-                label = WAITING_REASON_LABELS[WaitingReason(nxt.waiting_reason)]
-            except ValueError:
-                label = nxt.waiting_reason
+            label = waiting_reason_label(nxt.waiting_reason, nxt.waiting_cap) or ""
         table.append({"contact": c, "last": last, "next": nxt, "next_label": label})
     at_start = not rows or (not cursor and not before) or not has_earlier
     context: dict[str, Any] = {
@@ -128,6 +135,7 @@ def campaign_page(
                 error=filters.error,
                 any_error=filters.any_error,
                 q=filters.q,
+                reached=filters.reached,
             ),
             sort,
         ),
@@ -204,6 +212,7 @@ def bulk_action(
             campaign_id=campaign_id,
             contact_ids=contact_id,
             muted=action == "mute",
+            now=now,
         )
         message = f"{n} contact(s) {action}d"
     else:
@@ -230,6 +239,7 @@ def export_csv(
     status: Annotated[list[str], Query()] = [],  # noqa: B006
     error: Annotated[str | None, Query(max_length=40)] = None,
     q: Annotated[str | None, Query(max_length=200)] = None,
+    reached: Annotated[str | None, Query(max_length=40)] = None,
     sort: Annotated[str, Query(pattern="^-?id$")] = "id",
 ) -> Response:
     campaign = service.get_campaign(
@@ -238,7 +248,7 @@ def export_csv(
     rows = export_rows(
         request.app.state.read_sessionmaker,
         campaign_id=campaign.id,
-        filters=_filters(status, error, q),
+        filters=_filters(status, error, q, reached),
         newest_first=sort == "-id",
     )
     return csv_response(f"campaign-{campaign.id}-contacts.csv", HEADER, rows)
@@ -265,7 +275,7 @@ def _form_values(form: Any) -> dict[str, Any]:
         "sender_id": int(sender) if sender.isdigit() else None,
         "connection_template": str(form.get("connection_template", "")),
         "steps": [FollowUpStep.model_construct(**s) for s in _steps_from_form(form)],
-        "reinvite_withdrawn": form.get("reinvite_withdrawn") == "1",
+        "max_reinvites": form.get("max_reinvites") or "0",
     }
 
 
@@ -294,7 +304,7 @@ def new_campaign(request: Request, session: SessionDep, viewer: AdminDep) -> Res
         "sender_id": None,
         "connection_template": "",
         "steps": [],
-        "reinvite_withdrawn": False,
+        "max_reinvites": 0,
     }
     return _editor(request, session, viewer, None, values, {})
 
@@ -311,7 +321,7 @@ async def create_campaign(request: Request, session: SessionDep, viewer: AdminDe
                 "sender_id": values["sender_id"] or 0,
                 "connection_template": values["connection_template"],
                 "follow_up_steps": _steps_from_form(form),
-                "reinvite_withdrawn": values["reinvite_withdrawn"],
+                "max_reinvites": values["max_reinvites"],
             }
         )
         campaign = service.create_campaign(session, workspace_id=viewer.workspace_id, data=data)
@@ -333,7 +343,7 @@ def edit_campaign(
         "sender_id": c.sender_id,
         "connection_template": c.connection_template,
         "steps": c.follow_up_steps,
-        "reinvite_withdrawn": c.reinvite_withdrawn,
+        "max_reinvites": c.max_reinvites,
     }
     return _editor(request, session, viewer, c, values, {})
 
@@ -353,7 +363,7 @@ async def save_campaign(
                 "name": values["name"],
                 "connection_template": values["connection_template"],
                 "follow_up_steps": _steps_from_form(form),
-                "reinvite_withdrawn": values["reinvite_withdrawn"],
+                "max_reinvites": values["max_reinvites"],
             }
         )
         service.update_campaign(

@@ -45,7 +45,13 @@ class CampaignCreate(InputModel):
     sender_id: DbId
     connection_template: Template = ""
     follow_up_steps: list[FollowUpStep] = Field(default_factory=list, max_length=20)
-    reinvite_withdrawn: bool = False
+    max_reinvites: int = Field(
+        default=0,
+        ge=0,
+        le=3,
+        description="How many times a person whose invite was withdrawn is invited again "
+        "(3 weeks after each withdrawal); 0 never re-invites",
+    )
 
 
 class CampaignUpdate(InputModel):
@@ -57,7 +63,7 @@ class CampaignUpdate(InputModel):
     state: Literal[CampaignState.RUNNING, CampaignState.PAUSED, CampaignState.ARCHIVED] | None = (
         None
     )
-    reinvite_withdrawn: bool | None = None
+    max_reinvites: int | None = Field(default=None, ge=0, le=3)
 
 
 class CampaignStats(BaseModel):
@@ -69,6 +75,15 @@ class CampaignStats(BaseModel):
     total: int = 0
     errors: int = Field(0, description="Contacts whose last action failed")
     errors_by_code: dict[ErrorCode, int] = Field(default_factory=dict)
+    invited: int = Field(0, description="Contacts the campaign sent an invite to")
+    accepted: int = Field(0, description="Invited contacts who accepted")
+    already_connected: int = Field(
+        0, description="Contacts connected without an invite (1st-level when visited)"
+    )
+    replied: int = Field(0, description="Contacts who replied")
+    acceptance_rate: float | None = Field(
+        None, ge=0, le=1, description="accepted ÷ invited; null while nobody was invited"
+    )
 
 
 class CampaignRead(BaseModel):
@@ -79,7 +94,7 @@ class CampaignRead(BaseModel):
     sender_id: int
     connection_template: str
     follow_up_steps: list[FollowUpStep]
-    reinvite_withdrawn: bool
+    max_reinvites: int
     started_at: datetime | None
     created_at: datetime
     updated_at: datetime

@@ -28,6 +28,8 @@ from app.domain.messages import (
     render,
 )
 from app.domain.statuses import CampaignState, CampaignType, SenderTier
+from app.domain.transitions import Counted
+from app.engine.explain import explain_sender
 from app.errors import Conflict, NotFound, ValidationFailed
 from app.models import Campaign
 from app.models import FollowUpStep as FollowUpStepRow
@@ -101,7 +103,7 @@ def create_campaign(session: Session, *, workspace_id: int, data: CampaignCreate
         type=data.type,
         state=CampaignState.DRAFT,
         connection_template=data.connection_template,
-        reinvite_withdrawn=data.reinvite_withdrawn,
+        max_reinvites=data.max_reinvites,
         follow_up_steps=[
             FollowUpStepRow(position=i + 1, delay_days=s.delay_days, template=s.template)
             for i, s in enumerate(data.follow_up_steps)
@@ -132,8 +134,8 @@ def update_campaign(
                 session, {(campaign.id, counts.error_key(ErrorCode.MESSAGE_TOO_LONG)): -cleared}
             )
         campaign.connection_template = data.connection_template
-    if data.reinvite_withdrawn is not None:
-        campaign.reinvite_withdrawn = data.reinvite_withdrawn
+    if data.max_reinvites is not None:
+        campaign.max_reinvites = data.max_reinvites
     if data.follow_up_steps is not None:
         _set_steps(session, campaign, data.follow_up_steps)
     if data.state is not None:
@@ -143,7 +145,12 @@ def update_campaign(
             raise Conflict(str(exc)) from exc
         if new_state is CampaignState.RUNNING and campaign.started_at is None:
             campaign.started_at = now
+        changed = new_state is not campaign.state
         campaign.state = new_state
+        if changed:
+            # A pause or a resume changes what holds the sender's pending actions.
+            session.flush()
+            explain_sender(session, sender_id=campaign.sender_id, now=now)
     session.flush()
     return campaign
 
@@ -160,11 +167,18 @@ def campaign_stats(session: Session, campaign_ids: Sequence[int]) -> dict[int, C
             for k, n in keyed.items()
             if k.startswith("error:") and n
         }
+        funnel = {c: keyed.get(counts.funnel_key(c), 0) for c in Counted}
+        invited = funnel[Counted.INVITED]
         out[cid] = CampaignStats(
             **statuses,
             total=sum(statuses.values()),
             errors=sum(errors.values()),
             errors_by_code=errors,
+            invited=invited,
+            accepted=funnel[Counted.ACCEPTED],
+            already_connected=funnel[Counted.ALREADY_CONNECTED],
+            replied=funnel[Counted.REPLIED],
+            acceptance_rate=funnel[Counted.ACCEPTED] / invited if invited else None,
         )
     return out
 
@@ -183,7 +197,7 @@ def campaign_reads(session: Session, campaigns: Sequence[Campaign]) -> list[Camp
                 FollowUpStep(delay_days=s.delay_days, template=s.template)
                 for s in c.follow_up_steps
             ],
-            reinvite_withdrawn=c.reinvite_withdrawn,
+            max_reinvites=c.max_reinvites,
             started_at=c.started_at,
             created_at=c.created_at,
             updated_at=c.updated_at,

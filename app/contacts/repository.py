@@ -3,13 +3,25 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
-from sqlalchemy import JSON, ColumnElement, Select, Table, any_, or_, select, update
+from sqlalchemy import (
+    JSON,
+    ColumnElement,
+    Select,
+    Table,
+    and_,
+    any_,
+    exists,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects.postgresql import array
 from sqlalchemy.orm import Session
 
 from app.domain.errors import ErrorCode
-from app.domain.statuses import ContactStatus
-from app.models import BlacklistEntry, Contact
+from app.domain.statuses import ActivityKind, ContactStatus, Outcome
+from app.domain.transitions import Counted
+from app.models import Activity, BlacklistEntry, Contact
 
 
 def existing_urls(session: Session, campaign_id: int, urls: Sequence[str]) -> dict[str, int]:
@@ -157,6 +169,20 @@ def blacklisted_urls(session: Session, workspace_id: int, urls: Sequence[str]) -
     return {u for u in rows if u}
 
 
+def has_pending(session: Session, contact_id: int, kinds: Sequence[ActivityKind]) -> bool:
+    return bool(
+        session.scalar(
+            select(
+                exists().where(
+                    Activity.contact_id == contact_id,
+                    Activity.outcome == Outcome.PENDING,
+                    Activity.kind.in_(kinds),
+                )
+            )
+        )
+    )
+
+
 def contacts_by_ids(session: Session, ids: Sequence[int]) -> list[Contact]:
     if not ids:
         return []
@@ -175,6 +201,18 @@ def in_campaign(session: Session, campaign_id: int) -> ColumnElement[bool]:
     return Contact.campaign_id == campaign_id
 
 
+def counted_condition(counted: Counted) -> ColumnElement[bool]:
+    """The contacts a campaign count holds, as SQL (app.domain.transitions.counted_as)."""
+    connected = Contact.status == ContactStatus.CONNECTED
+    conditions: dict[Counted, ColumnElement[bool]] = {
+        Counted.INVITED: Contact.invites_sent > 0,
+        Counted.ACCEPTED: and_(Contact.invites_sent > 0, connected),
+        Counted.ALREADY_CONNECTED: and_(Contact.invites_sent == 0, connected),
+        Counted.REPLIED: Contact.replied.is_(True),
+    }
+    return conditions[counted]
+
+
 def filtered_contacts(
     session: Session,
     *,
@@ -183,6 +221,7 @@ def filtered_contacts(
     error: ErrorCode | None = None,
     any_error: bool = False,
     q: str | None = None,
+    reached: Counted | None = None,
     columns: Sequence[Any] | None = None,
     workspace_id: int | None = None,
 ) -> Select[Any]:
@@ -198,6 +237,8 @@ def filtered_contacts(
         stmt = stmt.where(Contact.error_code == error)
     elif any_error:
         stmt = stmt.where(Contact.error_code.is_not(None))
+    if reached is not None:
+        stmt = stmt.where(counted_condition(reached))
     if q:
         pattern = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         stmt = stmt.where(

@@ -146,6 +146,7 @@ class ContactEventIn(InputModel):
                 {"event": "invite_accepted"},
                 {"event": "profile_visited", "degree": 2},
                 {"event": "action_failed", "error_code": "email_required"},
+                {"event": "message_sent", "step": 1, "message": "Thanks for connecting!"},
             ]
         },
     )
@@ -168,6 +169,12 @@ class ContactEventIn(InputModel):
     message: str | None = Field(
         default=None, max_length=8000, description="The text sent, or the executor's error message"
     )
+    step: int | None = Field(
+        default=None,
+        ge=1,
+        le=20,
+        description="For message_sent: which follow-up step was sent (default: the next unsent one)",
+    )
     occurred_at: datetime | None = Field(
         default=None, description="Defaults to now; not in the future"
     )
@@ -183,7 +190,7 @@ class ActivityRead(BaseModel):
     )
     contact_id: int
     kind: ActivityKind
-    outcome: Literal["pending", "success", "error"]
+    outcome: Literal["pending", "success", "error", "skipped"]
     outcome_label: str
     error: ActivityErrorRead | None
     message: str | None
@@ -193,7 +200,15 @@ class ActivityRead(BaseModel):
     completed_at: datetime | None
     created_at: datetime
     detail: dict[str, Any]
-    waiting_reason: str | None
+    waiting_reason: str | None = Field(
+        description="Pending entries: daily_cap, weekly_cap, working_hours, cooldown, "
+        "follow_up_delay, awaiting_acceptance, campaign_paused or queued"
+    )
+    waiting_cap: str | None = Field(
+        default=None,
+        description="The cap that holds a pending entry (invites, profile_visits, follow_ups, "
+        "inmails, withdrawals), or null when no cap does",
+    )
     waiting_reason_label: str | None
     expected_at: datetime | None
 

@@ -11,30 +11,17 @@ from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import Select
 from sqlalchemy.orm import Session
 
-from app.campaigns import counts
 from app.campaigns.service import get_campaign
 from app.contacts import repository
 from app.contacts.schemas import ContactErrorRead, ContactEventIn, ContactIn, ContactRead
-from app.domain.errors import ActionError, ErrorCode
-from app.domain.statuses import (
-    ActivityKind,
-    CampaignState,
-    CampaignType,
-    ContactSource,
-    ContactStatus,
-    Outcome,
-)
-from app.domain.transitions import (
-    ContactEvent,
-    ContactState,
-    EventDetail,
-    initial_status,
-    transition,
-)
+from app.domain.errors import INVITE_ONLY_ERRORS, ActionError, ErrorCode
+from app.domain.statuses import ActivityKind, CampaignState, ContactSource, ContactStatus
+from app.domain.transitions import ContactEvent, Counted, EventDetail
 from app.domain.urls import InvalidProfileUrl, normalize_profile_url
-from app.engine.queue import MESSAGE_KINDS, cancel_pending, has_pending, stop_messages, sync_queue
 from app.errors import Conflict, NotFound, ValidationFailed
-from app.models import Activity, BlacklistEntry, Campaign, Contact, Workspace
+from app.lifecycle import service as lifecycle
+from app.lifecycle.service import Cause
+from app.models import Activity, BlacklistEntry, Contact
 from app.pagination import decode_cursor, encode_cursor
 
 MAX_PAGE = 200
@@ -137,9 +124,12 @@ def add_contacts(
         "status_changed_at": now,
     }
     rows: list[dict[str, Any]] = []
-    starts = {source: initial_status(campaign.type, source) for source in ContactSource}
+    starts = {
+        source: lifecycle.new_contact_columns(campaign.type, source, now)
+        for source in ContactSource
+    }
     for _index, url, item in pending:
-        status = starts[item.source]
+        start = starts[item.source]
         rows.append(
             {
                 "linkedin_url": url,
@@ -150,21 +140,13 @@ def add_contacts(
                 "title": item.title or None,
                 "custom_fields": item.custom_fields,
                 "source": item.source,
-                "status": status,
-                "connected_at": now if status is ContactStatus.CONNECTED else None,
+                "status": start["status"],
+                "connected_at": start["connected_at"],
             }
         )
     # One INSERT … ON CONFLICT DO NOTHING: rows already in the campaign (or added by a concurrent
     # writer) are skipped, and only those are looked up to report the existing contact's id.
-    inserted = repository.insert_contacts_skip_existing(session, rows, common=common)
-    counts.bump(
-        session,
-        counts.deltas_for_rows(
-            {"campaign_id": campaign.id, "status": r["status"]}
-            for r in rows
-            if r["linkedin_url"] in inserted
-        ),
-    )
+    inserted = lifecycle.insert_new_contacts(session, rows, common=common)
     skipped = [str(r["linkedin_url"]) for r in rows if r["linkedin_url"] not in inserted]
     existing = repository.existing_urls(session, campaign.id, skipped) if skipped else {}
     for index, url, _item in pending:
@@ -211,6 +193,8 @@ class ContactFilter:
     error: ErrorCode | None = None
     any_error: bool = False
     q: str | None = None
+    # One of the campaign's acceptance figures (the funnel's bars open these).
+    reached: Counted | None = None
 
 
 def list_contacts(
@@ -267,6 +251,7 @@ def filtered_contacts(
         error=filters.error,
         any_error=filters.any_error,
         q=filters.q,
+        reached=filters.reached,
         columns=columns,
         workspace_id=workspace_id,
     )
@@ -358,121 +343,10 @@ def contact_read(contact: Contact) -> ContactRead:
     )
 
 
-def contact_state(contact: Contact) -> ContactState:
-    return ContactState(
-        status=contact.status,
-        status_changed_at=contact.status_changed_at,
-        invited_at=contact.invited_at,
-        connected_at=contact.connected_at,
-        withdrawn_at=contact.withdrawn_at,
-        last_error=(
-            ActionError(contact.error_code, contact.error_message or "")
-            if contact.error_code
-            else None
-        ),
-        replied=contact.replied,
-        email_required=contact.email_required,
-    )
-
-
-def store_state(contact: Contact, state: ContactState) -> None:
-    contact.status = state.status
-    contact.status_changed_at = state.status_changed_at or contact.status_changed_at
-    contact.invited_at = state.invited_at
-    contact.connected_at = state.connected_at
-    contact.withdrawn_at = state.withdrawn_at
-    contact.replied = state.replied
-    contact.email_required = state.email_required
-    contact.error_code = state.last_error.code if state.last_error else None
-    contact.error_message = state.last_error.message[:1000] if state.last_error else None
-
-
-MESSAGE_KIND = {
-    CampaignType.CONNECTION: ActivityKind.FOLLOW_UP,
-    CampaignType.EXISTING_CONNECTIONS: ActivityKind.FOLLOW_UP,
-    CampaignType.INMAIL: ActivityKind.INMAIL,
-    CampaignType.GROUPS_EVENTS: ActivityKind.GROUP_MESSAGE,
-}
-
-EVENT_KIND = {
-    ContactEvent.PROFILE_VISITED: ActivityKind.PROFILE_VISIT,
-    ContactEvent.INVITE_SENT: ActivityKind.CONNECTION_REQUEST,
-    ContactEvent.INVITE_WITHDRAWN: ActivityKind.WITHDRAW_INVITE,
-    ContactEvent.INVITE_EXPIRED: ActivityKind.WITHDRAW_INVITE,
-}
-
-
-def activity_kind_for(event: ContactEvent, campaign_type: CampaignType) -> ActivityKind:
-    if event is ContactEvent.MESSAGE_SENT:
-        return MESSAGE_KIND[campaign_type]
-    if event is ContactEvent.ACTION_FAILED:
-        if campaign_type is CampaignType.CONNECTION:
-            return ActivityKind.CONNECTION_REQUEST
-        return MESSAGE_KIND[campaign_type]
-    return EVENT_KIND.get(event, ActivityKind.EVENT)
-
-
-def apply_contact_event(
-    session: Session,
-    *,
-    contact: Contact,
-    campaign: Campaign,
-    event: ContactEvent,
-    now: datetime,
-    detail: EventDetail | None = None,
-    kind: ActivityKind | None = None,
-    message: str | None = None,
-    extra: dict[str, Any] | None = None,
-    withdraw_after_days: int | None = None,
-) -> Activity:
-    """Run the domain transition and write the contact and its activity entry (caller's transaction).
-
-    Raises InvalidTransition; nothing is written then.
-    """
-    if withdraw_after_days is None:
-        workspace = session.get_one(Workspace, contact.workspace_id)
-        withdraw_after_days = workspace.withdraw_after_days
-    before = contact.status
-    new_state = transition(
-        contact_state(contact),
-        event,
-        campaign.type,
-        now=now,
-        detail=detail,
-        withdraw_after_days=withdraw_after_days,
-    )
-    store_state(contact, new_state)
-    contact.updated_at = now
-    failed = event is ContactEvent.ACTION_FAILED
-    error = new_state.last_error if failed else None
-    activity = Activity(
-        workspace_id=contact.workspace_id,
-        contact_id=contact.id,
-        campaign_id=contact.campaign_id,
-        sender_id=campaign.sender_id,
-        kind=kind or activity_kind_for(event, campaign.type),
-        outcome=Outcome.ERROR if failed else Outcome.SUCCESS,
-        error_code=error.code if error else None,
-        error_message=error.message[:1000] if error else None,
-        message=message,
-        status_from=before,
-        status_to=new_state.status,
-        detail={"event": event.value, **(extra or {})},
-        created_at=now,
-        completed_at=now,
-    )
-    if detail and detail.degree is not None:
-        activity.detail["degree"] = detail.degree
-    session.add(activity)
-    sync_queue(session, contact=contact, campaign=campaign, event=event, before=before, now=now)
-    session.flush()
-    return activity
-
-
 def report_event(
     session: Session, *, workspace_id: int, contact_id: int, data: ContactEventIn, now: datetime
 ) -> tuple[Contact, Activity]:
-    """An integration's report, applied through the domain rules with its activity entry."""
+    """An integration's report, applied through the lifecycle owner with its activity entry."""
     contact = get_contact(session, workspace_id=workspace_id, contact_id=contact_id)
     session.refresh(contact, with_for_update=True)
     campaign = get_campaign(
@@ -487,31 +361,59 @@ def report_event(
         raise ValidationFailed(
             "occurred_at is in the future", {"occurred_at": ["Report events that have happened"]}
         )
+    if occurred < contact.created_at:
+        raise ValidationFailed(
+            "occurred_at is before the contact was added",
+            {"occurred_at": [f"Use a time after {contact.created_at:%Y-%m-%d %H:%M} UTC"]},
+        )
     if data.event is ContactEvent.ACTION_FAILED and data.error_code is None:
         raise ValidationFailed(
             "action_failed needs an error_code",
-            {"error_code": [", ".join(e.value for e in ErrorCode)]},
+            {"error_code": ["Use one of: " + ", ".join(e.value for e in ErrorCode)]},
         )
     if data.event is ContactEvent.PROFILE_VISITED and data.degree is None:
         raise ValidationFailed(
-            "profile_visited needs the connection degree", {"degree": ["1, 2 or 3"]}
+            "profile_visited needs the connection degree", {"degree": ["Use 1, 2 or 3"]}
+        )
+    if data.step is not None and data.event is not ContactEvent.MESSAGE_SENT:
+        raise ValidationFailed(
+            "step goes only with message_sent", {"step": ["Leave it out for this event"]}
+        )
+    kind = None
+    if data.event is ContactEvent.ACTION_FAILED:
+        kind = data.action
+        if data.error_code in INVITE_ONLY_ERRORS:
+            if kind not in (None, ActivityKind.CONNECTION_REQUEST):
+                raise ValidationFailed(
+                    f"{data.error_code} happens only to a connection request",
+                    {"action": ["Use connection_request, or leave it out"]},
+                )
+            kind = ActivityKind.CONNECTION_REQUEST
+    if data.step is not None and data.step <= contact.follow_ups_sent:
+        raise Conflict(
+            f"Step {data.step} was already sent to contact {contact.id} "
+            f"({contact.follow_ups_sent} sent so far)"
         )
     detail = EventDetail(
         degree=data.degree,
         error_code=data.error_code,
         error_message=data.message,
-        withdrawal_pending=has_pending(session, contact.id, [ActivityKind.WITHDRAW_INVITE]),
+        withdrawal_pending=repository.has_pending(
+            session, contact.id, [ActivityKind.WITHDRAW_INVITE]
+        ),
     )
     message = data.message if data.event is ContactEvent.MESSAGE_SENT else None
-    activity = apply_contact_event(
+    activity = lifecycle.apply_event(
         session,
         contact=contact,
         campaign=campaign,
         event=data.event,
         now=occurred,
+        cause=Cause.EVENT,
         detail=detail,
-        kind=data.action if data.event is ContactEvent.ACTION_FAILED else None,
+        kind=kind,
         message=message,
+        step=data.step,
         extra={"reported_by": "integration"},
     )
     return contact, activity
@@ -524,22 +426,18 @@ def set_muted(
     campaign_id: int,
     contact_ids: Sequence[int],
     muted: bool,
+    now: datetime,
 ) -> int:
-    """Mute (stop every further action and the remaining follow-ups) or unmute chosen contacts."""
+    """Mute (stop every further action: pending ones are skipped) or unmute chosen contacts."""
+    campaign = get_campaign(
+        session, workspace_id=workspace_id, campaign_id=campaign_id, with_steps=False
+    )
     contacts = [
         c
         for c in repository.contacts_by_ids(session, contact_ids)
         if c.workspace_id == workspace_id and c.campaign_id == campaign_id
     ]
-    for contact in contacts:
-        contact.muted = muted
-    if muted:
-        stop_messages(session, [c.id for c in contacts])
-        cancel_pending(
-            session,
-            [c.id for c in contacts],
-            [ActivityKind.PROFILE_VISIT, ActivityKind.CONNECTION_REQUEST],
-        )
+    lifecycle.set_muted(session, contacts=contacts, campaign=campaign, muted=muted, now=now)
     return len(contacts)
 
 
@@ -551,7 +449,11 @@ def blacklist_contacts(
     contact_ids: Sequence[int],
     now: datetime,
 ) -> int:
-    """Never contact these people again, in any campaign of the workspace; their queued actions go."""
+    """Never contact these people again, in any campaign of the workspace; their queued actions
+    are skipped."""
+    campaign = get_campaign(
+        session, workspace_id=workspace_id, campaign_id=campaign_id, with_steps=False
+    )
     contacts = [
         c
         for c in repository.contacts_by_ids(session, contact_ids)
@@ -569,11 +471,7 @@ def blacklist_contacts(
                 )
             )
             known.add(contact.linkedin_url)
-    cancel_pending(
-        session,
-        [c.id for c in contacts],
-        [ActivityKind.PROFILE_VISIT, ActivityKind.CONNECTION_REQUEST, *MESSAGE_KINDS],
-    )
+    lifecycle.settle_blacklisted(session, contacts=contacts, campaign=campaign, now=now)
     return len(contacts)
 
 

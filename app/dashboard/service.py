@@ -68,12 +68,11 @@ class CampaignCard:
 
     @property
     def acceptance_rate(self) -> float | None:
-        """Accepted among those whose invite got an answer or expired: connected / (connected + withdrawn +
-        invite_sent) for connection campaigns; None where no invites are sent."""
+        """Contacts who accepted an invite of the campaign ÷ contacts it invited (SPEC §2); those
+        already connected when visited are in neither number. None while nobody was invited."""
         if self.campaign.type is not CampaignType.CONNECTION:
             return None
-        invited = self.stats.connected + self.stats.withdrawn + self.stats.invite_sent
-        return None if invited == 0 else self.stats.connected / invited
+        return self.stats.acceptance_rate
 
 
 def _local_day_start(now: datetime, tz: str) -> datetime:
@@ -172,9 +171,9 @@ def count_archived(session: Session, *, workspace_id: int) -> int:
 
 
 def funnel(stats: CampaignStats, campaign_id: int) -> list[FunnelBar]:
-    """imported → verified → invited → connected, with withdrawn; each bar opens its contacts."""
+    """imported → verified → invited → accepted, with those already connected when visited apart,
+    withdrawn and replied; each bar opens exactly the contacts it counts."""
     verified = stats.total - stats.not_verified
-    invited = stats.invite_sent + stats.connected + stats.withdrawn
     return [
         FunnelBar("Imported", stats.total, None, ""),
         FunnelBar(
@@ -183,14 +182,16 @@ def funnel(stats: CampaignStats, campaign_id: int) -> list[FunnelBar]:
             "not_connected",
             "status=not_connected&status=invite_sent&status=connected&status=withdrawn",
         ),
+        FunnelBar("Invited", stats.invited, "invite_sent", "reached=invited"),
+        FunnelBar("Accepted", stats.accepted, "connected", "reached=accepted"),
         FunnelBar(
-            "Invited",
-            invited,
-            "invite_sent",
-            "status=invite_sent&status=connected&status=withdrawn",
+            "Already connected",
+            stats.already_connected,
+            "connected",
+            "reached=already_connected",
         ),
-        FunnelBar("Connected", stats.connected, "connected", "status=connected"),
         FunnelBar("Withdrawn", stats.withdrawn, "withdrawn", "status=withdrawn"),
+        FunnelBar("Replied", stats.replied, "connected", "reached=replied"),
     ]
 
 

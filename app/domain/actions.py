@@ -7,7 +7,8 @@ from datetime import datetime, timedelta
 
 from app.domain.errors import ErrorCode
 from app.domain.pacing import CappedAction
-from app.domain.statuses import ActivityKind, CampaignType
+from app.domain.statuses import ActivityKind, CampaignType, ContactStatus
+from app.domain.transitions import ContactState, may_be_invited
 
 CAP_OF: dict[ActivityKind, CappedAction] = {
     ActivityKind.PROFILE_VISIT: CappedAction.PROFILE_VISIT,
@@ -59,3 +60,51 @@ def cooldown_after_rate_limit(invites_last_week: Sequence[datetime], now: dateti
 
 def first_message_kind(campaign_type: CampaignType) -> ActivityKind:
     return MESSAGE_KIND[campaign_type]
+
+
+MESSAGE_KINDS = frozenset(MESSAGE_KIND.values())
+
+
+def action_applies(
+    kind: ActivityKind,
+    *,
+    step: int | None,
+    state: ContactState,
+    campaign_type: CampaignType,
+    muted: bool,
+    follow_ups_sent: int,
+    max_reinvites: int,
+) -> bool:
+    """Whether a pending action of `kind` still makes sense for a contact in `state`.
+
+    A pending action whose precondition is gone (the person replied, was muted, accepted before a
+    withdrawal went out, the integration did it already) is moot: it is settled as skipped, never
+    sent. Withdrawals are cleanup and go out even for a muted contact.
+    """
+    status = state.status
+    if kind is ActivityKind.WITHDRAW_INVITE:
+        return status is ContactStatus.WITHDRAWN
+    if muted:
+        return False
+    if kind is ActivityKind.PROFILE_VISIT:
+        return status is ContactStatus.NOT_VERIFIED
+    if kind is ActivityKind.CONNECTION_REQUEST:
+        return (
+            campaign_type.sends_invites
+            and status is ContactStatus.NOT_CONNECTED
+            and may_be_invited(state, max_reinvites)
+        )
+    if kind in MESSAGE_KINDS:
+        if state.replied or (step is not None and step <= follow_ups_sent):
+            return False
+        if kind is not MESSAGE_KIND[campaign_type]:
+            return False
+        if campaign_type is CampaignType.CONNECTION:
+            # The first follow-up waits, Pending, for the invite to be accepted.
+            return status is ContactStatus.CONNECTED or (
+                status is ContactStatus.INVITE_SENT and step == 1
+            )
+        if campaign_type is CampaignType.EXISTING_CONNECTIONS:
+            return status is ContactStatus.CONNECTED
+        return status is ContactStatus.NOT_CONNECTED
+    return False

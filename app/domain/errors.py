@@ -36,6 +36,9 @@ ERROR_MEANINGS: dict[ErrorCode, str] = {
     ErrorCode.OTHER: "The action failed; it is retried with back-off up to a limit.",
 }
 
+# Errors that only a connection request can meet (SPEC §2 error matrix); the others fit any action.
+INVITE_ONLY_ERRORS = frozenset({ErrorCode.EMAIL_REQUIRED, ErrorCode.MESSAGE_TOO_LONG})
+
 # Errors after which the engine tries the same action again later rather than giving up on it.
 RETRYABLE_ERRORS = frozenset({ErrorCode.TOO_MANY_REQUESTS, ErrorCode.OTHER})
 
@@ -55,9 +58,12 @@ class ActionError:
     def of(cls, code: ErrorCode, message: str | None = None) -> ActionError:
         """The error with the executor's message, or the standard explanation when there is none.
 
-        `too_many_requests` always carries the rate-limit explanation, after LinkedIn's own words.
+        `too_many_requests` always carries the rate-limit explanation, after LinkedIn's own words,
+        exactly once: `of` applied to its own message gives the same message.
         """
         text = (message or "").strip()
-        if code is ErrorCode.TOO_MANY_REQUESTS:
+        # Stored once, shown once: a message that already carries the explanation (as stored
+        # errors do) is not explained again.
+        if code is ErrorCode.TOO_MANY_REQUESTS and RATE_LIMIT_EXPLANATION not in text:
             text = f"{text} — {RATE_LIMIT_EXPLANATION}" if text else RATE_LIMIT_EXPLANATION
         return cls(code=code, message=text or ERROR_MEANINGS[code])

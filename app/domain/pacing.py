@@ -53,21 +53,35 @@ class CappedAction(StrEnum):
     def label(self) -> str:
         return CAPPED_ACTION_LABELS[self]
 
+    @property
+    def cap_name(self) -> str:
+        """The API's `waiting_cap` value: the cap this action counts against."""
+        return CAP_NAMES[self]
+
 
 CAPPED_ACTION_LABELS: dict[CappedAction, str] = {
     CappedAction.INVITE: "invite",
     CappedAction.PROFILE_VISIT: "profile visit",
-    CappedAction.FOLLOW_UP: "follow-up",
+    CappedAction.FOLLOW_UP: "message",
     CappedAction.INMAIL: "InMail",
     CappedAction.WITHDRAWAL: "withdrawal",
 }
+
+CAP_NAMES: dict[CappedAction, str] = {
+    CappedAction.INVITE: "invites",
+    CappedAction.PROFILE_VISIT: "profile_visits",
+    CappedAction.FOLLOW_UP: "follow_ups",
+    CappedAction.INMAIL: "inmails",
+    CappedAction.WITHDRAWAL: "withdrawals",
+}
+CAP_BY_NAME: dict[str, CappedAction] = {name: cap for cap, name in CAP_NAMES.items()}
 
 
 class WaitingReason(StrEnum):
     """Why a pending action has not gone out yet.
 
     `decide` reports the first four; the engine reports the others (a follow-up's delay, an invite
-    not yet accepted, an action queued behind earlier ones that use the same slots).
+    not yet accepted, a paused campaign, an action due now that goes out with the next cycle).
     """
 
     DAILY_CAP = "daily_cap"
@@ -76,31 +90,41 @@ class WaitingReason(StrEnum):
     COOLDOWN = "cooldown"
     FOLLOW_UP_DELAY = "follow_up_delay"
     AWAITING_ACCEPTANCE = "awaiting_acceptance"
+    CAMPAIGN_PAUSED = "campaign_paused"
     QUEUED = "queued"
 
     @property
     def label(self) -> str:
         return WAITING_REASON_LABELS[self]
 
+    @property
+    def names_a_cap(self) -> bool:
+        """Whether the reason is one of the sender's caps (and `waiting_cap` says which)."""
+        return self in (WaitingReason.DAILY_CAP, WaitingReason.WEEKLY_CAP)
+
 
 WAITING_REASON_LABELS: dict[WaitingReason, str] = {
-    WaitingReason.DAILY_CAP: "Daily invite limit reached",
+    WaitingReason.DAILY_CAP: "Daily limit reached",
     WaitingReason.WEEKLY_CAP: "Weekly invite limit reached",
     WaitingReason.WORKING_HOURS: "Outside working hours",
-    WaitingReason.COOLDOWN: "Cooling down after LinkedIn's rate limit",
+    WaitingReason.COOLDOWN: "Cooling down before the next attempt (LinkedIn's rate limit or an error)",
     WaitingReason.FOLLOW_UP_DELAY: "Waiting for the follow-up delay",
     WaitingReason.AWAITING_ACCEPTANCE: "Waiting for the invite to be accepted",
-    WaitingReason.QUEUED: "Queued behind earlier actions",
+    WaitingReason.CAMPAIGN_PAUSED: "Campaign paused",
+    WaitingReason.QUEUED: "Due now: goes out in the engine's next cycle",
 }
 
 
-def waiting_label(reason: WaitingReason, action: CappedAction) -> str:
-    """The sentence for `reason`, naming the action's own daily cap.
+def waiting_label(reason: WaitingReason, action: CappedAction | None) -> str:
+    """The sentence for `reason`, naming the limit that holds the action.
 
-    "Daily profile visit limit reached" rather than the invite wording of `WAITING_REASON_LABELS`.
+    "Daily profile visit limit reached" for a visit, "Daily message limit reached" for a
+    follow-up; the weekly cap exists for invites only.
     """
-    if reason is WaitingReason.DAILY_CAP:
+    if action is not None and reason is WaitingReason.DAILY_CAP:
         return f"Daily {action.label} limit reached"
+    if action is not None and reason is WaitingReason.WEEKLY_CAP:
+        return f"Weekly {action.label} limit reached"
     return WAITING_REASON_LABELS[reason]
 
 
@@ -289,6 +313,28 @@ def decide(
     earliest = schedule.earliest(now_utc)
     if earliest == now_utc:
         return PacingDecision(allowed=True, reason=None, earliest=now_utc)
+    return PacingDecision(
+        allowed=False, reason=schedule.binding_reason(now_utc, earliest), earliest=earliest
+    )
+
+
+def what_holds(
+    pacing: SenderPacing, action: CappedAction, *, recent: Sequence[datetime], now: datetime
+) -> PacingDecision:
+    """Like `decide`, but the reason names the constraint that holds the action over its whole
+    wait, not only at `now`: the first (in `decide`'s order) without which it could go earlier.
+
+    A third invite on a Saturday, under a daily cap of 2 already taken by Monday's opening, waits
+    for the daily cap (it would go Monday without it), not for the weekend.
+    """
+    now_utc = _to_utc(now, "now")
+    schedule = _Schedule(pacing, action, recent, now_utc)
+    earliest = schedule.earliest(now_utc)
+    if earliest == now_utc:
+        return PacingDecision(allowed=True, reason=None, earliest=now_utc)
+    for constraint in _REASON_PRIORITY:
+        if schedule.earliest(now_utc, ignoring=constraint) < earliest:
+            return PacingDecision(allowed=False, reason=constraint, earliest=earliest)
     return PacingDecision(
         allowed=False, reason=schedule.binding_reason(now_utc, earliest), earliest=earliest
     )

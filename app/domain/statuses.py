@@ -104,10 +104,13 @@ class Outcome(StrEnum):
     PENDING = "pending"
     SUCCESS = "success"
     ERROR = "error"
+    # Settled without us sending it: the integration did it, or a change made it moot.
+    SKIPPED = "skipped"
 
 
 OUTCOME_LABELS: dict[Outcome, str] = {
     Outcome.PENDING: "Pending",
     Outcome.SUCCESS: "Success",
     Outcome.ERROR: "Error",
+    Outcome.SKIPPED: "Skipped",
 }

@@ -8,7 +8,7 @@ Connection campaigns follow the full cycle::
     not_verified --visited, not 1st--> not_connected --invite sent--> invite_sent --accepted--> connected
     not_verified --visited, 1st-level--> connected
     invite_sent --20 days without acceptance (system) / withdrawn by hand--> withdrawn
-    withdrawn --3 weeks after the withdrawal--> not_connected
+    withdrawn --3 weeks after the withdrawal, while re-invites are left--> not_connected
 
 Existing-connections contacts are always `connected`. InMail and groups/events contacts are always
 `not_connected` once verified: they never receive an invite.
@@ -20,11 +20,15 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from app.domain.errors import ActionError, ErrorCode
+from app.domain.errors import INVITE_ONLY_ERRORS, ActionError, ErrorCode
 from app.domain.statuses import CampaignType, ContactSource, ContactStatus
 
 DEFAULT_WITHDRAW_AFTER_DAYS = 20
+# The workspace setting's range (SPEC §4 `GET/PATCH /workspace`).
+WITHDRAW_AFTER_DAYS_RANGE = (7, 30)
 REINVITE_AFTER = timedelta(weeks=3)
+# A campaign's `max_reinvites` range: how many times one person may be invited again.
+MAX_REINVITES_RANGE = (0, 3)
 
 
 class ContactEvent(StrEnum):
@@ -101,6 +105,8 @@ class ContactState:
     replied: bool = False
     # Set by an email_required error and never cleared: the person cannot be invited automatically.
     email_required: bool = False
+    # Invitations sent to this person by the campaign (the first one and every re-invite).
+    invites_sent: int = 0
 
 
 @dataclass(frozen=True)
@@ -124,6 +130,47 @@ def initial_status(campaign_type: CampaignType, source: ContactSource) -> Contac
     return ContactStatus.NOT_VERIFIED
 
 
+def reinvites_left(state: ContactState, max_reinvites: int) -> int:
+    """How many more times this person may be invited again (after their first invitation)."""
+    used = max(0, state.invites_sent - 1)
+    return max(0, max_reinvites - used)
+
+
+def may_be_invited(state: ContactState, max_reinvites: int) -> bool:
+    """Whether a connection request may go to this contact: never invited, or re-invites left."""
+    return not state.email_required and (
+        state.invites_sent == 0 or reinvites_left(state, max_reinvites) > 0
+    )
+
+
+class Counted(StrEnum):
+    """What a contact counts as in a campaign's acceptance figures (SPEC §2 "Acceptance rate")."""
+
+    INVITED = "invited"
+    ACCEPTED = "accepted"
+    ALREADY_CONNECTED = "already_connected"
+    REPLIED = "replied"
+
+
+def counted_as(status: ContactStatus, invites_sent: int, replied: bool) -> frozenset[Counted]:
+    """The acceptance figures a contact is in, from its own state alone.
+
+    Invited: the campaign sent it an invite. Accepted: invited and now connected. Already connected:
+    connected without an invite from the campaign (1st-level when visited, or an existing-connections
+    contact) — in neither of the first two. Replied: a reply was recorded.
+    """
+    out: set[Counted] = set()
+    if invites_sent > 0:
+        out.add(Counted.INVITED)
+        if status is ContactStatus.CONNECTED:
+            out.add(Counted.ACCEPTED)
+    elif status is ContactStatus.CONNECTED:
+        out.add(Counted.ALREADY_CONNECTED)
+    if replied:
+        out.add(Counted.REPLIED)
+    return frozenset(out)
+
+
 def withdrawal_due_at(invited_at: datetime, withdraw_after_days: int) -> datetime:
     """The instant from which a pending invite may be withdrawn by the system."""
     return invited_at + timedelta(days=withdraw_after_days)
@@ -137,12 +184,16 @@ def transition(
     now: datetime,
     detail: EventDetail | None = None,
     withdraw_after_days: int = DEFAULT_WITHDRAW_AFTER_DAYS,
+    max_reinvites: int = 0,
 ) -> ContactState:
     """Apply `event` at `now`; return the new state or raise `InvalidTransition`.
 
     Invariants: an existing-connections contact is never anything but connected; an InMail or
     groups/events contact never reaches invite_sent; the system never withdraws an invite younger
-    than `withdraw_after_days`; a withdrawn contact becomes not_connected only 3 weeks after.
+    than `withdraw_after_days`; a withdrawn contact becomes not_connected only 3 weeks after, and
+    only while the campaign's `max_reinvites` leaves it a re-invite; `email_required` and
+    `message_too_long` happen only to a connection request (a not-connected contact of a
+    connection campaign).
     """
     detail = detail or EventDetail()
     status = state.status
@@ -158,6 +209,13 @@ def transition(
     if event is ContactEvent.ACTION_FAILED:
         if detail.error_code is None:
             raise refuse("an action_failed event needs an error_code")
+        if detail.error_code in INVITE_ONLY_ERRORS and not (
+            campaign_type.sends_invites and status is ContactStatus.NOT_CONNECTED
+        ):
+            raise refuse(
+                f"'{detail.error_code.value}' happens only to a connection request, which goes "
+                "only to a not-connected contact of a connection campaign"
+            )
         return replace(
             state,
             last_error=ActionError.of(detail.error_code, detail.error_message),
@@ -200,7 +258,7 @@ def transition(
             raise refuse("an invite can only be sent to a not-connected contact")
         if state.email_required:
             raise refuse("this person requires their email address to connect")
-        return move(ContactStatus.INVITE_SENT, invited_at=now)
+        return move(ContactStatus.INVITE_SENT, invited_at=now, invites_sent=state.invites_sent + 1)
 
     if event is ContactEvent.INVITE_ACCEPTED:
         if status is ContactStatus.WITHDRAWN and detail.withdrawal_pending:
@@ -227,6 +285,10 @@ def transition(
     if event is ContactEvent.REINVITE_ALLOWED:
         if status is not ContactStatus.WITHDRAWN or state.withdrawn_at is None:
             raise refuse("only a withdrawn contact can be invited again")
+        if reinvites_left(state, max_reinvites) == 0:
+            raise refuse(
+                f"the campaign allows {max_reinvites} re-invite(s) per person and none is left"
+            )
         due = state.withdrawn_at + REINVITE_AFTER
         if now < due:
             raise refuse(

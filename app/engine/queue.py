@@ -1,27 +1,22 @@
-"""The action queue: pending activities, and keeping them consistent with a contact's status.
+"""The action queue: pending activities the engine leases from, and how new ones are queued.
 
-Pending activities are the queue the engine leases from. These helpers keep it honest when a status
-changes by any path (engine, integration events, sweeps): an acceptance arms the first follow-up and
-cancels a withdrawal still waiting to go out; a reply or muting stops the remaining follow-ups.
+The lifecycle owner (app.lifecycle) decides when a change queues something (an invite sent queues
+the first follow-up, waiting for the acceptance; an acceptance gives it its due time; a message
+queues the next step); these helpers write the pending entries.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, exists, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from app.domain.actions import MESSAGE_KIND
-from app.domain.errors import ErrorCode
 from app.domain.pacing import WaitingReason
-from app.domain.statuses import ActivityKind, CampaignType, ContactStatus, Outcome
-from app.domain.transitions import ContactEvent
+from app.domain.statuses import ActivityKind, CampaignType, Outcome
 from app.models import Activity, Campaign, Contact, FollowUpStep
-
-MESSAGE_KINDS = (ActivityKind.FOLLOW_UP, ActivityKind.INMAIL, ActivityKind.GROUP_MESSAGE)
 
 
 def step_delay(session: Session, campaign_id: int, position: int) -> int | None:
@@ -29,20 +24,6 @@ def step_delay(session: Session, campaign_id: int, position: int) -> int | None:
     return session.scalar(
         select(FollowUpStep.delay_days).where(
             FollowUpStep.campaign_id == campaign_id, FollowUpStep.position == position
-        )
-    )
-
-
-def has_pending(session: Session, contact_id: int, kinds: Sequence[ActivityKind]) -> bool:
-    return bool(
-        session.scalar(
-            select(
-                exists().where(
-                    Activity.contact_id == contact_id,
-                    Activity.outcome == Outcome.PENDING,
-                    Activity.kind.in_(kinds),
-                )
-            )
         )
     )
 
@@ -122,30 +103,16 @@ def queue_follow_up_awaiting_acceptance(
     )
 
 
-def on_connected(session: Session, *, contact: Contact, campaign: Campaign, now: datetime) -> None:
-    """Arm the first follow-up (or queue it) and close a withdrawal that has not gone out yet: it
-    stays in the log (it recorded the move to withdrawn), marked as not sent."""
-    session.execute(
-        update(Activity)
-        .where(
-            Activity.contact_id == contact.id,
-            Activity.outcome == Outcome.PENDING,
-            Activity.kind == ActivityKind.WITHDRAW_INVITE,
-        )
-        .values(
-            outcome=Outcome.ERROR,
-            error_code=ErrorCode.OTHER,
-            error_message="Not sent: the invitation was accepted before the withdrawal went out",
-            completed_at=None,
-            waiting_reason=None,
-            expected_at=None,
-            leased_until=None,
-        )
-        .execution_options(synchronize_session=False)
-    )
+def arm_first_follow_up(
+    session: Session, *, contact: Contact, campaign: Campaign, now: datetime
+) -> None:
+    """A contact just connected: the first follow-up (Pending, waiting for the acceptance) gets its
+    due time, or is queued."""
     if campaign.type not in (CampaignType.CONNECTION, CampaignType.EXISTING_CONNECTIONS):
         return
     delay = step_delay(session, campaign.id, contact.follow_ups_sent + 1)
+    if delay is None or contact.replied or contact.muted:
+        return
     waiting = session.scalars(
         select(Activity).where(
             Activity.contact_id == contact.id,
@@ -153,8 +120,6 @@ def on_connected(session: Session, *, contact: Contact, campaign: Campaign, now:
             Activity.kind == ActivityKind.FOLLOW_UP,
         )
     ).first()
-    if delay is None:
-        return
     due = now + timedelta(days=delay)
     if waiting is not None:
         waiting.scheduled_for = due
@@ -164,61 +129,7 @@ def on_connected(session: Session, *, contact: Contact, campaign: Campaign, now:
         queue_next_message(session, contact=contact, campaign=campaign, now=now, after=now)
 
 
-def cancel_pending(
-    session: Session, contact_ids: Sequence[int], kinds: Sequence[ActivityKind]
-) -> int:
-    """Drop pending actions that no longer apply (they never happened, so the log loses nothing)."""
-    if not contact_ids:
-        return 0
-    result = session.execute(
-        delete(Activity).where(
-            Activity.contact_id.in_(contact_ids),
-            Activity.outcome == Outcome.PENDING,
-            Activity.kind.in_(kinds),
-            # An action out with an executor is left to it: the result is checked when applied.
-            Activity.leased_until.is_(None),
-        )
-    )
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
-
-
-def stop_messages(session: Session, contact_ids: Sequence[int]) -> int:
-    """A reply or muting stops the remaining follow-ups."""
-    return cancel_pending(session, contact_ids, MESSAGE_KINDS)
-
-
 def release_lease(session: Session, action_id: int) -> None:
     session.execute(
         update(Activity).where(Activity.id == action_id).values(lease_token=None, leased_until=None)
     )
-
-
-def sync_queue(
-    session: Session,
-    *,
-    contact: Contact,
-    campaign: Campaign,
-    event: ContactEvent,
-    before: ContactStatus,
-    now: datetime,
-) -> None:
-    """Keep the queue consistent with a transition that just happened, whoever reported it."""
-    if event is ContactEvent.PROFILE_VISITED:
-        cancel_pending(session, [contact.id], [ActivityKind.PROFILE_VISIT])
-    elif event is ContactEvent.INVITE_SENT:
-        cancel_pending(session, [contact.id], [ActivityKind.CONNECTION_REQUEST])
-        if not has_pending(session, contact.id, [ActivityKind.FOLLOW_UP]):
-            queue_follow_up_awaiting_acceptance(
-                session, contact=contact, campaign=campaign, now=now
-            )
-    elif event is ContactEvent.MESSAGE_SENT:
-        contact.follow_ups_sent += 1
-        contact.last_message_at = now
-        if not has_pending(session, contact.id, MESSAGE_KINDS):
-            queue_next_message(session, contact=contact, campaign=campaign, now=now, after=now)
-    elif event is ContactEvent.REPLY_RECEIVED:
-        stop_messages(session, [contact.id])
-    elif event in (ContactEvent.INVITE_WITHDRAWN, ContactEvent.INVITE_EXPIRED):
-        cancel_pending(session, [contact.id], [ActivityKind.FOLLOW_UP])
-    if contact.status is ContactStatus.CONNECTED and before is not ContactStatus.CONNECTED:
-        on_connected(session, contact=contact, campaign=campaign, now=now)

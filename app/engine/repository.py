@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
     Integer,
     and_,
-    delete,
     exists,
     func,
     insert,
@@ -21,7 +19,6 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from app.campaigns import counts
 from app.contacts.repository import in_campaign
 from app.db import JSONType, UTCDateTime
 from app.domain.statuses import (
@@ -58,123 +55,68 @@ def no_pending(kinds: Sequence[ActivityKind]) -> ColumnElement[bool]:
     )
 
 
-def stale_invite_filter(now_by_workspace: Any) -> ColumnElement[bool]:
-    return and_(Contact.status == ContactStatus.INVITE_SENT, Contact.invited_at <= now_by_workspace)
-
-
 def workspaces_withdraw_after(session: Session) -> dict[int, int]:
     return dict(session.execute(select(Workspace.id, Workspace.withdraw_after_days)).all())
 
 
-def withdraw_stale_invites(
-    session: Session,
-    *,
-    workspace_id: int,
-    cutoff: datetime,
-    now: datetime,
-    to_status: ContactStatus,
-    waiting_reason: str,
-) -> int:
-    """Queue a withdraw_invite for every invite sent before `cutoff` and mark the contact withdrawn.
-
-    Two set-based statements over the same rows: INSERT … SELECT the pending actions (each records
-    the status change), then one UPDATE of the contacts. Archived campaigns are left alone.
-    """
-    live = select(Campaign.id).where(
-        Campaign.workspace_id == workspace_id,
-        Campaign.type == CampaignType.CONNECTION,
-        Campaign.state != CampaignState.ARCHIVED,
+def may_be_invited() -> ColumnElement[bool]:
+    """Never invited, or invited fewer times than the campaign's re-invites allow."""
+    allowed = (
+        select(Campaign.max_reinvites).where(Campaign.id == Contact.campaign_id).scalar_subquery()
     )
-    stale = and_(
-        Contact.campaign_id.in_(live),
-        Contact.status == ContactStatus.INVITE_SENT,
-        Contact.invited_at <= cutoff,
-    )
-    source = (
-        select(
-            Contact.workspace_id,
-            Contact.id,
-            Contact.campaign_id,
-            Campaign.sender_id,
-            literal(ActivityKind.WITHDRAW_INVITE.value),
-            literal(Outcome.PENDING.value),
-            literal(ContactStatus.INVITE_SENT.value),
-            literal(to_status.value),
-            literal({"reason": "stale", "event": "invite_expired"}, JSONType),
-            literal(now, UTCDateTime()),
-            literal(now, UTCDateTime()),
-            literal(waiting_reason),
-            literal(0),
-        )
-        .join(Campaign, Campaign.id == Contact.campaign_id)
-        .where(stale)
-    )
-    session.execute(
-        insert(Activity).from_select(
-            [
-                "workspace_id",
-                "contact_id",
-                "campaign_id",
-                "sender_id",
-                "kind",
-                "outcome",
-                "status_from",
-                "status_to",
-                "detail",
-                "created_at",
-                "scheduled_for",
-                "waiting_reason",
-                "attempts",
-            ],
-            source,
-        )
-    )
-    per_campaign = session.execute(
-        select(Contact.campaign_id, func.count()).where(stale).group_by(Contact.campaign_id)
-    ).all()
-    deltas: dict[tuple[int, str], int] = {}
-    for campaign_id, n in per_campaign:
-        deltas[(campaign_id, counts.status_key(ContactStatus.INVITE_SENT))] = -n
-        deltas[(campaign_id, counts.status_key(to_status))] = n
-    counts.bump(session, deltas)
-    result = session.execute(
-        update(Contact)
-        .where(stale)
-        .values(status=to_status, withdrawn_at=now, status_changed_at=now, updated_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
-
-
-def drop_follow_ups_of_withdrawn(session: Session, *, workspace_id: int, since: datetime) -> None:
-    """Follow-ups that waited for an acceptance that will not come (the invite was just withdrawn)."""
-    withdrawn = select(Contact.id).where(
-        Contact.workspace_id == workspace_id,
-        Contact.status == ContactStatus.WITHDRAWN,
-        Contact.withdrawn_at >= since,
-    )
-    session.execute(
-        delete(Activity).where(
-            Activity.contact_id.in_(withdrawn),
-            Activity.outcome == Outcome.PENDING,
-            Activity.kind == ActivityKind.FOLLOW_UP,
-        )
-    )
+    return or_(Contact.invites_sent == 0, Contact.invites_sent <= allowed)
 
 
 def reinvitable_contacts(session: Session, *, cutoff: datetime, limit: int) -> list[Contact]:
-    """Withdrawn contacts whose withdrawal went out at least 3 weeks ago."""
+    """Withdrawn contacts whose withdrawal went out at least 3 weeks ago, with a re-invite left."""
     stmt = (
         select(Contact)
         .where(
             Contact.status == ContactStatus.WITHDRAWN,
             Contact.withdrawn_at <= cutoff,
             no_pending([ActivityKind.WITHDRAW_INVITE]),
+            Contact.invites_sent > 0,
+            may_be_invited(),
         )
         .order_by(Contact.id)
         .limit(limit)
     )
     return list(session.scalars(stmt))
+
+
+def campaigns_by_id(session: Session, ids: set[int]) -> dict[int, Campaign]:
+    if not ids:
+        return {}
+    return {c.id: c for c in session.scalars(select(Campaign).where(Campaign.id.in_(ids)))}
+
+
+def contacts_for_update(
+    session: Session, *, workspace_id: int, campaign_id: int, contact_ids: Sequence[int]
+) -> list[Contact]:
+    return list(
+        session.scalars(
+            select(Contact)
+            .where(
+                Contact.id.in_(contact_ids),
+                Contact.campaign_id == campaign_id,
+                Contact.workspace_id == workspace_id,
+            )
+            .order_by(Contact.id)
+            .with_for_update()
+        )
+    )
+
+
+def contact_for_update(session: Session, contact_id: int) -> Contact:
+    return session.scalars(select(Contact).where(Contact.id == contact_id).with_for_update()).one()
+
+
+def action_for_update(session: Session, action_id: int) -> Activity | None:
+    return session.scalar(select(Activity).where(Activity.id == action_id).with_for_update())
+
+
+def outcome_of(session: Session, action_id: int) -> Outcome | None:
+    return session.scalar(select(Activity.outcome).where(Activity.id == action_id))
 
 
 def active_senders(session: Session) -> list[SenderAccount]:
@@ -293,6 +235,78 @@ def queue_head(
         .limit(limit)
     )
     return list(session.scalars(stmt))
+
+
+def explain_paused_and_awaiting(session: Session, *, sender_id: int, now: datetime) -> None:
+    """Pending actions of the sender's campaigns that are not running wait for the campaign
+    (withdrawals excepted: they clean up even for a paused campaign); a first follow-up with no
+    due time waits for its invite to be accepted."""
+    not_running = select(Campaign.id).where(
+        Campaign.sender_id == sender_id, Campaign.state != CampaignState.RUNNING
+    )
+    waiting = and_(
+        Activity.sender_id == sender_id,
+        Activity.outcome == Outcome.PENDING,
+        Activity.kind != ActivityKind.WITHDRAW_INVITE,
+        or_(Activity.leased_until.is_(None), Activity.leased_until <= now),
+    )
+    session.execute(
+        update(Activity)
+        .where(
+            waiting,
+            Activity.campaign_id.in_(not_running),
+            or_(
+                Activity.waiting_reason.is_(None),
+                Activity.waiting_reason != "campaign_paused",
+                Activity.expected_at.is_not(None),
+            ),
+        )
+        .values(waiting_reason="campaign_paused", waiting_cap=None, expected_at=None)
+        .execution_options(synchronize_session="fetch")
+    )
+    session.execute(
+        update(Activity)
+        .where(
+            waiting,
+            Activity.scheduled_for.is_(None),
+            Activity.campaign_id.not_in(not_running),
+            or_(
+                Activity.waiting_reason.is_(None),
+                Activity.waiting_reason != "awaiting_acceptance",
+            ),
+        )
+        .values(waiting_reason="awaiting_acceptance", waiting_cap=None, expected_at=None)
+        .execution_options(synchronize_session="fetch")
+    )
+
+
+def explain_beyond(
+    session: Session,
+    *,
+    sender_id: int,
+    kinds: Sequence[ActivityKind],
+    after: tuple[datetime, int],
+    waiting_reason: str,
+    waiting_cap: str,
+) -> None:
+    """Queued actions past the explained head (a week of the cap's capacity): no time projected."""
+    at, last_id = after
+    session.execute(
+        update(Activity)
+        .where(
+            Activity.sender_id == sender_id,
+            Activity.outcome == Outcome.PENDING,
+            Activity.kind.in_(kinds),
+            Activity.scheduled_for.is_not(None),
+            or_(
+                Activity.scheduled_for > at,
+                and_(Activity.scheduled_for == at, Activity.id > last_id),
+            ),
+            runnable(),
+        )
+        .values(waiting_reason=waiting_reason, waiting_cap=waiting_cap, expected_at=None)
+        .execution_options(synchronize_session="fetch")
+    )
 
 
 def enqueue_candidates(

@@ -88,7 +88,7 @@ def run_sandbox_actions(
                 continue
             try:
                 with factory.begin() as session:
-                    if service.cancel_if_moot(session, action):
+                    if service.is_moot(session, action):
                         continue
                     result = service.sandbox_result(session, action, sender_id=sender_id, now=now)
                     service.report_result(
@@ -97,9 +97,10 @@ def run_sandbox_actions(
                         lease_token=action.lease_token,
                         result=result,
                         now=now,
+                        explain=False,
                     )
             except (NotFound, NoResultFound):
-                continue  # cancelled meanwhile (a reply, an acceptance): nothing to send
+                continue  # gone meanwhile (an import undone): nothing to send
             report.executed += 1
             report.failed += 0 if result.success else 1
             rate_limited = rate_limited or result.error_code is ErrorCode.TOO_MANY_REQUESTS

@@ -13,36 +13,28 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from app.contacts.service import apply_contact_event, contact_state, store_state
+from app.contacts.repository import has_pending
 from app.domain.actions import (
     KINDS_OF,
     MESSAGE_KIND,
+    MESSAGE_KINDS,
     QUEUE_HORIZON_DAYS,
     cooldown_after_rate_limit,
     retry_at,
 )
-from app.domain.errors import ActionError, ErrorCode
+from app.domain.errors import ErrorCode
 from app.domain.messages import NOTE_LIMITS, check_note, render
-from app.domain.pacing import (
-    CappedAction,
-    WaitingReason,
-    available_slots,
-    decide,
-    projected_times,
-)
+from app.domain.pacing import CappedAction, WaitingReason, available_slots
 from app.domain.statuses import ActivityKind, CampaignType, ContactStatus, Outcome
-from app.domain.transitions import (
-    REINVITE_AFTER,
-    ContactEvent,
-    ContactState,
-    EventDetail,
-    transition,
-)
+from app.domain.transitions import REINVITE_AFTER, ContactEvent, EventDetail
 from app.engine import queue, repository
+from app.engine.explain import explain_sender
 from app.errors import Conflict, NotFound, ValidationFailed
+from app.lifecycle import service as lifecycle
+from app.lifecycle.service import Cause
 from app.models import Activity, Campaign, Contact, FollowUpStep, SenderAccount
 from app.senders.service import sender_pacing
 
@@ -77,50 +69,28 @@ class LeasedAction:
 
 
 def withdraw_stale_invites(session: Session, *, now: datetime) -> int:
-    """Every invite older than the workspace's limit (default 20 days) becomes withdrawn, with a
+    """Every invite older than its workspace's limit (default 20 days) becomes withdrawn, with a
     withdraw_invite action queued (Pending until it runs, within the daily withdrawal cap)."""
-    total = 0
-    for workspace_id, days in repository.workspaces_withdraw_after(session).items():
-        cutoff = now - timedelta(days=days)
-        # The rule comes from the domain: ask it what an expired invite becomes.
-        target = transition(
-            ContactState(ContactStatus.INVITE_SENT, invited_at=cutoff),
-            ContactEvent.INVITE_EXPIRED,
-            CampaignType.CONNECTION,
-            now=now,
-            withdraw_after_days=days,
-        ).status
-        count = repository.withdraw_stale_invites(
-            session,
-            workspace_id=workspace_id,
-            cutoff=cutoff,
-            now=now,
-            to_status=target,
-            waiting_reason=WaitingReason.QUEUED.value,
-        )
-        if count:
-            repository.drop_follow_ups_of_withdrawn(session, workspace_id=workspace_id, since=now)
-        total += count
-    return total
+    return sum(
+        lifecycle.expire_invites(session, workspace_id=workspace_id, withdraw_after=days, now=now)
+        for workspace_id, days in repository.workspaces_withdraw_after(session).items()
+    )
 
 
 def release_old_withdrawals(session: Session, *, now: datetime, limit: int = 10_000) -> int:
-    """Withdrawn contacts become not connected 3 weeks after the withdrawal went out."""
+    """Withdrawn contacts with a re-invite left become not connected 3 weeks after the withdrawal
+    went out; the others stay withdrawn (their log said so when the invite was withdrawn)."""
     contacts = repository.reinvitable_contacts(session, cutoff=now - REINVITE_AFTER, limit=limit)
-    campaigns = {
-        c.id: c
-        for c in session.scalars(
-            select(Campaign).where(Campaign.id.in_({x.campaign_id for x in contacts}))
-        )
-    }
+    campaigns = repository.campaigns_by_id(session, {x.campaign_id for x in contacts})
     for contact in contacts:
-        apply_contact_event(
+        lifecycle.apply_event(
             session,
             contact=contact,
             campaign=campaigns[contact.campaign_id],
             event=ContactEvent.REINVITE_ALLOWED,
             now=now,
-            extra={"reported_by": "engine"},
+            cause=Cause.ENGINE,
+            explain=False,
         )
     return len(contacts)
 
@@ -135,16 +105,8 @@ def queue_manual_withdrawals(
 ) -> int:
     """Withdraw chosen invites by hand: each contact becomes withdrawn with a Pending withdraw_invite
     (it obeys the daily withdrawal cap). Contacts that are not invite_sent are refused with 409."""
-    contacts = list(
-        session.scalars(
-            select(Contact)
-            .where(
-                Contact.id.in_(contact_ids),
-                Contact.campaign_id == campaign_id,
-                Contact.workspace_id == workspace_id,
-            )
-            .with_for_update()
-        )
+    contacts = repository.contacts_for_update(
+        session, workspace_id=workspace_id, campaign_id=campaign_id, contact_ids=contact_ids
     )
     missing = set(contact_ids) - {c.id for c in contacts}
     if missing:
@@ -152,23 +114,21 @@ def queue_manual_withdrawals(
             f"Contacts not in campaign {campaign_id}: {', '.join(map(str, sorted(missing)))}"
         )
     campaign = session.get_one(Campaign, campaign_id)
-    queued = 0
     for contact in contacts:
-        activity = apply_contact_event(
+        lifecycle.apply_event(
             session,
             contact=contact,
             campaign=campaign,
             event=ContactEvent.INVITE_WITHDRAWN,
             now=now,
+            cause=Cause.PAGE,
             extra={"reason": "manual"},
+            pending=True,
+            explain=False,
         )
-        activity.outcome = Outcome.PENDING
-        activity.completed_at = None
-        activity.scheduled_for = now
-        activity.waiting_reason = WaitingReason.QUEUED.value
-        queued += 1
-    session.flush()
-    return queued
+    if campaign.sender_id is not None:
+        explain_sender(session, sender_id=campaign.sender_id, now=now)
+    return len(contacts)
 
 
 # ---------------------------------------------------------------- queues
@@ -218,13 +178,7 @@ def fill_queues(session: Session, *, sender: SenderAccount, now: datetime) -> in
         kind=ActivityKind.CONNECTION_REQUEST,
         campaign_types=[CampaignType.CONNECTION],
         statuses=[ContactStatus.NOT_CONNECTED],
-        extra=[
-            Contact.email_required.is_(False),
-            Contact.invited_at.is_(None)
-            | Contact.campaign_id.in_(
-                select(Campaign.id).where(Campaign.reinvite_withdrawn.is_(True))
-            ),
-        ],
+        extra=[Contact.email_required.is_(False), repository.may_be_invited()],
         now=now,
         limit=invites,
     )
@@ -256,62 +210,8 @@ def fill_queues(session: Session, *, sender: SenderAccount, now: datetime) -> in
 
 
 def refresh_expectations(session: Session, *, sender: SenderAccount, now: datetime) -> None:
-    """Record on each queued action why it waits and when it should go out (head of each queue)."""
-    pacing = sender_pacing(sender)
-    for cap in CappedAction:
-        kinds = KINDS_OF[cap]
-        horizon = max(1, pacing.limits.daily_cap(cap) * QUEUE_HORIZON_DAYS)
-        head = repository.queue_head(
-            session, sender_id=sender.id, kinds=kinds, limit=horizon, now=now
-        )
-        if not head:
-            continue
-        recent = repository.sent_times(
-            session, sender_id=sender.id, kinds=kinds, since=now - WEEK, now=now
-        )
-        # Each action takes the first slot at or after both its own due time and the previous slot.
-        # A run of actions already due by the time the run starts is projected in one call (the
-        # same slots as one at a time: each is what `decide` answers given the ones before it).
-        slots: list[datetime] = []
-        assigned = list(recent)
-        i = 0
-        while i < len(head):
-            start = max(now, head[i].scheduled_for or now, slots[-1] if slots else now)
-            j = i + 1
-            while j < len(head) and (head[j].scheduled_for or now) <= start:
-                j += 1
-            run = projected_times(pacing, cap, recent=assigned, now=start, count=j - i)
-            slots.extend(run)
-            assigned.extend(run)
-            i = j
-        blocked = decide(pacing, cap, recent=recent, now=now)
-        opening = projected_times(pacing, cap, recent=recent, now=now, count=1)
-        first_day = opening[0].astimezone(pacing.zone).date() if opening else None
-        for action, slot in zip(head, slots, strict=True):
-            if action.scheduled_for is None:
-                continue
-            expected = slot
-            reason: WaitingReason
-            if action.scheduled_for > now and slot <= action.scheduled_for:
-                # Its own delay is what it waits for (a follow-up's delay, a retry's cooldown).
-                reason = WaitingReason.FOLLOW_UP_DELAY
-                if cap is CappedAction.INVITE:
-                    reason = WaitingReason.COOLDOWN
-            elif slot.astimezone(pacing.zone).date() != first_day:
-                # Later days' slots wait for the day's cap, whatever holds the first one back.
-                reason = (
-                    WaitingReason.WEEKLY_CAP
-                    if blocked.reason is WaitingReason.WEEKLY_CAP
-                    else WaitingReason.DAILY_CAP
-                )
-            elif not blocked.allowed and blocked.reason is not None:
-                reason = blocked.reason
-            else:
-                reason = WaitingReason.QUEUED
-            if action.expected_at != expected:
-                action.expected_at = expected
-            if action.waiting_reason != reason.value:
-                action.waiting_reason = reason.value
+    """Record on each queued action why it waits and when it should go out."""
+    explain_sender(session, sender_id=sender.id, now=now)
 
 
 # ---------------------------------------------------------------- leasing
@@ -407,7 +307,7 @@ def _render_message(
             if campaign.connection_template
             else None
         )
-    if action.kind in queue.MESSAGE_KINDS and action.step is not None:
+    if action.kind in MESSAGE_KINDS and action.step is not None:
         template = session.scalar(
             select(FollowUpStep.template).where(
                 FollowUpStep.campaign_id == campaign.id, FollowUpStep.position == action.step
@@ -460,15 +360,24 @@ def report_result(
     result: ActionResult,
     now: datetime,
     workspace_id: int | None = None,
+    explain: bool = True,
 ) -> Activity:
     """Apply an executor's result once. A repeat of the same report changes nothing; a report
-    under another lease (or after the lease was taken over) is refused with Conflict."""
-    action = session.scalar(select(Activity).where(Activity.id == action_id).with_for_update())
+    under another lease (or after the lease was taken over) is refused with Conflict, and so is
+    the result of an action a change made moot meanwhile (code `moot`: it was never needed)."""
+    action = repository.action_for_update(session, action_id)
     if action is None or (workspace_id is not None and action.workspace_id != workspace_id):
         raise NotFound(f"Action {action_id} not found")
     if action.lease_token != lease_token:
         raise Conflict(
             f"Action {action_id} is leased under another lease; this report was not applied"
+        )
+    if action.outcome is Outcome.SKIPPED:
+        raise Conflict(
+            f"Action {action_id} was settled as skipped while it was out "
+            f"({lifecycle.skip_reason_label(action.detail.get('reason'))}); "
+            "its result was not applied",
+            code="moot",
         )
     if action.outcome is not Outcome.PENDING:
         if _same_result(action, result):
@@ -479,89 +388,71 @@ def report_result(
             "A failed action needs an error_code", {"error_code": [e.value for e in ErrorCode]}
         )
     complete_action(session, action=action, result=result, now=now)
+    if explain and action.sender_id is not None:
+        explain_sender(session, sender_id=action.sender_id, now=now)
     return action
 
 
 def complete_action(
     session: Session, *, action: Activity, result: ActionResult, now: datetime
 ) -> None:
-    """Turn one result into a domain transition and an activity update, in the caller's transaction."""
-    contact = session.scalars(
-        select(Contact).where(Contact.id == action.contact_id).with_for_update()
-    ).one()
+    """Turn one result into a domain transition and an activity update, in the caller's
+    transaction, through the lifecycle owner."""
+    contact = repository.contact_for_update(session, action.contact_id)
     campaign = session.get_one(Campaign, action.campaign_id)
-    before = contact.status
-    action.completed_at = now
-    action.leased_until = None
-    action.waiting_reason = None
-    action.expected_at = None
     if result.success:
         event = SUCCESS_EVENT[action.kind]
-        if (
-            action.kind is ActivityKind.WITHDRAW_INVITE
-            and contact.status is ContactStatus.WITHDRAWN
-        ):
-            # LinkedIn's 3 weeks before a new invite run from when the withdrawal went out.
-            contact.withdrawn_at = now
-        if event is not None:
-            state = transition(
-                contact_state(contact),
-                event,
-                campaign.type,
+        if event is None:
+            lifecycle.complete_withdrawal(session, action=action, contact=contact, now=now)
+        else:
+            lifecycle.apply_event(
+                session,
+                contact=contact,
+                campaign=campaign,
+                event=event,
                 now=now,
+                cause=Cause.ENGINE,
                 detail=EventDetail(degree=result.degree),
-            )
-            store_state(contact, state)
-            contact.updated_at = now
-        action.outcome = Outcome.SUCCESS
-        action.status_from = action.status_from or before
-        action.status_to = contact.status
-        if result.degree is not None:
-            action.detail = {**action.detail, "degree": result.degree}
-        session.flush()
-        if event is not None:
-            queue.sync_queue(
-                session, contact=contact, campaign=campaign, event=event, before=before, now=now
+                action=action,
+                step=action.step,
+                explain=False,
             )
         if result.accepted and contact.status is ContactStatus.INVITE_SENT:
-            apply_contact_event(
+            lifecycle.apply_event(
                 session,
                 contact=contact,
                 campaign=campaign,
                 event=ContactEvent.INVITE_ACCEPTED,
                 now=now,
+                cause=Cause.ENGINE,
                 extra={"reported_by": "executor"},
+                explain=False,
             )
         if (
             result.replied
             and contact.status is not ContactStatus.NOT_VERIFIED
             and not contact.replied
         ):
-            apply_contact_event(
+            lifecycle.apply_event(
                 session,
                 contact=contact,
                 campaign=campaign,
                 event=ContactEvent.REPLY_RECEIVED,
                 now=now,
+                cause=Cause.ENGINE,
                 extra={"reported_by": "executor"},
+                explain=False,
             )
         return
     code = result.error_code or ErrorCode.OTHER
-    state = transition(
-        contact_state(contact),
-        ContactEvent.ACTION_FAILED,
-        campaign.type,
-        now=now,
+    lifecycle.fail_action(
+        session,
+        action=action,
+        contact=contact,
+        campaign=campaign,
         detail=EventDetail(error_code=code, error_message=result.error_message),
+        now=now,
     )
-    store_state(contact, state)
-    contact.updated_at = now
-    error = state.last_error or ActionError.of(code, result.error_message)
-    action.outcome = Outcome.ERROR
-    action.error_code = error.code
-    action.error_message = error.message[:1000]
-    action.status_from = before
-    action.status_to = contact.status
     cooldown = None
     if code is ErrorCode.TOO_MANY_REQUESTS and action.sender_id is not None:
         sender = session.get_one(SenderAccount, action.sender_id)
@@ -576,8 +467,7 @@ def complete_action(
         sender.cooldown_until = max(sender.cooldown_until or cooldown, cooldown)
         action.detail = {**action.detail, "cooldown_until": cooldown.isoformat()}
     again = retry_at(code, action.attempts, now, cooldown)
-    if again is not None:
-        reason = WaitingReason.COOLDOWN if cooldown else WaitingReason.QUEUED
+    if again is not None and not contact.muted:
         queue.queue_action(
             session,
             contact=contact,
@@ -585,7 +475,7 @@ def complete_action(
             kind=action.kind,
             now=now,
             scheduled_for=again,
-            waiting_reason=reason,
+            waiting_reason=WaitingReason.COOLDOWN,
             step=action.step,
             attempts=action.attempts,
             detail={"retry_of": action.id},
@@ -632,18 +522,20 @@ def observe_sandbox(session: Session, *, now: datetime) -> tuple[int, int]:
     ]
     for contact_id, at in due:
         contact = session.get_one(Contact, contact_id)
-        withdrawal_pending = queue.has_pending(session, contact.id, [ActivityKind.WITHDRAW_INVITE])
+        withdrawal_pending = has_pending(session, contact.id, [ActivityKind.WITHDRAW_INVITE])
         if contact.status is ContactStatus.WITHDRAWN and not withdrawal_pending:
             continue  # withdrawn on LinkedIn already: the acceptance cannot happen
         campaign = session.get_one(Campaign, contact.campaign_id)
-        apply_contact_event(
+        lifecycle.apply_event(
             session,
             contact=contact,
             campaign=campaign,
             event=ContactEvent.INVITE_ACCEPTED,
             now=max(at, contact.status_changed_at),
+            cause=Cause.ENGINE,
             detail=EventDetail(withdrawal_pending=withdrawal_pending),
             extra={"reported_by": "sandbox"},
+            explain=False,
         )
         accepted += 1
     messaged = session.execute(
@@ -659,13 +551,15 @@ def observe_sandbox(session: Session, *, now: datetime) -> tuple[int, int]:
             continue
         contact = session.get_one(Contact, contact_id)
         campaign = session.get_one(Campaign, contact.campaign_id)
-        apply_contact_event(
+        lifecycle.apply_event(
             session,
             contact=contact,
             campaign=campaign,
             event=ContactEvent.REPLY_RECEIVED,
             now=at,
+            cause=Cause.ENGINE,
             extra={"reported_by": "sandbox"},
+            explain=False,
         )
         replied += 1
     return accepted, replied
@@ -741,15 +635,7 @@ def lease_for_executor(
     return out
 
 
-def cancel_if_moot(session: Session, action: LeasedAction) -> bool:
-    """Drop a leased action that no longer applies (a reply or muting since it was leased): it is
-    not sent. Returns True when it was dropped."""
-    if action.kind not in queue.MESSAGE_KINDS:
-        return False
-    contact = session.get(Contact, action.contact_id)
-    if contact is not None and not (contact.replied or contact.muted):
-        return False
-    session.execute(
-        delete(Activity).where(Activity.id == action.id, Activity.outcome == Outcome.PENDING)
-    )
-    return True
+def is_moot(session: Session, action: LeasedAction) -> bool:
+    """Whether a leased action was settled meanwhile (a reply, muting, an acceptance, the
+    integration doing it): it is not sent."""
+    return repository.outcome_of(session, action.id) is not Outcome.PENDING

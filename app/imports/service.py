@@ -21,11 +21,9 @@ from typing import Any, BinaryIO
 from sqlalchemy import delete, exists, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.campaigns import counts
 from app.campaigns.service import get_campaign
 from app.contacts import repository as contact_repository
-from app.domain.statuses import CampaignState, ContactSource, ContactStatus
-from app.domain.transitions import initial_status
+from app.domain.statuses import CampaignState, ContactSource
 from app.errors import Conflict, ImportRejected, NotFound, ValidationFailed
 from app.imports.reader import (
     FIELDS,
@@ -36,6 +34,7 @@ from app.imports.reader import (
     read_rows,
     sniff,
 )
+from app.lifecycle import service as lifecycle
 from app.models import (
     Contact,
     ContactImport,
@@ -263,22 +262,7 @@ def undo_import(session: Session, *, workspace_id: int, import_id: int, now: dat
         raise Conflict(f"Import {import_id} is still {job.state.value}: cancel it first")
     if job.undone_at is not None:
         raise Conflict(f"Import {import_id} was already undone")
-    created = session.execute(
-        select(Contact.campaign_id, Contact.status, Contact.error_code).where(
-            Contact.import_id == job.id
-        )
-    ).all()
-    counts.bump(
-        session,
-        counts.deltas_for_rows(
-            ({"campaign_id": c, "status": s, "error_code": e} for c, s, e in created), -1
-        ),
-    )
-    session.execute(
-        delete(Contact)
-        .where(Contact.import_id == job.id)
-        .execution_options(synchronize_session=False)
-    )
+    removed = lifecycle.delete_contacts(session, Contact.import_id == job.id)
     for change in session.scalars(select(ImportChange).where(ImportChange.import_id == job.id)):
         if not change.previous:
             continue  # the contact's first row in the file changed nothing
@@ -290,7 +274,7 @@ def undo_import(session: Session, *, workspace_id: int, import_id: int, now: dat
         )
     session.execute(delete(ImportChange).where(ImportChange.import_id == job.id))
     job.undone_at = now
-    return len(created)
+    return removed
 
 
 def rejected_rows(
@@ -408,7 +392,7 @@ def _apply_batch(session: Session, job: ContactImport, rows: list[Row], now: dat
     campaign = get_campaign(
         session, workspace_id=job.workspace_id, campaign_id=job.campaign_id, with_steps=False
     )
-    status = initial_status(campaign.type, ContactSource.CSV)
+    start = lifecycle.new_contact_columns(campaign.type, ContactSource.CSV, now)
     rejections = []
     fresh: dict[str, dict[str, Any]] = {}
     duplicate_rows: list[dict[str, Any]] = []
@@ -435,17 +419,12 @@ def _apply_batch(session: Session, job: ContactImport, rows: list[Row], now: dat
         "workspace_id": job.workspace_id,
         "campaign_id": campaign.id,
         "source": ContactSource.CSV,
-        "status": status,
+        **start,
         "created_at": now,
         "updated_at": now,
-        "status_changed_at": now,
-        "connected_at": now if status is ContactStatus.CONNECTED else None,
         "import_id": job.id,
     }
-    inserted = contact_repository.insert_contacts_skip_existing(
-        session, list(fresh.values()), common=common
-    )
-    counts.bump(session, {(campaign.id, counts.status_key(status)): len(inserted)})
+    inserted = lifecycle.insert_new_contacts(session, list(fresh.values()), common=common)
     duplicate_rows.extend(contact for url, contact in fresh.items() if url not in inserted)
     if job.on_duplicate is not DuplicatePolicy.SKIP and duplicate_rows:
         _merge_duplicates(session, job, campaign.id, duplicate_rows)

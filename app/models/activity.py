@@ -51,6 +51,8 @@ class Activity(Base):
     completed_at: Mapped[datetime | None]
     # Why a pending action waits and when it is expected to go out (SPEC §2 "Activity log").
     waiting_reason: Mapped[str | None] = mapped_column(String(32))
+    # The cap that holds it (`invites`, `follow_ups`, …) when the reason is a cap.
+    waiting_cap: Mapped[str | None] = mapped_column(String(16))
     expected_at: Mapped[datetime | None]
     # Follow-up and message steps: which step of the campaign's sequence this is (1-based).
     step: Mapped[int | None]

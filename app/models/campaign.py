@@ -11,7 +11,10 @@ from app.domain.statuses import CampaignState, CampaignType
 
 class Campaign(TimestampMixin, Base):
     __tablename__ = "campaigns"
-    __table_args__ = (Index("ix_campaigns_workspace_state", "workspace_id", "state"),)
+    __table_args__ = (
+        Index("ix_campaigns_workspace_state", "workspace_id", "state"),
+        CheckConstraint("max_reinvites BETWEEN 0 AND 3", name="max_reinvites_range"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
@@ -23,8 +26,9 @@ class Campaign(TimestampMixin, Base):
         enum_column(CampaignState, "campaign_state"), default=CampaignState.DRAFT
     )
     connection_template: Mapped[str] = mapped_column(Text, default="")
-    # Whether contacts whose invite was withdrawn are invited again once LinkedIn allows it.
-    reinvite_withdrawn: Mapped[bool] = mapped_column(default=False)
+    # How many times a person whose invite was withdrawn is invited again (3 weeks after each
+    # withdrawal, as LinkedIn allows): 0 to 3.
+    max_reinvites: Mapped[int] = mapped_column(default=0, server_default="0")
     started_at: Mapped[datetime | None]
 
     follow_up_steps: Mapped[list[FollowUpStep]] = relationship(

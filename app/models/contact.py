@@ -48,6 +48,8 @@ class Contact(Base):
     replied: Mapped[bool] = mapped_column(default=False)
     email_required: Mapped[bool] = mapped_column(default=False)
     follow_ups_sent: Mapped[int] = mapped_column(default=0)
+    # Invitations the campaign sent this person (the first and every re-invite).
+    invites_sent: Mapped[int] = mapped_column(default=0, server_default="0")
     # The import that created the contact: its log's first entry is derived from that record.
     import_id: Mapped[int | None] = mapped_column(
         ForeignKey("imports.id", ondelete="SET NULL"), index=True

@@ -94,13 +94,21 @@ def install_exception_handlers(app: FastAPI) -> None:
         status = status_for(exc)
         headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, RateLimited) else None
         errors = exc.errors if isinstance(exc, ValidationFailed) else None
+        extra = {"code": exc.code} if isinstance(exc, Conflict) and exc.code else None
         return _respond(
-            request, status, exc.detail, title=exc.title, errors=errors, headers=headers
+            request,
+            status,
+            exc.detail,
+            title=exc.title,
+            errors=errors,
+            headers=headers,
+            extra=extra,
         )
 
     @app.exception_handler(InvalidTransition)
     async def invalid_transition(request: Request, exc: InvalidTransition) -> Response:
         extra = {
+            "code": "invalid_transition",
             "current_status": exc.status.value,
             "event": exc.event.value,
             "campaign_type": exc.campaign_type.value,

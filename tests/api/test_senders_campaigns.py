@@ -99,6 +99,11 @@ def test_campaign_life_cycle_and_stats(api: Api) -> None:
         "total": 0,
         "errors": 0,
         "errors_by_code": {},
+        "invited": 0,
+        "accepted": 0,
+        "already_connected": 0,
+        "replied": 0,
+        "acceptance_rate": None,
     }
     url = f"/api/v1/campaigns/{campaign['id']}"
     running = api.patch(url, {"state": "running"}).json()

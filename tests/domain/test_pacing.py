@@ -144,12 +144,15 @@ def test_never_can_be_shown_in_any_zone() -> None:
 def test_every_reason_and_action_has_a_label() -> None:
     assert set(WAITING_REASON_LABELS) == set(WaitingReason)
     assert set(CAPPED_ACTION_LABELS) == set(CappedAction)
-    assert WaitingReason.DAILY_CAP.label == "Daily invite limit reached"
+    assert WaitingReason.DAILY_CAP.label == "Daily limit reached"
     assert WaitingReason.WORKING_HOURS.label == "Outside working hours"
-    assert WaitingReason.COOLDOWN.label == "Cooling down after LinkedIn's rate limit"
+    assert WaitingReason.COOLDOWN.label == (
+        "Cooling down before the next attempt (LinkedIn's rate limit or an error)"
+    )
     assert WaitingReason.FOLLOW_UP_DELAY.label == "Waiting for the follow-up delay"
     assert WaitingReason.AWAITING_ACCEPTANCE.label == "Waiting for the invite to be accepted"
-    assert WaitingReason.QUEUED.label == "Queued behind earlier actions"
+    assert WaitingReason.QUEUED.label == "Due now: goes out in the engine's next cycle"
+    assert WaitingReason.CAMPAIGN_PAUSED.label == "Campaign paused"
 
 
 def test_waiting_label_names_the_actions_own_daily_cap() -> None:
@@ -159,6 +162,9 @@ def test_waiting_label_names_the_actions_own_daily_cap() -> None:
     assert waiting_label(daily, CappedAction.INMAIL) == "Daily InMail limit reached"
     assert waiting_label(WaitingReason.WEEKLY_CAP, INVITE) == "Weekly invite limit reached"
     assert waiting_label(WaitingReason.COOLDOWN, INVITE) == WaitingReason.COOLDOWN.label
+    # A follow-up waits on the message cap, never on the invite cap.
+    assert waiting_label(daily, CappedAction.FOLLOW_UP) == "Daily message limit reached"
+    assert waiting_label(daily, None) == "Daily limit reached"
 
 
 def test_a_decision_has_a_reason_exactly_when_it_is_not_allowed() -> None:

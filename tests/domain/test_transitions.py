@@ -19,9 +19,13 @@ from app.domain.statuses import CampaignType, ContactSource, ContactStatus
 from app.domain.transitions import (
     ContactEvent,
     ContactState,
+    Counted,
     EventDetail,
     InvalidTransition,
+    counted_as,
     initial_status,
+    may_be_invited,
+    reinvites_left,
     transition,
 )
 
@@ -118,12 +122,20 @@ LONG_AGO = NOW - 30 * DAY  # older than both the 20-day withdrawal and the 3-wee
 STATES: dict[ContactStatus, ContactState] = {
     NV: ContactState(NV, status_changed_at=LONG_AGO),
     NC: ContactState(NC, status_changed_at=LONG_AGO),
-    IS: ContactState(IS, status_changed_at=LONG_AGO, invited_at=LONG_AGO),
+    IS: ContactState(IS, status_changed_at=LONG_AGO, invited_at=LONG_AGO, invites_sent=1),
     CO: ContactState(
-        CO, status_changed_at=LONG_AGO, invited_at=LONG_AGO - 5 * DAY, connected_at=LONG_AGO
+        CO,
+        status_changed_at=LONG_AGO,
+        invited_at=LONG_AGO - 5 * DAY,
+        connected_at=LONG_AGO,
+        invites_sent=1,
     ),
     WD: ContactState(
-        WD, status_changed_at=LONG_AGO, invited_at=LONG_AGO - 20 * DAY, withdrawn_at=LONG_AGO
+        WD,
+        status_changed_at=LONG_AGO,
+        invited_at=LONG_AGO - 20 * DAY,
+        withdrawn_at=LONG_AGO,
+        invites_sent=1,
     ),
 }
 
@@ -156,14 +168,19 @@ def test_transition_matrix(
     campaign_type: CampaignType, status: ContactStatus, column: Case, expected: object
 ) -> None:
     state = STATES[status]
+    # One re-invite allowed: the reinvite column is about the time rule (max_reinvites is below).
     if expected == X:
         with pytest.raises(InvalidTransition) as info:
-            transition(state, column.event, campaign_type, now=NOW, detail=column.detail)
+            transition(
+                state, column.event, campaign_type, now=NOW, detail=column.detail, max_reinvites=1
+            )
         assert info.value.status is status
         assert info.value.event is column.event
         assert info.value.campaign_type is campaign_type
     else:
-        after = transition(state, column.event, campaign_type, now=NOW, detail=column.detail)
+        after = transition(
+            state, column.event, campaign_type, now=NOW, detail=column.detail, max_reinvites=1
+        )
         assert after.status is expected
 
 
@@ -256,7 +273,11 @@ def test_withdrawal_by_hand_has_no_time_rule(age: timedelta) -> None:
 
 WITHDRAWN_AT = INVITED + 20 * DAY
 WITHDRAWN = ContactState(
-    WD, status_changed_at=WITHDRAWN_AT, invited_at=INVITED, withdrawn_at=WITHDRAWN_AT
+    WD,
+    status_changed_at=WITHDRAWN_AT,
+    invited_at=INVITED,
+    withdrawn_at=WITHDRAWN_AT,
+    invites_sent=1,
 )
 
 
@@ -272,24 +293,98 @@ WITHDRAWN = ContactState(
 )
 def test_reinvite_not_allowed_before_3_weeks(age: timedelta) -> None:
     with pytest.raises(InvalidTransition) as info:
-        transition(WITHDRAWN, E.REINVITE_ALLOWED, CONNECTION, now=WITHDRAWN_AT + age)
+        transition(
+            WITHDRAWN, E.REINVITE_ALLOWED, CONNECTION, now=WITHDRAWN_AT + age, max_reinvites=1
+        )
     assert info.value.status is WD
     assert info.value.event is E.REINVITE_ALLOWED
 
 
 @pytest.mark.parametrize("age", [timedelta(weeks=3), timedelta(days=21, hours=1), 90 * DAY])
 def test_reinvite_allowed_from_3_weeks(age: timedelta) -> None:
-    after = transition(WITHDRAWN, E.REINVITE_ALLOWED, CONNECTION, now=WITHDRAWN_AT + age)
+    after = transition(
+        WITHDRAWN, E.REINVITE_ALLOWED, CONNECTION, now=WITHDRAWN_AT + age, max_reinvites=1
+    )
     assert after.status is NC
     assert after.status_changed_at == WITHDRAWN_AT + age
 
 
 def test_withdrawn_contact_can_be_invited_again_after_reinvite() -> None:
-    again = transition(WITHDRAWN, E.REINVITE_ALLOWED, CONNECTION, now=WITHDRAWN_AT + 21 * DAY)
+    again = transition(
+        WITHDRAWN, E.REINVITE_ALLOWED, CONNECTION, now=WITHDRAWN_AT + 21 * DAY, max_reinvites=1
+    )
     later = WITHDRAWN_AT + 22 * DAY
-    invited = transition(again, E.INVITE_SENT, CONNECTION, now=later)
+    invited = transition(again, E.INVITE_SENT, CONNECTION, now=later, max_reinvites=1)
     assert invited.status is IS
     assert invited.invited_at == later
+    assert invited.invites_sent == 2
+
+
+@pytest.mark.parametrize("max_reinvites", [0, 1, 2, 3])
+def test_max_reinvites_caps_how_often_one_person_is_invited(max_reinvites: int) -> None:
+    """SPEC §2: a campaign's max_reinvites (0–3) caps re-invites per contact; with none left the
+    contact stays withdrawn."""
+    state = ContactState(NC, status_changed_at=NOW)
+    now = NOW
+    invites = 0
+    while True:
+        now += DAY
+        state = transition(state, E.INVITE_SENT, CONNECTION, now=now, max_reinvites=max_reinvites)
+        invites += 1
+        now += 21 * DAY
+        state = transition(state, E.INVITE_EXPIRED, CONNECTION, now=now)
+        now += 22 * DAY
+        try:
+            state = transition(
+                state, E.REINVITE_ALLOWED, CONNECTION, now=now, max_reinvites=max_reinvites
+            )
+        except InvalidTransition as exc:
+            assert "none is left" in str(exc)
+            break
+        assert invites <= max_reinvites
+    assert invites == max_reinvites + 1
+    assert state.status is WD
+    assert state.invites_sent == invites
+    assert reinvites_left(state, max_reinvites) == 0
+    assert not may_be_invited(state, max_reinvites)
+
+
+# SPEC §2 error matrix: email_required and message_too_long only for a connection request, which
+# goes only to a not-connected contact of a connection campaign; the others for any action.
+@pytest.mark.parametrize("campaign_type", list(CampaignType))
+@pytest.mark.parametrize("status", list(ContactStatus))
+@pytest.mark.parametrize("code", list(ErrorCode))
+def test_error_matrix(campaign_type: CampaignType, status: ContactStatus, code: ErrorCode) -> None:
+    allowed = code in (ErrorCode.TOO_MANY_REQUESTS, ErrorCode.OTHER) or (
+        campaign_type is CONNECTION and status is NC
+    )
+    detail = EventDetail(error_code=code)
+    if allowed:
+        after = transition(STATES[status], E.ACTION_FAILED, campaign_type, now=NOW, detail=detail)
+        assert after.last_error is not None and after.last_error.code is code
+    else:
+        with pytest.raises(InvalidTransition, match="only to a connection request"):
+            transition(STATES[status], E.ACTION_FAILED, campaign_type, now=NOW, detail=detail)
+
+
+@pytest.mark.parametrize(
+    ("status", "invites_sent", "replied", "counted"),
+    [
+        (NV, 0, False, set()),
+        (NC, 0, False, set()),
+        (IS, 1, False, {Counted.INVITED}),
+        (CO, 1, True, {Counted.INVITED, Counted.ACCEPTED, Counted.REPLIED}),
+        (CO, 0, False, {Counted.ALREADY_CONNECTED}),
+        (CO, 0, True, {Counted.ALREADY_CONNECTED, Counted.REPLIED}),
+        (WD, 2, False, {Counted.INVITED}),
+        (NC, 1, False, {Counted.INVITED}),
+    ],
+)
+def test_acceptance_counts_leave_the_already_connected_apart(
+    status: ContactStatus, invites_sent: int, replied: bool, counted: set[Counted]
+) -> None:
+    """SPEC §2 "Acceptance rate": accepted ÷ invited; already connected in neither number."""
+    assert counted_as(status, invites_sent, replied) == counted
 
 
 # --------------------------------------------------------------------------------------------------
@@ -861,6 +956,12 @@ def test_random_sequences_agree_with_the_table(
             or (event is E.ACTION_FAILED and detail.error_code is None)
             or (event is E.INVITE_SENT and state.email_required)
             or (
+                event is E.ACTION_FAILED
+                and detail.error_code in (ErrorCode.EMAIL_REQUIRED, ErrorCode.MESSAGE_TOO_LONG)
+                and not (campaign_type is CONNECTION and state.status is NC)
+            )
+            or (event is E.REINVITE_ALLOWED and state.invites_sent > 3)
+            or (
                 event is E.INVITE_EXPIRED
                 and state.invited_at is not None
                 and now - state.invited_at < timedelta(days=20)
@@ -872,7 +973,7 @@ def test_random_sequences_agree_with_the_table(
             )
         )
         try:
-            after = transition(state, event, campaign_type, now=now, detail=detail)
+            after = transition(state, event, campaign_type, now=now, detail=detail, max_reinvites=3)
         except InvalidTransition:
             assert expected == X or refusal_allowed, (campaign_type, state.status, event, detail)
             continue

@@ -343,7 +343,7 @@ def test_stale_invites_are_withdrawn_within_the_daily_cap_and_freed_three_weeks_
     session: Session, session_factory: sessionmaker[Session], reinvite: bool
 ) -> None:
     world = make_world(
-        session, session_factory, reinvite_withdrawn=reinvite, connection_template="Hi"
+        session, session_factory, max_reinvites=1 if reinvite else 0, connection_template="Hi"
     )
     stale = world.add(sandbox_urls(41), now=at(-30), search=True)
     [young] = world.add(sandbox_urls(1), now=at(-30), search=True)
@@ -356,6 +356,8 @@ def test_stale_invites_are_withdrawn_within_the_daily_cap_and_freed_three_weeks_
     withdrawals = world.activities(kind=K.WITHDRAW_INVITE)
     assert sorted(a.contact_id for a in withdrawals) == sorted(c.id for c in stale)
     assert all((a.status_from, a.status_to) == (S.INVITE_SENT, S.WITHDRAWN) for a in withdrawals)
+    # Each log says whether the person will be invited again (SPEC §2 max_reinvites).
+    assert {a.detail["reinvite"] for a in withdrawals} == {reinvite}
     # 40 a day: one waits for tomorrow.
     assert len(world.done(K.WITHDRAW_INVITE)) == 40
     [waiting] = world.pending(K.WITHDRAW_INVITE)
@@ -377,10 +379,13 @@ def test_stale_invites_are_withdrawn_within_the_daily_cap_and_freed_three_weeks_
         for a in world.activities(kind=K.EVENT)
         if a.detail.get("event") == ContactEvent.REINVITE_ALLOWED
     ]
-    assert {a.contact_id for a in freed} >= {c.id for c in first_40}
-    assert all((a.status_from, a.status_to) == (S.WITHDRAWN, S.NOT_CONNECTED) for a in freed)
-    if not reinvite:
-        assert set(world.statuses(first_40)) == {S.NOT_CONNECTED}
+    if reinvite:
+        assert {a.contact_id for a in freed} >= {c.id for c in first_40}
+        assert all((a.status_from, a.status_to) == (S.WITHDRAWN, S.NOT_CONNECTED) for a in freed)
+    else:
+        # No re-invite left: they stay withdrawn, never to be invited again.
+        assert freed == []
+        assert set(world.statuses(first_40)) == {S.WITHDRAWN}
     world.tick(at(21, 11))
     new_invites = [a for a in world.activities(kind=K.CONNECTION_REQUEST) if a.created_at >= at(21)]
     if reinvite:
@@ -393,7 +398,7 @@ def test_stale_invites_are_withdrawn_within_the_daily_cap_and_freed_three_weeks_
 def test_a_withdrawal_that_waited_frees_the_contact_three_weeks_after_it_went_out(
     session: Session, session_factory: sessionmaker[Session]
 ) -> None:
-    world = make_world(session, session_factory, connection_template="Hi")
+    world = make_world(session, session_factory, connection_template="Hi", max_reinvites=1)
     [contact] = world.add(sandbox_urls(1), now=at(-30), search=True)
     world.invited([contact], sent_at=SAT_NOON - timedelta(days=20))
     world.tick(SAT_NOON)  # withdrawn, but the withdraw_invite waits for Monday's opening
@@ -407,7 +412,14 @@ def test_a_withdrawal_that_waited_frees_the_contact_three_weeks_after_it_went_ou
     world.tick(SAT_NOON + timedelta(weeks=3))
     assert world.statuses([contact]) == [S.WITHDRAWN]
     world.tick(monday + timedelta(weeks=3))
-    assert world.statuses([contact]) == [S.NOT_CONNECTED]
+    [freed] = [
+        a
+        for a in world.activities(contact=contact, kind=K.EVENT)
+        if a.detail.get("event") == ContactEvent.REINVITE_ALLOWED
+    ]
+    assert freed.completed_at == monday + timedelta(weeks=3)
+    # Freed, and (its one re-invite left) invited again in the same tick.
+    assert world.statuses([contact])[0] in (S.NOT_CONNECTED, S.INVITE_SENT)
 
 
 def test_manual_withdrawals_are_queued_and_obey_the_daily_withdrawal_cap(
@@ -477,11 +489,12 @@ def test_an_acceptance_reported_while_the_withdrawal_waits_wins(
     assert world.pending(K.WITHDRAW_INVITE, contact) == []
 
     world.tick(at(7))  # Monday
-    # The withdrawal never went out: its entry stays (it recorded the move to withdrawn), marked not sent.
+    # The withdrawal never went out: its entry stays (it recorded the move to withdrawn),
+    # settled as skipped because the acceptance made it moot.
     [closed] = world.activities(contact=contact, kind=K.WITHDRAW_INVITE)
-    assert closed.outcome.value == "error" and "accepted before the withdrawal" in (
-        closed.error_message or ""
-    )
+    assert closed.outcome is Outcome.SKIPPED
+    assert closed.detail["reason"] == "invite_accepted"
+    assert closed.error_code is None
     assert world.statuses([contact]) == [S.CONNECTED]
     [thanks] = world.done(K.FOLLOW_UP, contact)
     assert thanks.message == f"Thanks, {contact.first_name}"

@@ -192,7 +192,7 @@ def test_activity_chart_and_table_show_completed_and_pending_actions(
     action(invite, Outcome.ERROR, today + timedelta(seconds=1))
     action(follow_up, Outcome.SUCCESS, today + timedelta(hours=9))
     action(ActivityKind.EVENT, Outcome.SUCCESS, today + timedelta(hours=9, minutes=30))
-    action(follow_up, Outcome.PENDING, None, waiting_reason="daily_cap")
+    action(follow_up, Outcome.PENDING, None, waiting_reason="daily_cap", waiting_cap="follow_ups")
     session.flush()
     login(app_client, team.rep_email)
 
@@ -206,7 +206,7 @@ def test_activity_chart_and_table_show_completed_and_pending_actions(
 
     rows = app_client.get(f"/campaigns/{team.campaign.id}").context["rows"]  # type: ignore[attr-defined]
     assert [(r["last"].kind, r["next"].kind, r["next_label"]) for r in rows] == [
-        (follow_up, follow_up, "Daily invite limit reached")
+        (follow_up, follow_up, "Daily message limit reached")  # its own cap, not the invites'
     ]
 
     # Finished days are remembered, today is counted afresh: a new action today shows at once; a

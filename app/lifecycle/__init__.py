@@ -1,0 +1,1 @@
+"""The one owner of a contact's life cycle (SPEC §2): every change of a contact goes through here."""

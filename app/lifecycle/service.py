@@ -1,0 +1,497 @@
+"""The one owner of a contact's life cycle (SPEC §2 "Transitions"; STYLE.md "One owner per change").
+
+Every change of a contact — an integration's event, an engine result, a page action, a sweep, a bulk
+add or an import — is made here, by one of two entry points:
+
+- `apply_event`: one contact. Runs the domain transition, writes the status and the activity entry
+  (or completes the pending action it reports on), keeps the counts, settles the pending actions
+  the change made moot (`skipped`, with the reason), arms what comes next (the first follow-up
+  after an acceptance, the next step after a message) and re-explains the sender's queue.
+- the set-based batch entries, for the sweep, bulk adds and imports: `expire_invites` (one UPDATE,
+  one activity INSERT … SELECT, one counts change) and `insert_new_contacts` (the initial status
+  and counts of a batch of new contacts, one statement).
+
+A runtime guard (app.lifecycle.guard) fails any write of `contacts.status` made elsewhere.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import ColumnElement
+from sqlalchemy.orm import Session
+
+from app.campaigns import counts
+from app.domain.actions import MESSAGE_KIND, MESSAGE_KINDS, action_applies
+from app.domain.errors import ActionError
+from app.domain.pacing import WaitingReason
+from app.domain.statuses import ActivityKind, CampaignType, ContactSource, ContactStatus, Outcome
+from app.domain.transitions import (
+    EVENT_LABELS,
+    ContactEvent,
+    ContactState,
+    EventDetail,
+    initial_status,
+    may_be_invited,
+    transition,
+)
+from app.engine import queue
+from app.engine.explain import explain_sender
+from app.lifecycle import repository
+from app.lifecycle.guard import owning
+from app.models import Activity, Campaign, Contact, Workspace
+
+
+class Cause(StrEnum):
+    """Who made a change (the `cause` of SPEC §4 Events)."""
+
+    EVENT = "event"  # an integration's report
+    ENGINE = "engine"
+    PAGE = "page"
+    IMPORT = "import"
+    API = "api"
+
+
+# What an event does itself: a pending action of this kind is settled as done elsewhere.
+DONE_BY: dict[ContactEvent, frozenset[ActivityKind]] = {
+    ContactEvent.PROFILE_VISITED: frozenset({ActivityKind.PROFILE_VISIT}),
+    ContactEvent.INVITE_SENT: frozenset({ActivityKind.CONNECTION_REQUEST}),
+    ContactEvent.MESSAGE_SENT: MESSAGE_KINDS,
+}
+EVENT_KIND = {
+    ContactEvent.PROFILE_VISITED: ActivityKind.PROFILE_VISIT,
+    ContactEvent.INVITE_SENT: ActivityKind.CONNECTION_REQUEST,
+    ContactEvent.INVITE_WITHDRAWN: ActivityKind.WITHDRAW_INVITE,
+    ContactEvent.INVITE_EXPIRED: ActivityKind.WITHDRAW_INVITE,
+}
+
+
+def activity_kind_for(event: ContactEvent, campaign_type: CampaignType) -> ActivityKind:
+    """The log's kind for an event reported without an action of ours."""
+    if event is ContactEvent.MESSAGE_SENT:
+        return MESSAGE_KIND[campaign_type]
+    if event is ContactEvent.ACTION_FAILED:
+        if campaign_type is CampaignType.CONNECTION:
+            return ActivityKind.CONNECTION_REQUEST
+        return MESSAGE_KIND[campaign_type]
+    return EVENT_KIND.get(event, ActivityKind.EVENT)
+
+
+def contact_state(contact: Contact) -> ContactState:
+    """The part of a stored contact the domain's transitions read."""
+    return ContactState(
+        status=contact.status,
+        status_changed_at=contact.status_changed_at,
+        invited_at=contact.invited_at,
+        connected_at=contact.connected_at,
+        withdrawn_at=contact.withdrawn_at,
+        last_error=(
+            ActionError(contact.error_code, contact.error_message or "")
+            if contact.error_code
+            else None
+        ),
+        replied=contact.replied,
+        email_required=contact.email_required,
+        invites_sent=contact.invites_sent,
+    )
+
+
+def state_columns(state: ContactState) -> dict[str, Any]:
+    """A domain state as the contact's columns."""
+    return {
+        "status": state.status,
+        "status_changed_at": state.status_changed_at,
+        "invited_at": state.invited_at,
+        "connected_at": state.connected_at,
+        "withdrawn_at": state.withdrawn_at,
+        "replied": state.replied,
+        "email_required": state.email_required,
+        "invites_sent": state.invites_sent,
+        "error_code": state.last_error.code if state.last_error else None,
+        "error_message": state.last_error.message[:1000] if state.last_error else None,
+    }
+
+
+def _store(contact: Contact, state: ContactState) -> None:
+    columns = state_columns(state)
+    columns["status_changed_at"] = columns["status_changed_at"] or contact.status_changed_at
+    for name, value in columns.items():
+        if getattr(contact, name) != value:
+            setattr(contact, name, value)
+
+
+def withdraw_after_days(session: Session, workspace_id: int) -> int:
+    return session.get_one(Workspace, workspace_id).withdraw_after_days
+
+
+# ---------------------------------------------------------------- one contact
+
+
+def apply_event(
+    session: Session,
+    *,
+    contact: Contact,
+    campaign: Campaign,
+    event: ContactEvent,
+    now: datetime,
+    cause: Cause,
+    detail: EventDetail | None = None,
+    action: Activity | None = None,
+    kind: ActivityKind | None = None,
+    message: str | None = None,
+    step: int | None = None,
+    extra: Mapping[str, Any] | None = None,
+    pending: bool = False,
+    explain: bool = True,
+) -> Activity:
+    """Apply one event to one contact, in the caller's transaction; return its log entry.
+
+    `action` is the pending action an engine result reports on: it is completed in place (success,
+    or the error) instead of a new entry. `pending` records the entry as a Pending action (a
+    withdrawal by hand goes out later, within the daily withdrawal cap). `step` is the follow-up
+    step a `message_sent` reports (default: the next unsent one). Raises InvalidTransition; nothing
+    is written then.
+    """
+    state = contact_state(contact)
+    new_state = transition(
+        state,
+        event,
+        campaign.type,
+        now=now,
+        detail=detail,
+        withdraw_after_days=withdraw_after_days(session, contact.workspace_id),
+        max_reinvites=campaign.max_reinvites,
+    )
+    before = contact.status
+    failed = event is ContactEvent.ACTION_FAILED
+    error = new_state.last_error if failed else None
+    with owning():
+        _store(contact, new_state)
+        contact.updated_at = now
+        if event is ContactEvent.MESSAGE_SENT:
+            step = step or contact.follow_ups_sent + 1
+            contact.follow_ups_sent = max(contact.follow_ups_sent, step)
+            contact.last_message_at = max(contact.last_message_at or now, now)
+        entry = (
+            action
+            if action is not None
+            else Activity(
+                workspace_id=contact.workspace_id,
+                contact_id=contact.id,
+                campaign_id=contact.campaign_id,
+                sender_id=campaign.sender_id,
+                kind=kind or activity_kind_for(event, campaign.type),
+                detail={},
+                created_at=now,
+                attempts=0,
+            )
+        )
+        entry.outcome = Outcome.ERROR if failed else Outcome.SUCCESS
+        entry.completed_at = now
+        entry.error_code = error.code if error else None
+        entry.error_message = error.message[:1000] if error else None
+        if message is not None:
+            entry.message = message
+        entry.status_from = before
+        entry.status_to = new_state.status
+        entry.waiting_reason = entry.waiting_cap = None
+        entry.expected_at = entry.leased_until = None
+        entry.detail = {
+            **entry.detail,
+            "event": event.value,
+            "cause": cause.value,
+            **({"degree": detail.degree} if detail and detail.degree is not None else {}),
+            **({"step": step} if step is not None and event is ContactEvent.MESSAGE_SENT else {}),
+            **(extra or {}),
+        }
+        if event is ContactEvent.MESSAGE_SENT and entry.step is None:
+            entry.step = step
+        if new_state.status is ContactStatus.WITHDRAWN and before is not ContactStatus.WITHDRAWN:
+            # Whether this person will be invited again, as the campaign's re-invites stand now.
+            entry.detail["reinvite"] = may_be_invited(new_state, campaign.max_reinvites)
+        if pending:
+            entry.outcome = Outcome.PENDING
+            entry.completed_at = None
+            entry.scheduled_for = now
+            entry.waiting_reason = WaitingReason.QUEUED.value
+        if action is None:
+            session.add(entry)
+        session.flush()
+        settle_moot(session, contact=contact, campaign=campaign, now=now, cause=event, keep=entry)
+        _arm_next(session, contact=contact, campaign=campaign, event=event, before=before, now=now)
+        session.flush()
+    if explain and campaign.sender_id is not None:
+        explain_sender(session, sender_id=campaign.sender_id, now=now)
+    return entry
+
+
+def complete_withdrawal(
+    session: Session, *, action: Activity, contact: Contact, now: datetime
+) -> None:
+    """A withdraw_invite went out: LinkedIn's 3 weeks before a new invite run from now."""
+    with owning():
+        if contact.status is ContactStatus.WITHDRAWN:
+            contact.withdrawn_at = now
+        contact.updated_at = now
+        action.outcome = Outcome.SUCCESS
+        action.completed_at = now
+        action.waiting_reason = action.waiting_cap = None
+        action.expected_at = action.leased_until = None
+        session.flush()
+
+
+def fail_action(
+    session: Session,
+    *,
+    action: Activity,
+    contact: Contact,
+    campaign: Campaign,
+    detail: EventDetail,
+    now: datetime,
+    cause: Cause = Cause.ENGINE,
+) -> Activity:
+    """An action of ours failed: the error is recorded on the contact and on the action.
+    Raises InvalidTransition for an error the matrix refuses for this contact."""
+    return apply_event(
+        session,
+        contact=contact,
+        campaign=campaign,
+        event=ContactEvent.ACTION_FAILED,
+        now=now,
+        cause=cause,
+        detail=detail,
+        action=action,
+        explain=False,
+    )
+
+
+SKIP_REASON_LABELS = {
+    "done_elsewhere": "Already done: the integration reported it",
+    "muted": "Not sent: the contact was muted",
+    "blacklisted": "Not sent: the contact is blacklisted",
+}
+
+
+def skip_reason_label(reason: str | None) -> str:
+    """The sentence a person reads for a skipped entry's `detail.reason`."""
+    if reason in SKIP_REASON_LABELS:
+        return SKIP_REASON_LABELS[reason]
+    try:
+        event = ContactEvent(reason or "")
+    except ValueError:
+        return "Not needed any more"
+    return f"Not needed after: {EVENT_LABELS[event].lower()}"
+
+
+def settle_moot(
+    session: Session,
+    *,
+    contact: Contact,
+    campaign: Campaign,
+    now: datetime,
+    cause: ContactEvent | str,
+    keep: Activity | None = None,
+) -> int:
+    """Settle as skipped every pending action of the contact whose precondition is gone (leased
+    ones too: they are never leased again, and a late result answers 409 `moot`)."""
+    state = contact_state(contact)
+    settled = 0
+    for action in repository.pending_actions(session, contact.id):
+        if keep is not None and action.id == keep.id:
+            continue
+        if action_applies(
+            action.kind,
+            step=action.step,
+            state=state,
+            campaign_type=campaign.type,
+            muted=contact.muted,
+            follow_ups_sent=contact.follow_ups_sent,
+            max_reinvites=campaign.max_reinvites,
+        ):
+            continue
+        if isinstance(cause, ContactEvent):
+            done = action.kind in DONE_BY.get(cause, frozenset())
+            reason = "done_elsewhere" if done else cause.value
+        else:
+            reason = cause
+        _skip(action, reason, now)
+        settled += 1
+    return settled
+
+
+def _skip(action: Activity, reason: str, now: datetime) -> None:
+    action.outcome = Outcome.SKIPPED
+    action.completed_at = now
+    action.waiting_reason = action.waiting_cap = None
+    action.expected_at = action.leased_until = None
+    action.detail = {**action.detail, "reason": reason}
+
+
+def _arm_next(
+    session: Session,
+    *,
+    contact: Contact,
+    campaign: Campaign,
+    event: ContactEvent,
+    before: ContactStatus,
+    now: datetime,
+) -> None:
+    """Queue what the change makes due next."""
+    if event is ContactEvent.INVITE_SENT:
+        if not repository.has_pending(session, contact.id, [ActivityKind.FOLLOW_UP]):
+            queue.queue_follow_up_awaiting_acceptance(
+                session, contact=contact, campaign=campaign, now=now
+            )
+    elif event is ContactEvent.MESSAGE_SENT:
+        if not repository.has_pending(session, contact.id, list(MESSAGE_KINDS)):
+            queue.queue_next_message(
+                session, contact=contact, campaign=campaign, now=now, after=now
+            )
+    if contact.status is ContactStatus.CONNECTED and before is not ContactStatus.CONNECTED:
+        queue.arm_first_follow_up(session, contact=contact, campaign=campaign, now=now)
+
+
+# ---------------------------------------------------------------- page actions
+
+
+def set_muted(
+    session: Session, *, contacts: Sequence[Contact], campaign: Campaign, muted: bool, now: datetime
+) -> None:
+    """Mute (every further action stops, pending ones are skipped) or unmute contacts."""
+    with owning():
+        for contact in contacts:
+            contact.muted = muted
+            if muted:
+                settle_moot(session, contact=contact, campaign=campaign, now=now, cause="muted")
+        session.flush()
+    if campaign.sender_id is not None:
+        explain_sender(session, sender_id=campaign.sender_id, now=now)
+
+
+def settle_blacklisted(
+    session: Session, *, contacts: Sequence[Contact], campaign: Campaign, now: datetime
+) -> None:
+    """Blacklisted people are never contacted: their pending actions (withdrawals aside, which
+    take an invitation back) are skipped."""
+    with owning():
+        for contact in contacts:
+            for action in repository.pending_actions(session, contact.id):
+                if action.kind is not ActivityKind.WITHDRAW_INVITE:
+                    _skip(action, "blacklisted", now)
+        session.flush()
+    if campaign.sender_id is not None:
+        explain_sender(session, sender_id=campaign.sender_id, now=now)
+
+
+# ---------------------------------------------------------------- set-based batches
+
+
+def expire_invites(
+    session: Session, *, workspace_id: int, withdraw_after: int, now: datetime
+) -> int:
+    """The sweep: every invite older than `withdraw_after` days becomes withdrawn, with a Pending
+    withdraw_invite (it goes out within the daily withdrawal cap); follow-ups waiting for an
+    acceptance are skipped. Set-based: one activity INSERT … SELECT, one UPDATE of the pending
+    follow-ups, one UPDATE of the contacts, one counts change. Returns how many were withdrawn."""
+    cutoff = now - timedelta(days=withdraw_after)
+    # The rule comes from the domain: ask it what an expired invite becomes.
+    target = transition(
+        ContactState(ContactStatus.INVITE_SENT, invited_at=cutoff, invites_sent=1),
+        ContactEvent.INVITE_EXPIRED,
+        CampaignType.CONNECTION,
+        now=now,
+        withdraw_after_days=withdraw_after,
+    )
+    stale = repository.stale_invites(workspace_id=workspace_id, cutoff=cutoff)
+    with owning():
+        deltas: Counter[tuple[int, str]] = Counter()
+        total = 0
+        for campaign_id, _status, code, invites, replied, n in repository.count_shapes(
+            session, stale
+        ):
+            total += n
+            for key in counts.row_keys(ContactStatus.INVITE_SENT, code, invites, replied):
+                deltas[(campaign_id, key)] -= n
+            # The transition clears the last error, like every move.
+            for key in counts.row_keys(target.status, None, invites, replied):
+                deltas[(campaign_id, key)] += n
+        if not total:
+            return 0
+        repository.record_expiries(
+            session,
+            stale,
+            now=now,
+            to_status=target.status,
+            waiting_reason=WaitingReason.QUEUED.value,
+        )
+        repository.skip_pending_of(
+            session,
+            stale,
+            kinds=[ActivityKind.FOLLOW_UP],
+            reason=ContactEvent.INVITE_EXPIRED.value,
+            now=now,
+        )
+        count = repository.mark_withdrawn(session, stale, to_status=target.status, now=now)
+        counts.bump(session, deltas)
+    return count
+
+
+def new_contact_columns(
+    campaign_type: CampaignType, source: ContactSource, now: datetime
+) -> dict[str, Any]:
+    """Where a new contact starts (the domain's initial status) as columns."""
+    status = initial_status(campaign_type, source)
+    return {
+        "status": status,
+        "status_changed_at": now,
+        "connected_at": now if status is ContactStatus.CONNECTED else None,
+    }
+
+
+def insert_new_contacts(
+    session: Session,
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    common: Mapping[str, Any],
+) -> dict[str, int]:
+    """Insert a batch of new contacts of one campaign (rows already carry their initial columns
+    from `new_contact_columns`); rows whose URL the campaign has are skipped. Their counts change
+    in one statement. Returns profile URL → id of the rows inserted."""
+    with owning():
+        inserted = repository.insert_contacts_skip_existing(session, rows, common=common)
+        campaign_id = common["campaign_id"]
+        counts.bump(
+            session,
+            counts.deltas_for_rows(
+                {**common, **r, "campaign_id": campaign_id}
+                for r in rows
+                if r["linkedin_url"] in inserted
+            ),
+        )
+    return inserted
+
+
+def insert_replayed_contacts(session: Session, rows: Sequence[Mapping[str, Any]]) -> list[int]:
+    """Insert contacts whose state is the replay of domain transitions (the demo's seeded
+    histories), with their counts; returns their ids in order."""
+    with owning():
+        counts.bump(session, counts.deltas_for_rows(rows))
+        return repository.insert_contacts(session, rows)
+
+
+def delete_contacts(session: Session, where: ColumnElement[bool]) -> int:
+    """Remove the contacts matching `where` (an import undone), with their counts."""
+    with owning():
+        deltas: Counter[tuple[int, str]] = Counter()
+        for campaign_id, status, code, invites, replied, n in repository.count_shapes(
+            session, where, with_status=True
+        ):
+            assert status is not None  # noqa: S101 - asked for with_status
+            for key in counts.row_keys(status, code, invites, replied):
+                deltas[(campaign_id, key)] -= n
+        counts.bump(session, deltas)
+        return repository.delete_contacts(session, where)
