@@ -5,7 +5,7 @@ STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint typecheck unit coverage venv clean
+.PHONY: run test fast lint typecheck unit coverage venv clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || python3 -m venv $(VENV)
@@ -29,6 +29,11 @@ typecheck: venv
 
 unit: venv
 	$(BIN)/pytest
+
+# The developer's loop: lint, types and every test but the browser, multi-process and simulation
+# ones, on SQLite (CI runs everything, on SQLite and PostgreSQL).
+fast: lint typecheck
+	TRACKER_TEST_DATABASE_URL= $(BIN)/pytest -m "not slow and not e2e"
 
 # The same suite under coverage (slower: the 90-day engine simulation dominates).
 coverage: venv

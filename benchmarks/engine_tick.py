@@ -9,7 +9,8 @@
    campaigns (two follow-up steps) made through the app's services; then --contacts rows loaded by
    direct SQL (sqlite3 executemany / psycopg COPY): --stale invites sent 20 days + 1 hour before
    instant (b), a few recent invites, connected, recently withdrawn, verified and (the rest) not
-   verified contacts, each with the activity history its status implies; counts rebuilt.
+   verified contacts, each with the activity history its status implies (and `invites_sent` = 1
+   for everyone invited, where the schema has that column); counts rebuilt by the app's recount.
    Every invited person is one the sandbox says never accepts, so the sweep's work is not
    undone by simulated acceptances.
 2. Warm-up: one tick at 09:59 fills the queues and spends the day's caps.
@@ -93,6 +94,9 @@ CONTACT_COLUMNS = (
     "connected_at",
     "withdrawn_at",
 )
+# Added by the lifecycle-owner migration: invitations the campaign sent (1 for everyone invited
+# here). Loaded only when the schema has it, so the script still runs against an older schema.
+INVITES_SENT = "invites_sent"
 
 
 # --------------------------------------------------------------------------- the data
@@ -173,6 +177,7 @@ def contact_rows(
             "invited_at": None,
             "connected_at": None,
             "withdrawn_at": None,
+            INVITES_SENT: 0,
         }
 
     i = 0
@@ -188,7 +193,7 @@ def contact_rows(
         else:  # spread over the last 19 days, a dozen a day
             k = invited - stale
             at = T_A - timedelta(days=19) + timedelta(minutes=(k * 19 * 24 * 60) // recent_invites)
-        row.update(status="invite_sent", invited_at=at, status_changed_at=at)
+        row.update(status="invite_sent", invited_at=at, status_changed_at=at, invites_sent=1)
         invited += 1
         yield row
     for _ in range(connected):
@@ -201,6 +206,7 @@ def contact_rows(
             connected_at=at,
             status_changed_at=at,
             follow_ups_sent=2,
+            invites_sent=1,
         )
         yield row
     for k in range(withdrawn):
@@ -212,6 +218,7 @@ def contact_rows(
             invited_at=gone - timedelta(days=20),
             withdrawn_at=gone,
             status_changed_at=gone,
+            invites_sent=1,
         )
         yield row
     for _ in range(verified):
@@ -250,6 +257,28 @@ def history_sql(dialect: str) -> list[str]:
     return [visit, invite]
 
 
+def loaded_columns(url: str) -> tuple[str, ...]:
+    """CONTACT_COLUMNS, and invites_sent when the migrated schema has it."""
+    if is_postgres(url):
+        import psycopg
+
+        with psycopg.connect(pg_dsn(url)) as conn:
+            names = {
+                r[0]
+                for r in conn.execute(
+                    "SELECT column_name FROM information_schema.columns "
+                    "WHERE table_schema = current_schema() AND table_name = 'contacts'"
+                )
+            }
+    else:
+        conn = sqlite_connect(sqlite_path(url))
+        try:
+            names = {r[1] for r in conn.execute("PRAGMA table_info(contacts)")}
+        finally:
+            conn.close()
+    return CONTACT_COLUMNS + ((INVITES_SENT,) if INVITES_SENT in names else ())
+
+
 def load(url: str, workspace_id: int, campaigns: list[tuple[int, int]], n: int, stale: int) -> None:
     per = [
         n // len(campaigns) + (1 if k < n % len(campaigns) else 0) for k in range(len(campaigns))
@@ -263,14 +292,15 @@ def load(url: str, workspace_id: int, campaigns: list[tuple[int, int]], n: int, 
         for (_, cid), size, st in zip(campaigns, per, stale_per, strict=True)
         for row in contact_rows(workspace_id, cid, size, st)
     )
-    cols = ", ".join(CONTACT_COLUMNS)
+    columns = loaded_columns(url)
+    cols = ", ".join(columns)
     if is_postgres(url):
         import psycopg
 
         with psycopg.connect(pg_dsn(url)) as conn:
             with conn.cursor() as cur, cur.copy(f"COPY contacts ({cols}) FROM STDIN") as copy:
                 for row in rows:
-                    copy.write_row([row[c] for c in CONTACT_COLUMNS])
+                    copy.write_row([row[c] for c in columns])
             for sql in history_sql("postgresql"):
                 conn.execute(sql)
             conn.commit()
@@ -278,15 +308,12 @@ def load(url: str, workspace_id: int, campaigns: list[tuple[int, int]], n: int, 
             conn.execute("VACUUM ANALYZE")
     else:
         conn = sqlite_connect(sqlite_path(url))
-        marks = ", ".join("?" for _ in CONTACT_COLUMNS)
+        marks = ", ".join("?" for _ in columns)
         conn.execute("BEGIN")
         batch: list[list[Any]] = []
         for row in rows:
             batch.append(
-                [
-                    sqlite_ts(v) if isinstance(v, datetime) else v
-                    for v in (row[c] for c in CONTACT_COLUMNS)
-                ]
+                [sqlite_ts(v) if isinstance(v, datetime) else v for v in (row[c] for c in columns)]
             )
             if len(batch) >= LOAD_BATCH:
                 conn.executemany(f"INSERT INTO contacts ({cols}) VALUES ({marks})", batch)  # noqa: S608

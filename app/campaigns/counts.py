@@ -71,13 +71,21 @@ def bump(session: Session, deltas: Mapping[tuple[int, str], int]) -> None:
 def deltas_for_rows(rows: Iterable[Mapping[str, Any]], sign: int = 1) -> Deltas:
     """Deltas for whole contacts (dicts with campaign_id, status, and error_code, invites_sent and
     replied when they are not the defaults) appearing (sign 1) or going (sign -1)."""
+    # A batch has few shapes (its rows share campaign and status): keys are worked out per shape.
+    shapes = Counter(
+        (
+            row["campaign_id"],
+            row["status"],
+            row.get("error_code"),
+            row.get("invites_sent"),
+            row.get("replied"),
+        )
+        for row in rows
+    )
     out: Deltas = Counter()
-    for row in rows:
-        cid = row["campaign_id"]
-        for key in row_keys(
-            row["status"], row.get("error_code"), row.get("invites_sent"), row.get("replied")
-        ):
-            out[(cid, key)] += sign
+    for (cid, status, code, invites, replied), n in shapes.items():
+        for key in row_keys(status, code, invites, replied):
+            out[(cid, key)] += sign * n
     return out
 
 

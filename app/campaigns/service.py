@@ -31,6 +31,7 @@ from app.domain.statuses import CampaignState, CampaignType, SenderTier
 from app.domain.transitions import Counted
 from app.engine.explain import explain_sender
 from app.errors import Conflict, NotFound, ValidationFailed
+from app.lifecycle import service as lifecycle
 from app.models import Campaign
 from app.models import FollowUpStep as FollowUpStepRow
 from app.senders.service import get_sender
@@ -94,7 +95,11 @@ def create_campaign(session: Session, *, workspace_id: int, data: CampaignCreate
     if data.type is not CampaignType.CONNECTION and data.connection_template:
         raise ValidationFailed(
             "Only connection campaigns send a connection note",
-            {"connection_template": [f"Leave it empty for a {data.type.value} campaign"]},
+            {
+                "connection_template": [
+                    f"Leave it empty: {data.type.label} campaigns send no connection note"
+                ]
+            },
         )
     campaign = Campaign(
         workspace_id=workspace_id,
@@ -148,6 +153,8 @@ def update_campaign(
         changed = new_state is not campaign.state
         campaign.state = new_state
         if changed:
+            if new_state is CampaignState.ARCHIVED:
+                lifecycle.settle_archived_campaign(session, campaign=campaign, now=now)
             # A pause or a resume changes what holds the sender's pending actions.
             session.flush()
             explain_sender(session, sender_id=campaign.sender_id, now=now)

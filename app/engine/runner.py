@@ -16,7 +16,7 @@ from app.config import EngineMode
 from app.domain.errors import ErrorCode
 from app.domain.statuses import ActivityKind
 from app.engine import queue, repository, service
-from app.errors import NotFound
+from app.errors import Conflict, NotFound
 from app.models import SenderAccount
 
 log = logging.getLogger(__name__)
@@ -101,6 +101,12 @@ def run_sandbox_actions(
                     )
             except (NotFound, NoResultFound):
                 continue  # gone meanwhile (an import undone): nothing to send
+            except Conflict as exc:
+                if exc.code != "moot":
+                    raise
+                # Settled while it was out (a reply, muting, the integration did it): the result
+                # is not applied, as for an external executor's late report.
+                continue
             report.executed += 1
             report.failed += 0 if result.success else 1
             rate_limited = rate_limited or result.error_code is ErrorCode.TOO_MANY_REQUESTS

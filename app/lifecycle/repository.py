@@ -6,7 +6,18 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, delete, func, insert, literal, select, update
+from sqlalchemy import (
+    ColumnElement,
+    and_,
+    case,
+    delete,
+    exists,
+    func,
+    insert,
+    literal,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from app.contacts.repository import has_pending, insert_contacts_skip_existing
@@ -19,6 +30,7 @@ from app.domain.statuses import (
     ContactStatus,
     Outcome,
 )
+from app.engine.repository import not_blacklisted
 from app.models import Activity, Campaign, Contact
 
 __all__ = ["has_pending", "insert_contacts_skip_existing"]
@@ -31,6 +43,42 @@ def pending_actions(session: Session, contact_id: int) -> list[Activity]:
             .where(Activity.contact_id == contact_id, Activity.outcome == Outcome.PENDING)
             .order_by(Activity.id)
         )
+    )
+
+
+def is_blacklisted(session: Session, contact_id: int) -> bool:
+    """Whether the workspace's blacklist (or the campaign's) holds this contact."""
+    return bool(
+        session.scalar(select(exists().where(Contact.id == contact_id, ~not_blacklisted())))
+    )
+
+
+def _skipped(reason: str, now: datetime) -> dict[str, Any]:
+    """The columns of a pending action settled as skipped, `reason` saying why."""
+    return {
+        "outcome": Outcome.SKIPPED,
+        "completed_at": now,
+        "waiting_reason": None,
+        "waiting_cap": None,
+        "expected_at": None,
+        "leased_until": None,
+        "detail": literal({"reason": reason}, JSONType),
+    }
+
+
+def skip_pending_of_campaign(
+    session: Session, campaign_id: int, *, reason: str, now: datetime
+) -> None:
+    """Settle as skipped every pending action of a campaign but its withdrawals (cleanup)."""
+    session.execute(
+        update(Activity)
+        .where(
+            Activity.campaign_id == campaign_id,
+            Activity.outcome == Outcome.PENDING,
+            Activity.kind != ActivityKind.WITHDRAW_INVITE,
+        )
+        .values(_skipped(reason, now))
+        .execution_options(synchronize_session=False)
     )
 
 
@@ -78,34 +126,25 @@ def record_expiries(
     now: datetime,
     to_status: ContactStatus,
     waiting_reason: str,
+    after_days: int,
 ) -> None:
-    """One Pending withdraw_invite per matching contact, recording its move (INSERT … SELECT per
-    outlook: contacts with a re-invite left, and those whose log says they will not be invited
-    again)."""
-    for reinvite in (True, False):
-        _record_expiries(
-            session,
-            where,
-            now=now,
-            to_status=to_status,
-            reinvite=reinvite,
-            waiting_reason=waiting_reason,
-        )
-
-
-def _record_expiries(
-    session: Session,
-    where: ColumnElement[bool],
-    *,
-    now: datetime,
-    to_status: ContactStatus,
-    waiting_reason: str,
-    reinvite: bool,
-) -> None:
+    """One Pending withdraw_invite per matching contact, recording its move, in one INSERT …
+    SELECT; its detail says after how many days (the workspace's threshold then) and whether
+    the campaign's re-invites will invite the person again."""
+    base = {
+        "reason": "stale",
+        "event": "invite_expired",
+        "cause": "engine",
+        "after_days": after_days,
+    }
     # The campaign (joined below) still allows this person another invite, or not.
-    again = Contact.invites_sent <= Campaign.max_reinvites
-    outlook = again if reinvite else ~again
-    detail = {"reason": "stale", "event": "invite_expired", "cause": "engine", "reinvite": reinvite}
+    detail = case(
+        (
+            Contact.invites_sent <= Campaign.max_reinvites,
+            literal({**base, "reinvite": True}, JSONType),
+        ),
+        else_=literal({**base, "reinvite": False}, JSONType),
+    )
     source = (
         select(
             Contact.workspace_id,
@@ -116,14 +155,14 @@ def _record_expiries(
             literal(Outcome.PENDING.value),
             literal(ContactStatus.INVITE_SENT.value),
             literal(to_status.value),
-            literal(detail, JSONType),
+            detail,
             literal(now, UTCDateTime()),
             literal(now, UTCDateTime()),
             literal(waiting_reason),
             literal(0),
         )
         .join(Campaign, Campaign.id == Contact.campaign_id)
-        .where(where, outlook)
+        .where(where)
     )
     session.execute(
         insert(Activity).from_select(
@@ -163,15 +202,7 @@ def skip_pending_of(
             Activity.outcome == Outcome.PENDING,
             Activity.kind.in_(kinds),
         )
-        .values(
-            outcome=Outcome.SKIPPED,
-            completed_at=now,
-            waiting_reason=None,
-            waiting_cap=None,
-            expected_at=None,
-            leased_until=None,
-            detail=literal({"reason": reason}, JSONType),
-        )
+        .values(_skipped(reason, now))
         .execution_options(synchronize_session=False)
     )
 

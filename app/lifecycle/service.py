@@ -273,6 +273,7 @@ SKIP_REASON_LABELS = {
     "done_elsewhere": "Already done: the integration reported it",
     "muted": "Not sent: the contact was muted",
     "blacklisted": "Not sent: the contact is blacklisted",
+    "campaign_archived": "Not sent: the campaign was archived",
 }
 
 
@@ -340,7 +341,12 @@ def _arm_next(
     before: ContactStatus,
     now: datetime,
 ) -> None:
-    """Queue what the change makes due next."""
+    """Queue what the change makes due next (nothing for a blacklisted person)."""
+    arming = event in (ContactEvent.INVITE_SENT, ContactEvent.MESSAGE_SENT) or (
+        contact.status is ContactStatus.CONNECTED and before is not ContactStatus.CONNECTED
+    )
+    if not arming or repository.is_blacklisted(session, contact.id):
+        return
     if event is ContactEvent.INVITE_SENT:
         if not repository.has_pending(session, contact.id, [ActivityKind.FOLLOW_UP]):
             queue.queue_follow_up_awaiting_acceptance(
@@ -387,6 +393,16 @@ def settle_blacklisted(
         explain_sender(session, sender_id=campaign.sender_id, now=now)
 
 
+def settle_archived_campaign(session: Session, *, campaign: Campaign, now: datetime) -> None:
+    """An archived campaign sends nothing more: its pending actions (withdrawals aside, which take
+    invitations back) are skipped, in one statement."""
+    with owning():
+        session.flush()
+        repository.skip_pending_of_campaign(
+            session, campaign.id, reason="campaign_archived", now=now
+        )
+
+
 # ---------------------------------------------------------------- set-based batches
 
 
@@ -427,6 +443,7 @@ def expire_invites(
             now=now,
             to_status=target.status,
             waiting_reason=WaitingReason.QUEUED.value,
+            after_days=withdraw_after,
         )
         repository.skip_pending_of(
             session,

@@ -35,8 +35,9 @@ def fmt_time(value: datetime | None) -> Markup:
     return Markup('<time datetime="{}">{}</time>').format(iso, value.strftime("%Y-%m-%d %H:%M UTC"))
 
 
-def fmt_int(value: int) -> str:
-    return f"{value:,}"
+def fmt_int(value: float) -> str:
+    """A whole number with thousands separators (a float is rounded: 66.7 → "67")."""
+    return f"{round(value):,}"
 
 
 def safe_href(url: str | None) -> str | None:

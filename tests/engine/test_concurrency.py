@@ -49,6 +49,7 @@ from tests.conftest import PG_URL
 from tests.live import committed, drop_workspace
 
 pytestmark = [
+    pytest.mark.slow,
     pytest.mark.skipif(
         not PG_URL,
         reason="needs PostgreSQL: set TRACKER_TEST_DATABASE_URL (SQLite allows one writer only)",
@@ -265,8 +266,15 @@ def run(db_engine: Engine) -> Iterator[Run]:
 
 
 def executed(run: Run) -> list[Activity]:
-    """The actions the executor performed (success or error), as the database records them."""
-    return [a for a in run.activities if a.kind in EXECUTED and a.completed_at is not None]
+    """The actions the executor performed (success or error), as the database records them.
+
+    An action settled `skipped` (a change made it moot before it ran) was never handed to
+    LinkedIn, so it is not executed work."""
+    return [
+        a
+        for a in run.activities
+        if a.kind in EXECUTED and a.completed_at is not None and a.outcome != Outcome.SKIPPED
+    ]
 
 
 def performed(run: Run) -> Counter[int]:

@@ -41,6 +41,9 @@ from app.senders.schemas import WorkingHours
 from tests.builders import a_campaign, a_sender, a_workspace
 from tests.live import committed, drop_workspace
 
+# Multi-process or long-simulated: CI runs it, `make fast` leaves it out.
+pytestmark = pytest.mark.slow
+
 START = datetime(2026, 3, 2, 0, 0, tzinfo=UTC)  # a Monday; US and EU summer time start in March
 DAYS = 90
 TICK = timedelta(hours=6)

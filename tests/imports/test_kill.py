@@ -32,6 +32,9 @@ from tests.builders import a_campaign, a_workspace
 from tests.conftest import PG_URL
 from tests.live import committed
 
+# Multi-process or long-simulated: CI runs it, `make fast` leaves it out.
+pytestmark = pytest.mark.slow
+
 ROWS = 200_000
 KILL_AFTER = 50_000
 BATCH = 2000

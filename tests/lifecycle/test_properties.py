@@ -50,7 +50,7 @@ from app.engine.explain import explain_sender
 from app.engine.runner import run_tick
 from app.engine.service import queue_manual_withdrawals
 from app.errors import AppError
-from app.models import Activity, Campaign, Contact, SenderAccount
+from app.models import Activity, BlacklistEntry, Campaign, Contact, SenderAccount
 from tests.builders import a_campaign, a_sender, a_workspace
 from tests.conftest import T0
 from tests.engine.helpers import sandbox_urls
@@ -93,7 +93,9 @@ steps = st.one_of(
         st.sampled_from(["withdraw", "mute", "unmute", "blacklist"]),
     ),
     st.tuples(
-        st.just("campaign"), st.integers(0, len(TYPES) - 1), st.sampled_from(["paused", "running"])
+        st.just("campaign"),
+        st.integers(0, len(TYPES) - 1),
+        st.sampled_from(["paused", "running", "paused", "running", "archived"]),
     ),
 )
 
@@ -240,6 +242,13 @@ def check(scene: Scene) -> None:
     acts = list(
         session.scalars(select(Activity).where(Activity.contact_id.in_(ids)).order_by(Activity.id))
     )
+    blacklist = set(
+        session.scalars(
+            select(BlacklistEntry.linkedin_url).where(
+                BlacklistEntry.workspace_id == scene.workspace_id
+            )
+        )
+    )
     by_contact: dict[int, list[Activity]] = {cid: [] for cid in ids}
     for a in acts:
         by_contact[a.contact_id].append(a)
@@ -248,7 +257,7 @@ def check(scene: Scene) -> None:
         campaign = campaigns[contact.campaign_id]
         log = by_contact[cid]
         _check_status_chain(contact, campaign, log)
-        _check_pending(contact, campaign, log)
+        _check_pending(contact, campaign, log, contact.linkedin_url in blacklist)
         _check_log_order(scene, contact)
 
     for campaign_id in campaigns:
@@ -286,7 +295,9 @@ def _check_status_chain(contact: Contact, campaign: Campaign, log: list[Activity
     assert contact.status is status, ("status is not the replay of its log", contact.id)
 
 
-def _check_pending(contact: Contact, campaign: Campaign, log: list[Activity]) -> None:
+def _check_pending(
+    contact: Contact, campaign: Campaign, log: list[Activity], blacklisted: bool
+) -> None:
     pending = [a for a in log if a.outcome is Outcome.PENDING]
     kinds = Counter(a.kind for a in pending)
     assert all(n == 1 for n in kinds.values()), ("two pending of a kind", contact.id, kinds)
@@ -296,6 +307,8 @@ def _check_pending(contact: Contact, campaign: Campaign, log: list[Activity]) ->
             assert contact.status is S.WITHDRAWN, where
             continue
         assert not contact.muted, ("a muted contact keeps a pending action", *where)
+        assert not blacklisted, ("a blacklisted contact keeps a pending action", *where)
+        assert campaign.state is not CampaignState.ARCHIVED, ("archived yet pending", *where)
         if a.kind is K.PROFILE_VISIT:
             assert contact.status is S.NOT_VERIFIED, where
         elif a.kind is K.CONNECTION_REQUEST:
