@@ -16,6 +16,7 @@ from app.imports.api import router as imports_router
 from app.senders.api import router as senders_router
 from app.web.api_common import COMMON_PROBLEMS, forbid_unknown_query_params
 from app.web.templating import templates
+from app.workspaces.api import router as workspace_router
 
 API_PREFIX = "/api/v1"
 OPENAPI_URL = f"{API_PREFIX}/openapi.json"
@@ -64,6 +65,7 @@ def api_router() -> APIRouter:
     router.include_router(contacts_router)
     router.include_router(engine_router)
     router.include_router(imports_router)
+    router.include_router(workspace_router)
     return router
 
 

@@ -7,7 +7,7 @@ Connection campaigns follow the full cycle::
 
     not_verified --visited, not 1st--> not_connected --invite sent--> invite_sent --accepted--> connected
     not_verified --visited, 1st-level--> connected
-    invite_sent --20 days without acceptance (system) / withdrawn by hand--> withdrawn
+    invite_sent --withdraw_after_days (default 20) without acceptance (system) / withdrawn by hand--> withdrawn
     withdrawn --3 weeks after the withdrawal, while re-invites are left--> not_connected
 
 Existing-connections contacts are always `connected`. InMail and groups/events contacts are always
@@ -25,7 +25,7 @@ from app.domain.statuses import CampaignType, ContactSource, ContactStatus
 
 DEFAULT_WITHDRAW_AFTER_DAYS = 20
 # The workspace setting's range (SPEC §4 `GET/PATCH /workspace`).
-WITHDRAW_AFTER_DAYS_RANGE = (7, 30)
+MIN_WITHDRAW_AFTER_DAYS, MAX_WITHDRAW_AFTER_DAYS = 7, 30
 REINVITE_AFTER = timedelta(weeks=3)
 # A campaign's `max_reinvites` range: how many times one person may be invited again.
 MAX_REINVITES_RANGE = (0, 3)

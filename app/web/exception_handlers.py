@@ -24,6 +24,7 @@ from app.errors import (
     Unauthorized,
     ValidationFailed,
 )
+from app.web.forms import readable_message
 from app.web.problems import problem
 from app.web.security import LoginRequired
 
@@ -119,7 +120,7 @@ def install_exception_handlers(app: FastAPI) -> None:
     async def validation_error(request: Request, exc: RequestValidationError) -> Response:
         errors: dict[str, list[str]] = {}
         for err in exc.errors():
-            errors.setdefault(_loc_to_path(err.get("loc", ())), []).append(str(err.get("msg")))
+            errors.setdefault(_loc_to_path(err.get("loc", ())), []).append(readable_message(err))
         summary = "; ".join(f"{k}: {', '.join(v)}" for k, v in list(errors.items())[:5])
         return _respond(
             request,
