@@ -303,9 +303,17 @@ def explain_beyond(
                 and_(Activity.scheduled_for == at, Activity.id > last_id),
             ),
             runnable(),
+            # Only rows whose explanation changes: after the first tick, few or none.
+            or_(
+                Activity.waiting_reason.is_(None),
+                Activity.waiting_reason != waiting_reason,
+                Activity.waiting_cap.is_(None),
+                Activity.waiting_cap != waiting_cap,
+                Activity.expected_at.is_not(None),
+            ),
         )
         .values(waiting_reason=waiting_reason, waiting_cap=waiting_cap, expected_at=None)
-        .execution_options(synchronize_session="fetch")
+        .execution_options(synchronize_session=False)
     )
 
 

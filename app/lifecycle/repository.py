@@ -126,6 +126,7 @@ def record_expiries(
     now: datetime,
     to_status: ContactStatus,
     waiting_reason: str,
+    waiting_cap: str,
     after_days: int,
 ) -> None:
     """One Pending withdraw_invite per matching contact, recording its move, in one INSERT …
@@ -159,6 +160,7 @@ def record_expiries(
             literal(now, UTCDateTime()),
             literal(now, UTCDateTime()),
             literal(waiting_reason),
+            literal(waiting_cap),
             literal(0),
         )
         .join(Campaign, Campaign.id == Contact.campaign_id)
@@ -179,6 +181,7 @@ def record_expiries(
                 "created_at",
                 "scheduled_for",
                 "waiting_reason",
+                "waiting_cap",
                 "attempts",
             ],
             source,

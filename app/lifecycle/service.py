@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 from app.campaigns import counts
 from app.domain.actions import MESSAGE_KIND, MESSAGE_KINDS, action_applies
 from app.domain.errors import ActionError
-from app.domain.pacing import WaitingReason
+from app.domain.pacing import CappedAction, WaitingReason
 from app.domain.statuses import ActivityKind, CampaignType, ContactSource, ContactStatus, Outcome
 from app.domain.transitions import (
     EVENT_LABELS,
@@ -437,12 +437,16 @@ def expire_invites(
                 deltas[(campaign_id, key)] += n
         if not total:
             return 0
+        # Each new withdrawal is stored as the explanation leaves the queue beyond its head (held
+        # by the daily withdrawal cap): the tick's explanation, at its end, then rewrites only the
+        # head of each sender's queue, not thousands of expiries.
         repository.record_expiries(
             session,
             stale,
             now=now,
             to_status=target.status,
-            waiting_reason=WaitingReason.QUEUED.value,
+            waiting_reason=WaitingReason.DAILY_CAP.value,
+            waiting_cap=CappedAction.WITHDRAWAL.cap_name,
             after_days=withdraw_after,
         )
         repository.skip_pending_of(
