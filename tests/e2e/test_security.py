@@ -49,7 +49,7 @@ def test_a_rep_sees_no_admin_controls_and_gets_403_on_admin_urls(
     expect(page.locator("input[name=contact_id]")).to_have_count(0)
     expect(page.locator(f"form[action='/campaigns/{demo.campaign_id}/state']")).to_have_count(0)
 
-    for path in ("/admin/users", "/admin/api-keys", "/campaigns/new"):
+    for path in ("/admin/users", "/admin/api-keys", "/admin/workspace", "/campaigns/new"):
         response = page.goto(demo.at(path))
         assert response is not None
         assert response.status == 403, path
@@ -74,7 +74,7 @@ def test_the_admin_sees_the_admin_controls(admin_page: Page, demo: Demo) -> None
     """The other side of the rep test: the selectors it counts do exist for an admin."""
     page = admin_page
     page.goto(demo.at("/"))
-    expect(page.locator("nav [data-admin]")).to_have_count(2)
+    expect(page.locator("nav [data-admin]")).to_have_count(3)  # users, API keys, settings
     page.goto(demo.at(f"/campaigns/{demo.campaign_id}"))
     expect(page.locator(".actions[data-admin] button[name=state]").first).to_be_visible()
     expect(page.locator("input[name=contact_id]").first).to_be_visible()
