@@ -2,19 +2,35 @@
 
 from __future__ import annotations
 
+import json
+import logging
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
 from typing import Annotated
 
 import typer
+import uvicorn
 from sqlalchemy.orm import Session
 
-from app.clock import system_clock
+from app import migrations
+from app.accounts import service as accounts
+from app.campaigns.service import campaign_workspace
+from app.clock import Clock, ScaledClock, system_clock
 from app.config import EngineMode, get_settings
 from app.db import make_engine, make_sessionmaker
+from app.demo import seed_demo
+from app.domain.statuses import DuplicatePolicy
+from app.engine.runner import run_tick
 from app.errors import AppError
+from app.imports import service as imports
+from app.lifecycle import counts
 from app.lifecycle import guard as lifecycle_guard
+from app.main import DatabaseNotMigrated, check_migrated, configure_logging
+from app.models import ContactImport
+from app.worker import Worker, background_jobs
 
 cli = typer.Typer(help="Campaign contact tracker.", no_args_is_help=True, add_completion=False)
 
@@ -37,8 +53,6 @@ def unit_of_work() -> Iterator[Session]:
 @cli.command()
 def migrate() -> None:
     """Bring the database schema to the latest migration."""
-    from app import migrations  # Alembic loads only for the commands that need it
-
     settings = get_settings()
     engine = make_engine(settings.database_url)
     try:
@@ -55,10 +69,8 @@ def create_workspace(
     admin_password: Annotated[str, typer.Option(help="At least 8 characters")],
 ) -> None:
     """Create a workspace with its first admin; prints the workspace id alone."""
-    from app.accounts.service import create_workspace as create
-
     with unit_of_work() as session:
-        workspace = create(
+        workspace = accounts.create_workspace(
             session, name=name, admin_email=admin_email, admin_password=admin_password
         )
         workspace_id = workspace.id
@@ -71,10 +83,8 @@ def create_api_key(
     name: Annotated[str, typer.Option(help="What the key is for")],
 ) -> None:
     """Create an API key; prints the token alone, once (only its hash is stored)."""
-    from app.accounts.service import create_api_key as create
-
     with unit_of_work() as session:
-        issued = create(session, workspace_id=workspace, name=name)
+        issued = accounts.create_api_key(session, workspace_id=workspace, name=name)
     typer.echo(issued.token)
 
 
@@ -85,10 +95,6 @@ def serve(
     workers: Annotated[int, typer.Option(help="Server processes")] = 1,
 ) -> None:
     """Serve the dashboard and the API."""
-    import uvicorn
-
-    from app.main import DatabaseNotMigrated, check_migrated
-
     settings = get_settings()
     engine = make_engine(settings.database_url)
     try:
@@ -116,11 +122,8 @@ def demo(
     if_empty: Annotated[bool, typer.Option(help="Only when the database has no workspace")] = False,
 ) -> None:
     """Seed a demo workspace: an admin, a rep, two senders, four campaigns, ~2,000 contacts."""
-    from app.accounts.service import has_any_workspace
-    from app.demo import seed_demo
-
     with unit_of_work() as session:
-        if if_empty and has_any_workspace(session):
+        if if_empty and accounts.has_any_workspace(session):
             typer.echo("the database already has a workspace; no demo seeded", err=True)
             return
         result = seed_demo(
@@ -149,11 +152,6 @@ def engine_tick(
     ] = None,
 ) -> None:
     """Run one engine cycle at an instant; prints what it did as JSON."""
-    import json
-    from datetime import datetime
-
-    from app.engine.runner import run_tick
-
     settings = get_settings()
     at = system_clock()
     if now:
@@ -178,38 +176,29 @@ def engine_tick(
 def worker(
     interval: Annotated[float | None, typer.Option(help="Seconds between ticks")] = None,
 ) -> None:
-    """Run the engine continuously (any number of workers may share a PostgreSQL database)."""
-    import logging
-
-    from app.clock import Clock
-    from app.engine.runner import EngineThread, JobsThread, ScaledClock
-    from app.main import configure_logging
-
+    """Run the engine and the background jobs continuously (any number of workers may share a
+    PostgreSQL database)."""
     settings = get_settings()
     configure_logging(settings.log_level)
     mode = settings.engine if settings.engine is not EngineMode.OFF else EngineMode.SANDBOX
     engine = make_engine(settings.database_url)
-    clock: Clock = system_clock
+    engine_clock: Clock = system_clock
     if settings.engine_speed != 1:
-        clock = ScaledClock(system_clock, settings.engine_speed)
-    thread = EngineThread(
-        make_sessionmaker(engine),
-        clock=clock,
-        mode=mode,
-        interval=interval or settings.engine_interval_seconds,
+        engine_clock = ScaledClock(system_clock, settings.engine_speed)
+    runner = Worker(
+        background_jobs(
+            make_sessionmaker(engine),
+            settings=settings,
+            clock=system_clock,
+            engine_clock=engine_clock,
+            engine=mode,
+            engine_interval=interval or settings.engine_interval_seconds,
+        )
     )
     logging.getLogger(__name__).info("worker started (%s engine)", mode.value)
-    jobs = JobsThread(
-        make_sessionmaker(engine),
-        clock=system_clock,
-        batch_size=settings.import_batch_size,
-        file_retention_days=settings.import_file_retention_days,
-    )
-    jobs.start()
+    runner.start()
     try:
-        thread.run()
-    except KeyboardInterrupt:
-        pass
+        runner.wait()
     finally:
         engine.dispose()
 
@@ -224,11 +213,6 @@ def import_csv(
     ] = None,
 ) -> None:
     """Import contacts from a CSV file into a campaign, with a progress bar; prints the import id."""
-    from pathlib import Path
-
-    from app.imports import service
-    from app.models import ContactImport, DuplicatePolicy
-
     settings = get_settings()
     try:
         policy = DuplicatePolicy(on_duplicate)
@@ -247,11 +231,11 @@ def import_csv(
                 # The campaign first: nothing is copied for an import that cannot happen.
                 with factory.begin() as session:
                     workspace_id = _workspace_of_campaign(session, campaign)
-                path, size = service.copy_for_cli(
+                path, size = imports.copy_for_cli(
                     source, data_dir=settings.data_dir, max_bytes=settings.upload_max_bytes
                 )
                 with factory.begin() as session:
-                    job = service.create_import(
+                    job = imports.create_import(
                         session,
                         workspace_id=workspace_id,
                         campaign_id=campaign,
@@ -271,7 +255,7 @@ def import_csv(
         else:
             import_id = resume
         with factory.begin() as session:
-            claimed = service.claim_next(session, now=system_clock(), import_id=import_id)
+            claimed = imports.claim_next(session, now=system_clock(), import_id=import_id)
             if claimed is None:
                 typer.echo(
                     f"error: import {import_id} is not waiting to run (done, cancelled or running elsewhere)",
@@ -289,7 +273,7 @@ def import_csv(
                     bar.update(done - shown)
                     shown = done
 
-            result = service.run_import(
+            result = imports.run_import(
                 factory,
                 import_id=import_id,
                 clock=system_clock,
@@ -315,12 +299,11 @@ def _estimated_rows(size_bytes: int) -> int:
 
 
 def _workspace_of_campaign(session: Session, campaign_id: int) -> int:
-    from app.campaigns.service import campaign_workspace
-
     return campaign_workspace(session, campaign_id)
 
 
 def main() -> None:
+    counts.install()
     if get_settings().lifecycle_guard:
         lifecycle_guard.install()
     sys.exit(cli())

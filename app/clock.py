@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
@@ -29,3 +30,17 @@ class FixedClock:
 
     def set(self, now: datetime) -> None:
         self.now = now.astimezone(UTC)
+
+
+class ScaledClock:
+    """Simulated time for demos: `speed` simulated seconds pass per real second."""
+
+    def __init__(self, base: Clock, speed: float) -> None:
+        self.base = base
+        self.speed = speed
+        self.start_real = time.monotonic()
+        self.start = base()
+
+    def __call__(self) -> datetime:
+        elapsed = time.monotonic() - self.start_real
+        return self.start + timedelta(seconds=elapsed * self.speed)

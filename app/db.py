@@ -5,12 +5,11 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
 from contextlib import AbstractContextManager, nullcontext
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, DateTime, Enum, Integer, MetaData, event
+from sqlalchemy import JSON, BigInteger, DateTime, Enum, Integer, MetaData, create_engine, event
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect, Engine, make_url
 from sqlalchemy.exc import DisconnectionError
@@ -114,8 +113,6 @@ def _begin_immediate(dbapi_conn: Any) -> None:
 
 def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Engine:
     """An engine for SQLite (WAL, foreign keys on, a generous busy timeout) or PostgreSQL."""
-    from sqlalchemy import create_engine
-
     if is_sqlite(url):
         engine = create_engine(
             url, echo=echo, connect_args={"timeout": 30, "check_same_thread": False}
@@ -204,9 +201,3 @@ def make_sessionmaker(engine: Engine, *, read_only: bool = False) -> sessionmake
     else:
         bind = engine.execution_options(isolation_level="AUTOCOMMIT")
     return sessionmaker(bind, expire_on_commit=False)
-
-
-def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
-    """One unit of work: commit on success, roll back on error (workers and the CLI)."""
-    with factory.begin() as session:
-        yield session

@@ -64,3 +64,9 @@ class RateLimited(AppError):
     def __init__(self, detail: str, retry_after: int) -> None:
         super().__init__(detail)
         self.retry_after = retry_after
+
+
+class LoginRequired(AppError):
+    """No live session: pages redirect to the sign-in form."""
+
+    title = "Sign in required"

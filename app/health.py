@@ -6,7 +6,6 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy import text
 
 from app import migrations
 
@@ -23,9 +22,8 @@ async def livez() -> dict[str, str]:
 @router.get("/healthz", include_in_schema=False)
 def healthz(request: Request) -> JSONResponse:
     body: dict[str, Any] = {"status": "ok"}
-    try:
+    try:  # reading the recorded revision is the probe: it needs the database to answer
         with request.app.state.read_sessionmaker() as session:
-            session.execute(text("SELECT 1"))
             current = migrations.current_revision(session.connection())
     except Exception as exc:  # noqa: BLE001 - any failure means unhealthy
         return JSONResponse({"status": "error", "database": str(exc)[:200]}, status_code=503)

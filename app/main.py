@@ -14,18 +14,19 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app import migrations
 from app.api import API_PREFIX, install_api
-from app.clock import Clock, system_clock
-from app.config import EngineMode, Settings, get_settings
+from app.clock import Clock, ScaledClock, system_clock
+from app.config import Settings, get_settings
 from app.dashboard.service import ClosedDays
 from app.db import make_engine, make_sessionmaker
-from app.engine.runner import EngineThread, JobsThread, ScaledClock
 from app.health import router as health_router
+from app.lifecycle import counts
 from app.lifecycle import guard as lifecycle_guard
+from app.pages import page_routers
 from app.web.body_limit import BodyLimitMiddleware
 from app.web.exception_handlers import install_exception_handlers
-from app.web.pages import page_routers
-from app.web.security import SecurityHeadersMiddleware
+from app.web.headers import SecurityHeadersMiddleware
 from app.web.templating import ROOT
+from app.worker import Worker, background_jobs
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +62,7 @@ def create_app(
     """Build the app. Tests pass their own session factory (one rolled-back transaction per test)."""
     settings = settings or get_settings()
     configure_logging(settings.log_level)
+    counts.install()
     if settings.lifecycle_guard:
         lifecycle_guard.install()
 
@@ -75,27 +77,22 @@ def create_app(
         app.state.read_sessionmaker = session_factory or make_sessionmaker(
             db_engine, read_only=True
         )
-        jobs_thread = None
+        worker = None
         if run_engine:
-            jobs_thread = JobsThread(
-                app.state.sessionmaker,
-                clock=clock,
-                batch_size=settings.import_batch_size,
-                file_retention_days=settings.import_file_retention_days,
-            )
-            jobs_thread.start()
-        engine_thread = None
-        if run_engine and settings.engine is not EngineMode.OFF:
             engine_clock: Clock = clock
             if settings.engine_speed != 1:
                 engine_clock = ScaledClock(clock, settings.engine_speed)
-            engine_thread = EngineThread(
-                app.state.sessionmaker,
-                clock=engine_clock,
-                mode=settings.engine,
-                interval=settings.engine_interval_seconds,
+            worker = Worker(
+                background_jobs(
+                    app.state.sessionmaker,
+                    settings=settings,
+                    clock=clock,
+                    engine_clock=engine_clock,
+                    engine=settings.engine,
+                    engine_interval=settings.engine_interval_seconds,
+                )
             )
-            engine_thread.start()
+            worker.start()
         # Everything built so far lives as long as the process: move it out of the collector's
         # reach, so a full collection walks only request garbage (it otherwise walked ~150,000
         # startup objects every few hundred requests, an 86–101 ms pause for every queued request).
@@ -103,10 +100,8 @@ def create_app(
             gc.collect()
             gc.freeze()
         yield
-        if engine_thread is not None:
-            engine_thread.stop()
-        if jobs_thread is not None:
-            jobs_thread.stop()
+        if worker is not None:
+            worker.stop()
         if owned:
             db_engine.dispose()
 

@@ -17,7 +17,7 @@ framework answering a constant JSON body) in the same run.
    of them spread evenly over the ids, and a pending next action (with its waiting reason and
    expected time) for --pending-share of those and every not-yet-verified one among them. Contact
    and activity times span the last ~400 days. `campaign_counts` is rebuilt from the rows with one
-   INSERT ... SELECT ... GROUP BY (what app.campaigns.counts.recount does per campaign). PostgreSQL
+   INSERT ... SELECT ... GROUP BY (what app.lifecycle.counts.recount does per campaign). PostgreSQL
    then gets the VACUUM ANALYZE autovacuum would run; SQLite gets ANALYZE only with --sqlite-analyze
    (the app never runs it).
 3. `contact-tracker serve --workers N` (TRACKER_ENGINE=off); each client signs in through the real

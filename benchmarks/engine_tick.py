@@ -62,8 +62,11 @@ from sqlalchemy.engine import make_url  # noqa: E402
 from app import migrations  # noqa: E402
 from app.config import EngineMode  # noqa: E402
 from app.db import make_engine, make_sessionmaker  # noqa: E402
-from app.engine import runner, service  # noqa: E402
+from app.engine import runner, sandbox_executor, scheduling, sweeps  # noqa: E402
 from app.engine.sandbox import SandboxPerson  # noqa: E402
+from app.lifecycle import counts  # noqa: E402
+
+counts.install()  # as the app does at start-up: contacts changed through the ORM keep their counts
 
 TARGET_RATIO = 3.0
 # Instant (b): a Wednesday noon UTC, inside every sender's working hours.
@@ -327,7 +330,7 @@ def load(url: str, workspace_id: int, campaigns: list[tuple[int, int]], n: int, 
 
 
 def recount(engine: Engine, campaigns: list[tuple[int, int]]) -> None:
-    from app.campaigns.counts import recount as recount_campaign
+    from app.lifecycle.counts import recount as recount_campaign
 
     with make_sessionmaker(engine).begin() as s:
         for _, cid in campaigns:
@@ -386,12 +389,12 @@ class Phases:
     """Wall time of each phase of run_tick, by wrapping the functions it calls."""
 
     NAMES = (
-        ("service", "withdraw_stale_invites"),
-        ("service", "release_old_withdrawals"),
-        ("service", "observe_sandbox"),
-        ("service", "fill_queues"),
-        ("runner", "run_sandbox_actions"),
-        ("service", "refresh_expectations"),
+        (sweeps, "withdraw_stale_invites"),
+        (sweeps, "release_old_withdrawals"),
+        (sandbox_executor, "observe_sandbox"),
+        (scheduling, "fill_queues"),
+        (runner, "run_sandbox_actions"),
+        (scheduling, "refresh_expectations"),
     )
 
     def __init__(self) -> None:
@@ -399,8 +402,7 @@ class Phases:
         self.saved: list[tuple[Any, str, Callable[..., Any]]] = []
 
     def __enter__(self) -> Phases:
-        for module_name, name in self.NAMES:
-            module = service if module_name == "service" else runner
+        for module, name in self.NAMES:
             original = getattr(module, name)
             self.saved.append((module, name, original))
             setattr(module, name, self.timed(name, original))
@@ -445,7 +447,7 @@ def sweep_alone(url: str, at: datetime) -> tuple[float, int]:
         factory = make_sessionmaker(engine)
         started = time.perf_counter()
         with factory.begin() as s:
-            count = service.withdraw_stale_invites(s, now=at)
+            count = sweeps.withdraw_stale_invites(s, now=at)
         return time.perf_counter() - started, count
     finally:
         engine.dispose()

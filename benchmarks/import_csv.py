@@ -330,8 +330,8 @@ def profile(
     """run_import in this process under cProfile; prints the top costs."""
     from app.clock import system_clock
     from app.db import make_engine, make_sessionmaker
+    from app.domain.statuses import DuplicatePolicy
     from app.imports import service
-    from app.models import DuplicatePolicy
 
     with fresh_database(database_url, label) as url:
         run_cli(["migrate"], bench_env(url))

@@ -24,6 +24,7 @@ from app.accounts import passwords
 from app.clock import FixedClock
 from app.config import Settings
 from app.db import make_engine
+from app.lifecycle import counts
 from app.lifecycle import guard as lifecycle_guard
 from app.main import create_app
 
@@ -40,6 +41,7 @@ hypothesis_settings.register_profile("dev", max_examples=100)
 hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 # Every test runs with the lifecycle guard on: a status written outside app.lifecycle fails.
 lifecycle_guard.install()
+counts.install()
 T0 = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)  # a Monday, 10:00 UTC
 
 

@@ -7,10 +7,10 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.campaigns import counts
 from app.config import EngineMode
 from app.demo import seed_demo
 from app.engine.runner import run_tick
+from app.lifecycle import counts
 from app.models import Campaign
 from tests.conftest import T0
 

@@ -9,12 +9,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from app.accounts import service
-from app.accounts.sessions import sign_in, sign_out, sign_out_everywhere
-from app.domain.statuses import Role
-from app.errors import AppError, ValidationFailed
-from app.models import User
-from app.web.deps import NowDep, SessionDep
-from app.web.security import (
+from app.accounts.security import (
     LOGIN_CSRF_COOKIE,
     SESSION_COOKIE,
     AdminDep,
@@ -26,6 +21,11 @@ from app.web.security import (
     new_login_csrf,
     session_policy,
 )
+from app.accounts.sessions import sign_in, sign_out
+from app.domain.statuses import Role
+from app.errors import AppError, ValidationFailed
+from app.models import User
+from app.web.deps import NowDep, SessionDep
 from app.web.templating import page
 
 router = APIRouter(include_in_schema=False)
@@ -152,7 +152,7 @@ def change_password(
             {"saved": False, "errors": exc.errors},
             status_code=422,
         )
-    sign_out_everywhere(session, user_id=user.id)
+    service.sign_out_everywhere(session, user_id=user.id)
     # Keep this browser signed in with a fresh session.
     signed = sign_in(
         session,

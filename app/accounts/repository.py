@@ -1,9 +1,9 @@
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from app.models import ApiKey, User, Workspace
+from app.models import ApiKey, User, WebSession, Workspace
 
 
 def get_workspace(session: Session, workspace_id: int) -> Workspace | None:
@@ -30,3 +30,8 @@ def list_api_keys(session: Session, workspace_id: int) -> list[ApiKey]:
 def list_users(session: Session, workspace_id: int) -> list[User]:
     stmt = select(User).where(User.workspace_id == workspace_id).order_by(User.id)
     return list(session.scalars(stmt))
+
+
+def sign_out_everywhere(session: Session, *, user_id: int) -> None:
+    """End every dashboard session of the user."""
+    session.execute(delete(WebSession).where(WebSession.user_id == user_id))

@@ -124,8 +124,6 @@ def set_user_access(
     user.role = role
     user.is_active = active
     if not active:
-        from app.accounts.sessions import sign_out_everywhere
-
         sign_out_everywhere(session, user_id=user.id)
     return user
 
@@ -176,3 +174,8 @@ def resolve_api_key(session: Session, *, token: str, now: datetime) -> ApiKey | 
     if api_key.last_used_at is None or now - api_key.last_used_at >= LAST_USED_RESOLUTION:
         api_key.last_used_at = now
     return api_key
+
+
+def sign_out_everywhere(session: Session, *, user_id: int) -> None:
+    """End every dashboard session of the user (after a password change, or losing access)."""
+    repository.sign_out_everywhere(session, user_id=user_id)

@@ -120,17 +120,5 @@ def touch_session(session: Session, *, session_id: int, now: datetime) -> None:
         web.last_seen_at = now
 
 
-def purge_expired_sessions(session: Session, *, now: datetime, policy: SessionPolicy) -> None:
-    session.execute(
-        delete(WebSession).where(
-            (WebSession.expires_at <= now) | (WebSession.last_seen_at <= now - policy.idle)
-        )
-    )
-
-
 def sign_out(session: Session, *, token: str) -> None:
     session.execute(delete(WebSession).where(WebSession.token_hash == _hash(token)))
-
-
-def sign_out_everywhere(session: Session, *, user_id: int) -> None:
-    session.execute(delete(WebSession).where(WebSession.user_id == user_id))

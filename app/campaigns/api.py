@@ -6,12 +6,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
+from app.accounts.api_caller import IDEMPOTENCY_HEADER_DOC, ApiCallerDep, IdempotencyDep
 from app.campaigns import service
 from app.campaigns.schemas import CampaignCreate, CampaignList, CampaignRead, CampaignUpdate
 from app.pagination import decode_cursor, encode_cursor
 from app.schemas import MAX_ID
-from app.web.api_auth import ApiCallerDep
-from app.web.api_common import CONFLICT, IDEMPOTENCY_HEADER_DOC, NOT_FOUND, IdempotencyDep
+from app.web.api_common import CONFLICT, NOT_FOUND
 from app.web.deps import NowDep, SessionDep
 
 router = APIRouter(prefix="/campaigns", tags=["campaigns"])

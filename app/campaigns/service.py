@@ -8,7 +8,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from app.campaigns import counts, repository
+from app.campaigns import repository
 from app.campaigns.schemas import (
     CampaignCreate,
     CampaignRead,
@@ -16,7 +16,6 @@ from app.campaigns.schemas import (
     CampaignUpdate,
     FollowUpStep,
 )
-from app.contacts.repository import clear_errors
 from app.domain.campaigns import InvalidCampaignState, change_campaign_state
 from app.domain.errors import ErrorCode
 from app.domain.messages import (
@@ -29,11 +28,13 @@ from app.domain.messages import (
 )
 from app.domain.statuses import CampaignState, CampaignType, SenderTier
 from app.domain.transitions import Counted
-from app.engine.explain import explain_sender
 from app.errors import Conflict, NotFound, ValidationFailed
+from app.lifecycle import counts
+from app.lifecycle import repository as lifecycle_repository
 from app.lifecycle import service as lifecycle
 from app.models import Campaign
 from app.models import FollowUpStep as FollowUpStepRow
+from app.queue.explain import explain_sender
 from app.senders.service import get_sender
 
 
@@ -132,7 +133,7 @@ def update_campaign(
     if data.connection_template is not None:
         if data.connection_template != campaign.connection_template:
             # A new note may fit: contacts held back as too long are tried again.
-            cleared = clear_errors(
+            cleared = lifecycle_repository.clear_errors(
                 session, campaign_id=campaign.id, code=ErrorCode.MESSAGE_TOO_LONG
             )
             counts.bump(

@@ -6,8 +6,9 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Response
 
-from app.activity.service import activity_read, contact_activity
+from app.accounts.api_caller import IDEMPOTENCY_HEADER_DOC, ApiCallerDep, IdempotencyDep
 from app.contacts import service
+from app.contacts.log import activity_read, contact_activity
 from app.contacts.schemas import (
     ActivityList,
     BulkContactsIn,
@@ -20,14 +21,7 @@ from app.contacts.schemas import (
 from app.domain.errors import ErrorCode
 from app.domain.statuses import ContactStatus
 from app.schemas import MAX_ID
-from app.web.api_auth import ApiCallerDep
-from app.web.api_common import (
-    CONFLICT,
-    IDEMPOTENCY_HEADER_DOC,
-    NOT_FOUND,
-    IdempotencyDep,
-    model_response,
-)
+from app.web.api_common import CONFLICT, NOT_FOUND, model_response
 from app.web.deps import NowDep, SessionDep
 
 router = APIRouter(tags=["contacts"])

@@ -21,8 +21,10 @@ from app.domain.urls import InvalidProfileUrl, normalize_profile_url
 from app.errors import Conflict, NotFound, ValidationFailed
 from app.lifecycle import service as lifecycle
 from app.lifecycle.service import Cause
-from app.models import Activity, BlacklistEntry, Contact
+from app.models import Activity, BlacklistEntry, Campaign, Contact
 from app.pagination import decode_cursor, encode_cursor
+from app.queue.explain import explain_sender
+from app.queue.repository import has_pending
 
 MAX_PAGE = 200
 SORTS = {"id": Contact.id.asc(), "-id": Contact.id.desc()}
@@ -398,9 +400,7 @@ def report_event(
         degree=data.degree,
         error_code=data.error_code,
         error_message=data.message,
-        withdrawal_pending=repository.has_pending(
-            session, contact.id, [ActivityKind.WITHDRAW_INVITE]
-        ),
+        withdrawal_pending=has_pending(session, contact.id, [ActivityKind.WITHDRAW_INVITE]),
     )
     message = data.message if data.event is ContactEvent.MESSAGE_SENT else None
     activity = lifecycle.apply_event(
@@ -482,3 +482,39 @@ def creation_source_label(source: ContactSource) -> str:
         ContactSource.INTEGRATION: "Added by an integration",
         ContactSource.SEARCH: "Added from a LinkedIn search",
     }[source]
+
+
+def queue_manual_withdrawals(
+    session: Session,
+    *,
+    workspace_id: int,
+    campaign_id: int,
+    contact_ids: Sequence[int],
+    now: datetime,
+) -> int:
+    """Withdraw chosen invites by hand: each contact becomes withdrawn with a Pending withdraw_invite
+    (it obeys the daily withdrawal cap). Contacts that are not invite_sent are refused with 409."""
+    contacts = repository.contacts_for_update(
+        session, workspace_id=workspace_id, campaign_id=campaign_id, contact_ids=contact_ids
+    )
+    missing = set(contact_ids) - {c.id for c in contacts}
+    if missing:
+        raise NotFound(
+            f"Contacts not in campaign {campaign_id}: {', '.join(map(str, sorted(missing)))}"
+        )
+    campaign = session.get_one(Campaign, campaign_id)
+    for contact in contacts:
+        lifecycle.apply_event(
+            session,
+            contact=contact,
+            campaign=campaign,
+            event=ContactEvent.INVITE_WITHDRAWN,
+            now=now,
+            cause=Cause.PAGE,
+            extra={"reason": "manual"},
+            pending=True,
+            explain=False,
+        )
+    if campaign.sender_id is not None:
+        explain_sender(session, sender_id=campaign.sender_id, now=now)
+    return len(contacts)

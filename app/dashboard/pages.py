@@ -7,9 +7,9 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
+from app.accounts.security import ViewerDep
 from app.dashboard import service
 from app.web.deps import NowDep, SessionDep
-from app.web.security import ViewerDep
 from app.web.templating import page
 
 router = APIRouter(include_in_schema=False)

@@ -58,10 +58,6 @@ def cooldown_after_rate_limit(invites_last_week: Sequence[datetime], now: dateti
     return max(min(window) + timedelta(days=7), now + timedelta(hours=1))
 
 
-def first_message_kind(campaign_type: CampaignType) -> ActivityKind:
-    return MESSAGE_KIND[campaign_type]
-
-
 MESSAGE_KINDS = frozenset(MESSAGE_KIND.values())
 
 

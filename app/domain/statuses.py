@@ -114,3 +114,19 @@ OUTCOME_LABELS: dict[Outcome, str] = {
     Outcome.ERROR: "Error",
     Outcome.SKIPPED: "Skipped",
 }
+
+
+class ImportState(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+class DuplicatePolicy(StrEnum):
+    """What an import does with a row whose person is already in the campaign."""
+
+    SKIP = "skip"
+    FILL = "fill"
+    OVERWRITE = "overwrite"

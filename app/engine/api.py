@@ -7,12 +7,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path
 
-from app.activity.service import activity_read
+from app.accounts.api_caller import ApiCallerDep
+from app.contacts.log import activity_read
 from app.contacts.schemas import ActivityRead
-from app.engine import service
+from app.engine import leasing, results
 from app.engine.schemas import ActionResultIn, LeasedActionRead, LeaseList, LeaseRequest
 from app.schemas import MAX_ID
-from app.web.api_auth import ApiCallerDep
 from app.web.api_common import CONFLICT, NOT_FOUND
 from app.web.deps import NowDep, SessionDep
 
@@ -34,7 +34,7 @@ Id = Annotated[int, Path(ge=1, le=MAX_ID)]
 def lease_actions(
     sender_id: Id, data: LeaseRequest, session: SessionDep, caller: ApiCallerDep, now: NowDep
 ) -> LeaseList:
-    leased = service.lease_for_executor(
+    leased = leasing.lease_for_executor(
         session,
         workspace_id=caller.workspace_id,
         sender_id=sender_id,
@@ -59,11 +59,11 @@ def lease_actions(
 def report_result(
     action_id: Id, data: ActionResultIn, session: SessionDep, caller: ApiCallerDep, now: NowDep
 ) -> ActivityRead:
-    action = service.report_result(
+    action = results.report_result(
         session,
         action_id=action_id,
         lease_token=data.lease_token,
-        result=service.ActionResult(
+        result=results.ActionResult(
             success=data.outcome == "success",
             degree=data.degree,
             error_code=data.error_code,

@@ -8,12 +8,13 @@ from typing import Annotated
 from fastapi import APIRouter, File, Form, Path, Request, UploadFile
 from fastapi.responses import StreamingResponse
 
+from app.accounts.api_caller import ApiCallerDep
+from app.domain.statuses import DuplicatePolicy
 from app.errors import ValidationFailed
 from app.imports import service
 from app.imports.schemas import ImportList, ImportRead
-from app.models import ContactImport, DuplicatePolicy
+from app.models import ContactImport
 from app.schemas import MAX_ID
-from app.web.api_auth import ApiCallerDep
 from app.web.api_common import CONFLICT, NOT_FOUND
 from app.web.deps import NowDep, SessionDep
 from app.web.downloads import csv_response

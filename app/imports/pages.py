@@ -9,14 +9,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
 
+from app.accounts.security import AdminDep, CsrfDep, ViewerDep
 from app.campaigns.service import list_campaigns
+from app.domain.statuses import DuplicatePolicy, ImportState
 from app.errors import AppError, ValidationFailed
 from app.imports import service
 from app.imports.reader import FIELDS
-from app.models import DuplicatePolicy, ImportState
 from app.web.deps import NowDep, SessionDep
 from app.web.downloads import csv_response
-from app.web.security import AdminDep, CsrfDep, ViewerDep
 from app.web.templating import page
 
 router = APIRouter(include_in_schema=False)

@@ -196,10 +196,6 @@ def _text_stream(raw: BinaryIO, encoding: str) -> io.TextIOWrapper:
     return io.TextIOWrapper(raw, encoding=codec, errors=errors, newline="")
 
 
-def _count(line: str, delimiter: str) -> int:
-    return len(next(csv.reader([line], delimiter=delimiter), []))
-
-
 def sniff(raw: BinaryIO, *, require_url: bool = True) -> Dialect:
     """Encoding, delimiter, preamble length, header and its mapping, from the start of the file.
 
@@ -315,13 +311,6 @@ class RowPlan:
         if isinstance(email, str) and ("@" not in email or " " in email):
             return None, f"'{email}' is not an email address"
         return contact, None
-
-
-def build_contact(
-    cells: list[str], header: list[str], mapping: Mapping[int, str]
-) -> tuple[dict[str, object] | None, str | None]:
-    """The contact a row describes, or the reason it is invalid."""
-    return RowPlan(header, mapping).build(cells)
 
 
 def read_rows(

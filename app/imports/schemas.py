@@ -4,7 +4,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
-from app.models.contact_import import DuplicatePolicy, ImportState
+from app.domain.statuses import DuplicatePolicy, ImportState
 
 
 class ImportRead(BaseModel):

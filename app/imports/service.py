@@ -23,8 +23,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.campaigns.service import get_campaign
 from app.contacts import repository as contact_repository
-from app.domain.statuses import CampaignState, ContactSource
-from app.errors import Conflict, ImportRejected, NotFound, ValidationFailed
+from app.domain.statuses import CampaignState, ContactSource, DuplicatePolicy, ImportState
+from app.errors import Conflict, ImportRejected, NotFound, PayloadTooLarge, ValidationFailed
 from app.imports.reader import (
     FIELDS,
     Dialect,
@@ -35,14 +35,7 @@ from app.imports.reader import (
     sniff,
 )
 from app.lifecycle import service as lifecycle
-from app.models import (
-    Contact,
-    ContactImport,
-    DuplicatePolicy,
-    ImportChange,
-    ImportRejection,
-    ImportState,
-)
+from app.models import Contact, ContactImport, ImportChange, ImportRejection
 
 LEASE = timedelta(minutes=2)
 MAX_FAILURES = 5
@@ -65,8 +58,6 @@ def store_upload(source: BinaryIO, *, data_dir: str, max_bytes: int) -> tuple[Pa
             if size > max_bytes:
                 out.close()
                 path.unlink(missing_ok=True)
-                from app.errors import PayloadTooLarge
-
                 raise PayloadTooLarge(
                     f"The file is larger than {max_bytes:,} bytes; split it into smaller files"
                 )

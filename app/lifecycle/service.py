@@ -25,7 +25,6 @@ from typing import Any
 from sqlalchemy import ColumnElement
 from sqlalchemy.orm import Session
 
-from app.campaigns import counts
 from app.domain.actions import MESSAGE_KIND, MESSAGE_KINDS, action_applies
 from app.domain.errors import ActionError
 from app.domain.pacing import CappedAction, WaitingReason
@@ -39,11 +38,11 @@ from app.domain.transitions import (
     may_be_invited,
     transition,
 )
-from app.engine import queue
-from app.engine.explain import explain_sender
-from app.lifecycle import repository
+from app.lifecycle import counts, repository
 from app.lifecycle.guard import owning
 from app.models import Activity, Campaign, Contact, Workspace
+from app.queue import service as queue
+from app.queue.explain import explain_sender
 
 
 class Cause(StrEnum):

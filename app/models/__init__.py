@@ -6,13 +6,7 @@ from app.models.blacklist import BlacklistEntry
 from app.models.campaign import Campaign, FollowUpStep
 from app.models.campaign_count import CampaignCount
 from app.models.contact import Contact
-from app.models.contact_import import (
-    ContactImport,
-    DuplicatePolicy,
-    ImportChange,
-    ImportRejection,
-    ImportState,
-)
+from app.models.contact_import import ContactImport, ImportChange, ImportRejection
 from app.models.idempotency import IdempotencyKey
 from app.models.rate_limit import ApiRateWindow
 from app.models.sender import SenderAccount
@@ -29,10 +23,8 @@ __all__ = [
     "CampaignCount",
     "Contact",
     "ContactImport",
-    "DuplicatePolicy",
     "ImportChange",
     "ImportRejection",
-    "ImportState",
     "FollowUpStep",
     "IdempotencyKey",
     "LoginFailure",

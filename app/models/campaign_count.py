@@ -9,7 +9,7 @@ from app.db import Base
 class CampaignCount(Base):
     """How many of a campaign's contacts have a status (`status:<value>`) or an error (`error:<code>`).
 
-    Kept in step with every change (app.campaigns.counts), so the overview never counts a million
+    Kept in step with every change (app.lifecycle.counts), so the overview never counts a million
     rows per request.
     """
 

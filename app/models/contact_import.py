@@ -1,27 +1,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, BigId, JSONType, enum_column
-
-
-class ImportState(StrEnum):
-    QUEUED = "queued"
-    RUNNING = "running"
-    DONE = "done"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
-
-
-class DuplicatePolicy(StrEnum):
-    SKIP = "skip"
-    FILL = "fill"
-    OVERWRITE = "overwrite"
+from app.domain.statuses import DuplicatePolicy, ImportState
 
 
 class ContactImport(Base):

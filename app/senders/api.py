@@ -6,12 +6,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
+from app.accounts.api_caller import IDEMPOTENCY_HEADER_DOC, ApiCallerDep, IdempotencyDep
 from app.pagination import decode_cursor, encode_cursor
 from app.schemas import MAX_ID
 from app.senders import service
 from app.senders.schemas import SenderCreate, SenderList, SenderRead, SenderUpdate
-from app.web.api_auth import ApiCallerDep
-from app.web.api_common import IDEMPOTENCY_HEADER_DOC, NOT_FOUND, IdempotencyDep
+from app.web.api_common import NOT_FOUND
 from app.web.deps import SessionDep
 
 router = APIRouter(prefix="/senders", tags=["senders"])

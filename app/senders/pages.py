@@ -8,12 +8,12 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
+from app.accounts.security import AdminDep, CsrfDep, ViewerDep
 from app.errors import ValidationFailed
 from app.senders import service
 from app.senders.schemas import SenderCreate, SenderLimitsPatch, SenderUpdate, WorkingHours
 from app.web.deps import SessionDep
 from app.web.forms import field_errors
-from app.web.security import AdminDep, CsrfDep, ViewerDep
 from app.web.templating import page
 
 router = APIRouter(include_in_schema=False)

@@ -5,6 +5,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from app.domain.pacing import validate_timezone
 from app.domain.statuses import SenderTier
 from app.schemas import InputModel
 
@@ -14,8 +15,6 @@ Name = Annotated[str, Field(min_length=1, max_length=200)]
 
 
 def _check_timezone(value: str) -> str:
-    from app.domain.pacing import validate_timezone
-
     return validate_timezone(value)
 
 

@@ -1,22 +1,16 @@
-"""What every /api/v1 route shares: problem responses in the schema, strict query strings, idempotency."""
+"""What every /api/v1 route shares: problem responses in the schema and strict query strings."""
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import Depends, Request
+from fastapi import Request
 from fastapi.dependencies.models import Dependant
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, Field
 
 from app.errors import ValidationFailed
-from app.idempotency.service import claim_key, request_fingerprint, store_answer
-from app.web.api_auth import ApiCallerDep
-from app.web.deps import NowDep, SessionDep
 from app.web.problems import PROBLEM_JSON
 
 
@@ -79,64 +73,3 @@ def model_response(model: BaseModel, status_code: int = 200) -> Response:
     """A model serialised by pydantic-core in one pass, skipping FastAPI's re-validation of what
     we built ourselves (a page of contacts; the route's response_model still documents it)."""
     return Response(model.model_dump_json(), status_code=status_code, media_type="application/json")
-
-
-@dataclass
-class Idempotency:
-    """Runs a POST's work at most once per Idempotency-Key (see app.idempotency.service)."""
-
-    session: Any
-    workspace_id: int
-    key: str | None
-    fingerprint: str
-    now: Any
-
-    def run(self, work: Callable[[], tuple[int, BaseModel]]) -> Response:
-        if self.key is not None:
-            stored = claim_key(
-                self.session,
-                workspace_id=self.workspace_id,
-                key=self.key,
-                fingerprint=self.fingerprint,
-                now=self.now,
-            )
-            if stored is not None:
-                return JSONResponse(
-                    stored.body,
-                    status_code=stored.status_code,
-                    headers={"Idempotent-Replayed": "true"},
-                )
-        status_code, model = work()
-        # Serialised by pydantic-core in one pass (a bulk answer holds a thousand contacts).
-        body = model.model_dump_json().encode()
-        if self.key is not None:
-            store_answer(
-                self.session,
-                workspace_id=self.workspace_id,
-                key=self.key,
-                status_code=status_code,
-                body=json.loads(body),
-            )
-        return Response(body, status_code=status_code, media_type="application/json")
-
-
-async def get_idempotency(
-    request: Request, session: SessionDep, caller: ApiCallerDep, now: NowDep
-) -> Idempotency:
-    key = request.headers.get("idempotency-key")
-    body = await request.body() if key is not None else b""
-    return Idempotency(
-        session=session,
-        workspace_id=caller.workspace_id,
-        key=key,
-        fingerprint=request_fingerprint(request.method, request.url.path, body),
-        now=now,
-    )
-
-
-IdempotencyDep = Annotated[Idempotency, Depends(get_idempotency)]
-IDEMPOTENCY_HEADER_DOC = (
-    "Send an `Idempotency-Key` header to make retries safe: a retry with the same key and body returns "
-    "the first answer (header `Idempotent-Replayed: true`) and stores nothing twice; the same key with "
-    "another body is refused with 422. Keys are kept for 24 hours."
-)

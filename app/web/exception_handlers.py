@@ -18,6 +18,7 @@ from app.errors import (
     Conflict,
     Forbidden,
     ImportRejected,
+    LoginRequired,
     NotFound,
     PayloadTooLarge,
     RateLimited,
@@ -26,7 +27,7 @@ from app.errors import (
 )
 from app.web.forms import readable_message
 from app.web.problems import problem
-from app.web.security import LoginRequired
+from app.web.templating import render_error_page
 
 log = logging.getLogger(__name__)
 
@@ -56,8 +57,6 @@ def wants_json(request: Request) -> bool:
 
 def _html(status: int, detail: str, headers: dict[str, str] | None = None) -> Response:
     phrase = HTTPStatus(status).phrase
-    from app.web.templating import render_error_page
-
     return render_error_page(status, phrase, detail, headers=headers)
 
 

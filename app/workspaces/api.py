@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from app.web.api_auth import ApiCallerDep
+from app.accounts.api_caller import ApiCallerDep
 from app.web.deps import SessionDep
 from app.workspaces import service
 from app.workspaces.schemas import WorkspaceRead, WorkspaceUpdate

@@ -11,10 +11,10 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
+from app.accounts.security import AdminDep, CsrfDep
 from app.domain.transitions import MAX_WITHDRAW_AFTER_DAYS, MIN_WITHDRAW_AFTER_DAYS
 from app.web.deps import NowDep, SessionDep
 from app.web.forms import field_errors
-from app.web.security import AdminDep, CsrfDep
 from app.web.templating import page
 from app.workspaces import service
 from app.workspaces.schemas import WorkspaceUpdate

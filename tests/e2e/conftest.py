@@ -20,11 +20,11 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page
 from sqlalchemy import Engine, select, update
 
+from app.accounts.security import SESSION_COOKIE
 from app.contacts.service import add_contacts
 from app.demo import seed_demo
 from app.domain.statuses import CampaignType
 from app.models import Campaign, Contact
-from app.web.security import SESSION_COOKIE
 from tests.live import committed, drop_workspace, live_server
 
 PASSWORD = "e2e-password-123"

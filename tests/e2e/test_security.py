@@ -8,9 +8,9 @@ import pytest
 from playwright.sync_api import BrowserContext, Page, expect
 from sqlalchemy import select
 
+from app.accounts.security import SESSION_COOKIE
 from app.domain.statuses import CampaignState, CampaignType
 from app.models import Campaign
-from app.web.security import SESSION_COOKIE
 from tests.e2e.conftest import (
     HOSTILE_IMG,
     HOSTILE_SCRIPT,

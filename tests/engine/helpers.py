@@ -17,7 +17,7 @@ from app.contacts.schemas import ContactEventIn
 from app.contacts.service import add_contacts, report_event
 from app.domain.statuses import ActivityKind, CampaignType, ContactStatus, Outcome
 from app.domain.transitions import ContactEvent
-from app.engine import service
+from app.engine import leasing, results, scheduling
 from app.engine.runner import TickReport, run_tick
 from app.engine.sandbox import SandboxPerson
 from app.models import Activity, Campaign, Contact, SenderAccount, Workspace
@@ -126,10 +126,10 @@ class World:
         for instant in instants:
             self.tick(instant)
 
-    def lease(self, now: datetime, limit: int = 100) -> list[service.LeasedAction]:
+    def lease(self, now: datetime, limit: int = 100) -> list[leasing.LeasedAction]:
         self.session.flush()
-        service.fill_queues(self.session, sender=self.sender, now=now)
-        leased = service.lease_due_actions(
+        scheduling.fill_queues(self.session, sender=self.sender, now=now)
+        leased = leasing.lease_due_actions(
             self.session,
             sender_id=self.sender.id,
             limit=limit,
@@ -139,12 +139,12 @@ class World:
         self.session.flush()
         return leased
 
-    def report(self, action: service.LeasedAction, now: datetime, **result: Any) -> Activity:
-        activity = service.report_result(
+    def report(self, action: leasing.LeasedAction, now: datetime, **result: Any) -> Activity:
+        activity = results.report_result(
             self.session,
             action_id=action.id,
             lease_token=action.lease_token,
-            result=service.ActionResult(**result),
+            result=results.ActionResult(**result),
             now=now,
         )
         self.session.flush()

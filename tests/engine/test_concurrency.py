@@ -40,7 +40,7 @@ from app.domain.actions import CAP_OF, KINDS_OF
 from app.domain.pacing import CappedAction, SenderLimits
 from app.domain.statuses import ActivityKind, CampaignType, Outcome
 from app.domain.transitions import ContactEvent
-from app.engine import service
+from app.engine import sandbox_executor
 from app.engine.runner import run_tick
 from app.models import Activity, Contact, SenderAccount, Workspace
 from app.senders.schemas import WorkingHours
@@ -78,18 +78,18 @@ import json, sys, traceback
 from datetime import datetime
 from app.config import get_settings
 from app.db import make_engine, make_sessionmaker
-from app.engine import service
+from app.engine import sandbox_executor
 from app.engine.runner import run_tick
 
 performed = []
-original = service.sandbox_result
+original = sandbox_executor.sandbox_result
 
 def sandbox_result(session, action, **kw):
     result = original(session, action, **kw)
     performed.append(action.id)  # LinkedIn (the sandbox) has now carried it out
     return result
 
-service.sandbox_result = sandbox_result
+sandbox_executor.sandbox_result = sandbox_result
 settings = get_settings()
 factory = make_sessionmaker(make_engine(settings.database_url, pool_size=2))
 print(json.dumps({"ready": True}), flush=True)
@@ -418,7 +418,7 @@ def test_a_leased_message_cancelled_by_a_reply_does_not_crash_the_tick(
             for i in range(5)
         ]
         add_contacts(s, workspace_id=workspace, campaign_id=campaign.id, items=items, now=START)
-    original = service.sandbox_result
+    original = sandbox_executor.sandbox_result
     replied: list[int] = []
 
     def reply_arrives_meanwhile(session: Any, action: Any, **kw: Any) -> Any:
@@ -434,7 +434,7 @@ def test_a_leased_message_cancelled_by_a_reply_does_not_crash_the_tick(
                 )
         return original(session, action, **kw)
 
-    monkeypatch.setattr(service, "sandbox_result", reply_arrives_meanwhile)
+    monkeypatch.setattr(sandbox_executor, "sandbox_result", reply_arrives_meanwhile)
     report = run_tick(factory, now=MONDAY, mode=EngineMode.SANDBOX)
     with committed(db_engine) as s:
         sent = s.scalars(

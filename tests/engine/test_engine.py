@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.campaigns.schemas import CampaignUpdate, FollowUpStep
 from app.campaigns.service import update_campaign
+from app.contacts.service import queue_manual_withdrawals
 from app.domain.actions import BACKOFF, MAX_ATTEMPTS
 from app.domain.errors import ErrorCode
 from app.domain.statuses import (
@@ -26,7 +27,7 @@ from app.domain.statuses import (
     Outcome,
 )
 from app.domain.transitions import ContactEvent, InvalidTransition
-from app.engine import service
+from app.engine import leasing
 from app.engine.sandbox import SandboxPerson
 from app.models import Activity, BlacklistEntry, Campaign, Contact, SenderAccount
 from tests.builders import a_campaign
@@ -431,7 +432,7 @@ def test_manual_withdrawals_are_queued_and_obey_the_daily_withdrawal_cap(
     contacts = world.add(sandbox_urls(5), now=at(-5), search=True)
     world.invited(contacts, sent_at=at(-3))
 
-    queued = service.queue_manual_withdrawals(
+    queued = queue_manual_withdrawals(
         session,
         workspace_id=world.workspace.id,
         campaign_id=world.campaign.id,
@@ -460,7 +461,7 @@ def test_manual_withdrawal_of_a_contact_without_a_sent_invite_is_refused(
     world = make_world(session, session_factory, connection_template="Hi")
     [contact] = world.add(sandbox_urls(1), search=True)
     with pytest.raises(InvalidTransition):
-        service.queue_manual_withdrawals(
+        queue_manual_withdrawals(
             session,
             workspace_id=world.workspace.id,
             campaign_id=world.campaign.id,
@@ -672,7 +673,7 @@ def test_a_paused_campaign_leases_nothing_new_but_its_withdrawals_still_go(
     assert world.done(K.PROFILE_VISIT) == []
     assert world.statuses(fresh) == [S.NOT_VERIFIED, S.NOT_VERIFIED]
     assert len(world.done(K.WITHDRAW_INVITE, stale)) == 1
-    lease = service.lease_due_actions(
+    lease = leasing.lease_due_actions(
         session, sender_id=world.sender.id, limit=10, lease_for=timedelta(minutes=5), now=at(1, 11)
     )
     assert lease == []
@@ -694,7 +695,7 @@ def test_an_archived_campaign_leases_nothing(
     assert world.done(K.PROFILE_VISIT) == []
     assert world.statuses(contacts) == [S.NOT_VERIFIED, S.NOT_VERIFIED]
     assert (
-        service.lease_due_actions(
+        leasing.lease_due_actions(
             session,
             sender_id=world.sender.id,
             limit=10,

@@ -33,7 +33,7 @@ from app.domain.errors import ErrorCode
 from app.domain.pacing import ROLLING_WEEK, CappedAction, SenderLimits
 from app.domain.statuses import ActivityKind, CampaignType, ContactSource, ContactStatus, Outcome
 from app.domain.transitions import initial_status
-from app.engine import service
+from app.engine import scheduling
 from app.engine.runner import TickReport, run_tick
 from app.engine.sandbox import SandboxPerson
 from app.models import Activity, Campaign, Contact, SenderAccount
@@ -613,7 +613,7 @@ def test_fill_queues_reports_how_many_actions_it_queued(
         now=START,
     )
     sender = session.get_one(SenderAccount, campaign.sender_id)
-    queued = service.fill_queues(session, sender=sender, now=FIRST_TICK)
+    queued = scheduling.fill_queues(session, sender=sender, now=FIRST_TICK)
     pending = session.scalar(
         select(func.count()).where(
             Activity.campaign_id == campaign.id, Activity.outcome == Outcome.PENDING

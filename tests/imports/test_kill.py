@@ -26,8 +26,9 @@ from sqlalchemy.orm import Session
 
 from app.clock import system_clock
 from app.db import make_engine
+from app.domain.statuses import DuplicatePolicy, ImportState
 from app.imports import service
-from app.models import Campaign, Contact, ContactImport, DuplicatePolicy, ImportState
+from app.models import Campaign, Contact, ContactImport
 from tests.builders import a_campaign, a_workspace
 from tests.conftest import PG_URL
 from tests.live import committed

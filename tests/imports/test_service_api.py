@@ -25,11 +25,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.clock import FixedClock
 from app.config import Settings
 from app.contacts.service import add_contacts
-from app.engine.runner import JobsThread
+from app.domain.statuses import DuplicatePolicy, ImportState
 from app.imports import service
+from app.imports.jobs import remove_old_files
 from app.imports.service import run_pending_imports
 from app.main import create_app
-from app.models import Contact, ContactImport, DuplicatePolicy, ImportState
+from app.models import Contact, ContactImport
 from tests.api.conftest import Api, make_api
 from tests.builders import a_campaign, a_workspace
 from tests.live import committed, drop_workspace
@@ -412,21 +413,19 @@ def test_rejected_rows_csv_streams_every_row_past_its_batches(
 def test_ended_imports_files_are_removed_after_the_retention_and_rejections_keep_their_header(
     api: Api, session_factory: sessionmaker[Session], clock: FixedClock, data_dir: Path
 ) -> None:
-    """A jobs thread removes an ended import's upload once it is older than the retention; a
+    """The import-files job removes an ended import's upload once it is older than the retention; a
     queued one keeps its file whatever its age; the rejected rows still name the file's columns."""
     cid = api.campaign()["id"]
     ended = queue(api, cid, csv_bytes(HEADER, [["not a url", "N", "", "", "", "", ""]]))
     run_all(session_factory, clock)
     waiting = queue(api, cid, csv_bytes(HEADER, people(0, 3)))
     assert len(stored_files(data_dir)) == 2
-    thread = JobsThread(session_factory, clock=clock, file_retention_days=30)
-
     clock.advance(days=29)
-    thread.remove_old_files(timedelta(days=30))
+    remove_old_files(session_factory, clock=clock, retention=timedelta(days=30))
     assert len(stored_files(data_dir)) == 2  # not old enough yet
 
     clock.advance(days=2)
-    thread.remove_old_files(timedelta(days=30))
+    remove_old_files(session_factory, clock=clock, retention=timedelta(days=30))
     assert len(stored_files(data_dir)) == 1  # the queued import's file stays
     with session_factory() as session:
         removed = session.get_one(ContactImport, ended["id"])
@@ -466,7 +465,7 @@ def test_removing_an_old_imports_file_keeps_its_header_when_none_was_stored(
         paths = service.files_to_remove(session, now=clock(), retention=timedelta(days=30))
         session.rollback()
     assert paths == stored_files(data_dir) and len(paths) == 1
-    JobsThread(session_factory, clock=clock).remove_old_files(timedelta(days=30))
+    remove_old_files(session_factory, clock=clock, retention=timedelta(days=30))
     assert stored_files(data_dir) == []
     assert rejected(api, job(api, ended["id"]))[0] == [*HEADER, "row", "reason"]
 

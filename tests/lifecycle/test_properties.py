@@ -27,13 +27,18 @@ from hypothesis import strategies as st
 from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.activity.service import contact_activity
-from app.campaigns import counts
 from app.campaigns.schemas import CampaignUpdate, FollowUpStep
 from app.campaigns.service import update_campaign
 from app.config import EngineMode
+from app.contacts.log import contact_activity
 from app.contacts.schemas import ContactEventIn
-from app.contacts.service import add_contacts, blacklist_contacts, report_event, set_muted
+from app.contacts.service import (
+    add_contacts,
+    blacklist_contacts,
+    queue_manual_withdrawals,
+    report_event,
+    set_muted,
+)
 from app.domain.actions import CAP_OF, MESSAGE_KINDS
 from app.domain.errors import ErrorCode
 from app.domain.pacing import WorkingHours as Hours
@@ -46,11 +51,11 @@ from app.domain.statuses import (
     Outcome,
 )
 from app.domain.transitions import ContactEvent, InvalidTransition, initial_status
-from app.engine.explain import explain_sender
 from app.engine.runner import run_tick
-from app.engine.service import queue_manual_withdrawals
 from app.errors import AppError
+from app.lifecycle import counts
 from app.models import Activity, BlacklistEntry, Campaign, Contact, SenderAccount
+from app.queue.explain import explain_sender
 from tests.builders import a_campaign, a_sender, a_workspace
 from tests.conftest import T0
 from tests.engine.helpers import sandbox_urls

@@ -14,9 +14,9 @@ from sqlalchemy import insert, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.accounts.service import create_user
-from app.activity.service import waiting_reason_label
 from app.campaigns.schemas import FollowUpStep
 from app.clock import FixedClock
+from app.contacts.log import waiting_reason_label
 from app.domain.errors import RATE_LIMIT_EXPLANATION
 from app.domain.statuses import (
     ActivityKind,

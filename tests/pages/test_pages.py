@@ -11,6 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
+from app.accounts.security import SESSION_COOKIE
 from app.campaigns.schemas import CampaignUpdate
 from app.campaigns.service import update_campaign
 from app.clock import FixedClock
@@ -19,7 +20,6 @@ from app.contacts.service import add_contacts, report_event
 from app.dashboard.service import ClosedDays
 from app.domain.statuses import ActivityKind, CampaignState, Outcome
 from app.models import Activity, Campaign, Contact
-from app.web.security import SESSION_COOKIE
 from tests.builders import a_campaign
 from tests.pages.conftest import PASSWORD, Team, login
 

@@ -164,8 +164,14 @@ def _orm_deltas(session: Session) -> Deltas:
     return deltas
 
 
-@event.listens_for(Session, "before_flush")
 def _count_orm_changes(session: Session, _context: Any, _instances: Any) -> None:
     deltas = _orm_deltas(session)
     if any(deltas.values()):
         bump(session, deltas)
+
+
+def install() -> None:
+    """Keep the counts of contacts changed through the ORM (a flush) with every session: called
+    once at start-up by the app, the CLI, the test suite and the benchmarks (idempotent)."""
+    if not event.contains(Session, "before_flush", _count_orm_changes):
+        event.listen(Session, "before_flush", _count_orm_changes)

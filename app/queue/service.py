@@ -10,22 +10,13 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from app.domain.actions import MESSAGE_KIND
 from app.domain.pacing import WaitingReason
 from app.domain.statuses import ActivityKind, CampaignType, Outcome
-from app.models import Activity, Campaign, Contact, FollowUpStep
-
-
-def step_delay(session: Session, campaign_id: int, position: int) -> int | None:
-    """The delay in days of step `position`, or None when the campaign has no such step."""
-    return session.scalar(
-        select(FollowUpStep.delay_days).where(
-            FollowUpStep.campaign_id == campaign_id, FollowUpStep.position == position
-        )
-    )
+from app.models import Activity, Campaign, Contact
+from app.queue import repository
 
 
 def queue_action(
@@ -69,7 +60,7 @@ def queue_next_message(
     if contact.replied or contact.muted:
         return None
     position = contact.follow_ups_sent + 1
-    delay = step_delay(session, campaign.id, position)
+    delay = repository.step_delay(session, campaign.id, position)
     if delay is None:
         return None
     due = after + timedelta(days=delay)
@@ -89,7 +80,10 @@ def queue_follow_up_awaiting_acceptance(
     session: Session, *, contact: Contact, campaign: Campaign, now: datetime
 ) -> Activity | None:
     """After an invite goes out, the first follow-up shows as Pending, waiting for acceptance."""
-    if campaign.type is not CampaignType.CONNECTION or step_delay(session, campaign.id, 1) is None:
+    if (
+        campaign.type is not CampaignType.CONNECTION
+        or repository.step_delay(session, campaign.id, 1) is None
+    ):
         return None
     return queue_action(
         session,
@@ -110,16 +104,10 @@ def arm_first_follow_up(
     due time, or is queued."""
     if campaign.type not in (CampaignType.CONNECTION, CampaignType.EXISTING_CONNECTIONS):
         return
-    delay = step_delay(session, campaign.id, contact.follow_ups_sent + 1)
+    delay = repository.step_delay(session, campaign.id, contact.follow_ups_sent + 1)
     if delay is None or contact.replied or contact.muted:
         return
-    waiting = session.scalars(
-        select(Activity).where(
-            Activity.contact_id == contact.id,
-            Activity.outcome == Outcome.PENDING,
-            Activity.kind == ActivityKind.FOLLOW_UP,
-        )
-    ).first()
+    waiting = repository.pending_of(session, contact.id, ActivityKind.FOLLOW_UP)
     due = now + timedelta(days=delay)
     if waiting is not None:
         waiting.scheduled_for = due
@@ -127,9 +115,3 @@ def arm_first_follow_up(
         waiting.waiting_reason = WaitingReason.FOLLOW_UP_DELAY.value if due > now else None
     else:
         queue_next_message(session, contact=contact, campaign=campaign, now=now, after=now)
-
-
-def release_lease(session: Session, action_id: int) -> None:
-    session.execute(
-        update(Activity).where(Activity.id == action_id).values(lease_token=None, leased_until=None)
-    )

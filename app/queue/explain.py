@@ -10,23 +10,22 @@ stored explanation is never older than the last such step.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from app.domain.actions import CAP_OF, KINDS_OF, MESSAGE_KINDS, QUEUE_HORIZON_DAYS
+from app.domain.actions import KINDS_OF, MESSAGE_KINDS, QUEUE_HORIZON_DAYS
 from app.domain.pacing import (
+    ROLLING_WEEK,
     CappedAction,
     SenderPacing,
     WaitingReason,
     projected_times,
     what_holds,
 )
-from app.engine import repository
 from app.models import Activity, SenderAccount
+from app.queue import repository
 from app.senders.service import sender_pacing
-
-WEEK = timedelta(days=7)
 
 
 def explain_sender(
@@ -63,7 +62,7 @@ def _explain_cap(
     if not head:
         return
     recent = repository.sent_times(
-        session, sender_id=sender.id, kinds=kinds, since=now - WEEK, now=now
+        session, sender_id=sender.id, kinds=kinds, since=now - ROLLING_WEEK, now=now
     )
     # Each action takes the first slot at or after both its own due time and the previous slot.
     # A run of actions already due by the time the run starts is projected in one call (the same
@@ -120,7 +119,3 @@ def _record(
         action.waiting_reason = reason.value
     if action.waiting_cap != cap_name:
         action.waiting_cap = cap_name
-
-
-def cap_of(action: Activity) -> CappedAction:
-    return CAP_OF[action.kind]

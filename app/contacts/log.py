@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.activity import repository
+from app.contacts import repository
 from app.contacts.schemas import ActivityErrorRead, ActivityRead
 from app.contacts.service import creation_source_label, get_contact
 from app.domain.errors import ActionError

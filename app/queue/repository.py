@@ -1,0 +1,224 @@
+"""The queue's queries: pending actions of a contact, the head of a sender's queue per cap, what a
+sender already sent, and the set-based explanations of what waits beyond the head or for a paused
+campaign."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import (
+    ColumnElement,
+    and_,
+    exists,
+    func,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.orm import Session
+
+from app.domain.statuses import (
+    ActivityKind,
+    CampaignState,
+    Outcome,
+)
+from app.models import (
+    Activity,
+    BlacklistEntry,
+    Campaign,
+    Contact,
+    FollowUpStep,
+)
+
+
+def not_blacklisted() -> ColumnElement[bool]:
+    return ~exists().where(
+        BlacklistEntry.workspace_id == Contact.workspace_id,
+        or_(
+            BlacklistEntry.campaign_id.is_(None), BlacklistEntry.campaign_id == Contact.campaign_id
+        ),
+        or_(
+            BlacklistEntry.linkedin_url == Contact.linkedin_url,
+            and_(
+                BlacklistEntry.company.is_not(None),
+                func.lower(BlacklistEntry.company) == func.lower(Contact.company),
+            ),
+        ),
+    )
+
+
+def sent_times(
+    session: Session,
+    *,
+    sender_id: int,
+    kinds: Sequence[ActivityKind],
+    since: datetime,
+    now: datetime,
+) -> list[datetime]:
+    """When this sender performed these actions (successes), plus actions leased out right now (as
+    sent now). One statement, so an action completing meanwhile is counted exactly once."""
+    rows = session.execute(
+        select(Activity.outcome, Activity.completed_at).where(
+            Activity.sender_id == sender_id,
+            Activity.kind.in_(kinds),
+            or_(
+                and_(Activity.outcome == Outcome.SUCCESS, Activity.completed_at > since),
+                and_(Activity.outcome == Outcome.PENDING, Activity.leased_until > now),
+            ),
+        )
+    ).all()
+    return [at if outcome is Outcome.SUCCESS and at is not None else now for outcome, at in rows]
+
+
+def runnable() -> ColumnElement[bool]:
+    """Actions that may go out now: any withdrawal (it cleans up even for a paused campaign); anything
+    else only for a running campaign and a contact who is neither muted nor blacklisted."""
+    reachable = (
+        select(Contact.id)
+        .where(Contact.id == Activity.contact_id, Contact.muted.is_(False), not_blacklisted())
+        .exists()
+    )
+    return or_(
+        Activity.kind == ActivityKind.WITHDRAW_INVITE,
+        and_(
+            Activity.campaign_id.in_(
+                select(Campaign.id).where(Campaign.state == CampaignState.RUNNING)
+            ),
+            reachable,
+        ),
+    )
+
+
+def queue_head(
+    session: Session, *, sender_id: int, kinds: Sequence[ActivityKind], limit: int, now: datetime
+) -> list[Activity]:
+    stmt = (
+        select(Activity)
+        .where(
+            Activity.sender_id == sender_id,
+            Activity.outcome == Outcome.PENDING,
+            Activity.kind.in_(kinds),
+            Activity.scheduled_for.is_not(None),
+            # Actions out with an executor are not waiting any more.
+            or_(Activity.leased_until.is_(None), Activity.leased_until <= now),
+            runnable(),
+        )
+        .order_by(Activity.scheduled_for, Activity.id)
+        .limit(limit)
+    )
+    return list(session.scalars(stmt))
+
+
+def explain_paused_and_awaiting(session: Session, *, sender_id: int, now: datetime) -> None:
+    """Pending actions of the sender's campaigns that are not running wait for the campaign
+    (withdrawals excepted: they clean up even for a paused campaign); a first follow-up with no
+    due time waits for its invite to be accepted."""
+    not_running = select(Campaign.id).where(
+        Campaign.sender_id == sender_id, Campaign.state != CampaignState.RUNNING
+    )
+    waiting = and_(
+        Activity.sender_id == sender_id,
+        Activity.outcome == Outcome.PENDING,
+        Activity.kind != ActivityKind.WITHDRAW_INVITE,
+        or_(Activity.leased_until.is_(None), Activity.leased_until <= now),
+    )
+    session.execute(
+        update(Activity)
+        .where(
+            waiting,
+            Activity.campaign_id.in_(not_running),
+            or_(
+                Activity.waiting_reason.is_(None),
+                Activity.waiting_reason != "campaign_paused",
+                Activity.expected_at.is_not(None),
+            ),
+        )
+        .values(waiting_reason="campaign_paused", waiting_cap=None, expected_at=None)
+        .execution_options(synchronize_session="fetch")
+    )
+    session.execute(
+        update(Activity)
+        .where(
+            waiting,
+            Activity.scheduled_for.is_(None),
+            Activity.campaign_id.not_in(not_running),
+            or_(
+                Activity.waiting_reason.is_(None),
+                Activity.waiting_reason != "awaiting_acceptance",
+            ),
+        )
+        .values(waiting_reason="awaiting_acceptance", waiting_cap=None, expected_at=None)
+        .execution_options(synchronize_session="fetch")
+    )
+
+
+def explain_beyond(
+    session: Session,
+    *,
+    sender_id: int,
+    kinds: Sequence[ActivityKind],
+    after: tuple[datetime, int],
+    waiting_reason: str,
+    waiting_cap: str,
+) -> None:
+    """Queued actions past the explained head (a week of the cap's capacity): no time projected."""
+    at, last_id = after
+    session.execute(
+        update(Activity)
+        .where(
+            Activity.sender_id == sender_id,
+            Activity.outcome == Outcome.PENDING,
+            Activity.kind.in_(kinds),
+            Activity.scheduled_for.is_not(None),
+            or_(
+                Activity.scheduled_for > at,
+                and_(Activity.scheduled_for == at, Activity.id > last_id),
+            ),
+            runnable(),
+            # Only rows whose explanation changes: after the first tick, few or none.
+            or_(
+                Activity.waiting_reason.is_(None),
+                Activity.waiting_reason != waiting_reason,
+                Activity.waiting_cap.is_(None),
+                Activity.waiting_cap != waiting_cap,
+                Activity.expected_at.is_not(None),
+            ),
+        )
+        .values(waiting_reason=waiting_reason, waiting_cap=waiting_cap, expected_at=None)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def has_pending(session: Session, contact_id: int, kinds: Sequence[ActivityKind]) -> bool:
+    return bool(
+        session.scalar(
+            select(
+                exists().where(
+                    Activity.contact_id == contact_id,
+                    Activity.outcome == Outcome.PENDING,
+                    Activity.kind.in_(kinds),
+                )
+            )
+        )
+    )
+
+
+def step_delay(session: Session, campaign_id: int, position: int) -> int | None:
+    """The delay in days of step `position`, or None when the campaign has no such step."""
+    return session.scalar(
+        select(FollowUpStep.delay_days).where(
+            FollowUpStep.campaign_id == campaign_id, FollowUpStep.position == position
+        )
+    )
+
+
+def pending_of(session: Session, contact_id: int, kind: ActivityKind) -> Activity | None:
+    """The contact's pending action of this kind (at most one), if any."""
+    return session.scalars(
+        select(Activity).where(
+            Activity.contact_id == contact_id,
+            Activity.outcome == Outcome.PENDING,
+            Activity.kind == kind,
+        )
+    ).first()
