@@ -61,18 +61,9 @@ STATEMENT_ALLOW_LIST: Final[Mapping[str, str]] = {
     **dict.fromkeys(
         [
             "app/accounts/rate_limit.py",
-            "app/accounts/sessions.py",
-            "app/contacts/log.py",
             "app/dashboard/service.py",
             "app/demo.py",
-            "app/engine/leasing.py",
-            "app/engine/sandbox_executor.py",
-            "app/engine/scheduling.py",
-            "app/idempotency/service.py",
             "app/imports/service.py",
-            "app/lifecycle/counts.py",
-            "app/senders/service.py",
-            "app/workspaces/service.py",
         ],
         "to move into its feature's repository.py",
     ),

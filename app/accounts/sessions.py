@@ -7,9 +7,9 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
+from app.accounts import repository
 from app.accounts.service import authenticate_user
 from app.errors import RateLimited
 from app.models import LoginFailure, User, WebSession
@@ -52,17 +52,8 @@ def sign_in(
     """
     email = email.strip().lower()
     since = now - THROTTLE_WINDOW
-    failures = session.scalar(
-        select(func.count()).where(
-            LoginFailure.at > since, (LoginFailure.email == email) | (LoginFailure.ip == ip)
-        )
-    )
-    if (failures or 0) >= MAX_FAILURES:
-        oldest = session.scalar(
-            select(func.min(LoginFailure.at)).where(
-                LoginFailure.at > since, (LoginFailure.email == email) | (LoginFailure.ip == ip)
-            )
-        )
+    failures, oldest = repository.recent_failures(session, email=email, ip=ip, since=since)
+    if failures >= MAX_FAILURES:
         wait = max(1, int(((oldest or now) + THROTTLE_WINDOW - now).total_seconds()))
         raise RateLimited(
             f"Too many failed sign-ins. Try again in {max(1, wait // 60)} minute(s).",
@@ -74,7 +65,7 @@ def sign_in(
         return None
     if old_token:
         sign_out(session, token=old_token)
-    session.execute(delete(LoginFailure).where(LoginFailure.email == email))
+    repository.forget_failures(session, email=email)
     token = secrets.token_urlsafe(32)
     web = WebSession(
         token_hash=_hash(token),
@@ -103,7 +94,7 @@ def find_session(
 
     Reads only; `needs_touch` says the caller should record the activity (`touch_session`).
     """
-    web = session.scalar(select(WebSession).where(WebSession.token_hash == _hash(token)))
+    web = repository.web_session_by_hash(session, _hash(token))
     if web is None or now >= web.expires_at or now - web.last_seen_at >= policy.idle:
         return None
     user = session.get(User, web.user_id)
@@ -121,4 +112,4 @@ def touch_session(session: Session, *, session_id: int, now: datetime) -> None:
 
 
 def sign_out(session: Session, *, token: str) -> None:
-    session.execute(delete(WebSession).where(WebSession.token_hash == _hash(token)))
+    repository.delete_web_session(session, _hash(token))

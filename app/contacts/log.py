@@ -6,7 +6,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.contacts import repository
@@ -95,22 +94,7 @@ def last_and_next(
     )
     if not contact_ids:
         return out
-    rows = session.execute(
-        select(
-            Activity.contact_id,
-            Activity.id,
-            Activity.kind,
-            Activity.outcome,
-            Activity.completed_at,
-            Activity.scheduled_for,
-            Activity.created_at,
-            Activity.expected_at,
-            Activity.waiting_reason,
-            Activity.waiting_cap,
-        )
-        .where(Activity.contact_id.in_(contact_ids))
-        .order_by(Activity.contact_id, Activity.id)
-    )
+    rows = repository.action_summaries(session, contact_ids)
     for row in rows:
         a = ActionSummary(
             id=row.id,

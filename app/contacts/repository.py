@@ -16,6 +16,7 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.dialects.postgresql import array
+from sqlalchemy.engine import Result
 from sqlalchemy.orm import Session
 
 from app.db import UTCDateTime
@@ -171,4 +172,24 @@ def contacts_for_update(
             .order_by(Contact.id)
             .with_for_update()
         )
+    )
+
+
+def action_summaries(session: Session, contact_ids: Sequence[int]) -> Result[Any]:
+    """The columns of the contacts' actions that the campaign table shows, by contact, oldest first."""
+    return session.execute(
+        select(
+            Activity.contact_id,
+            Activity.id,
+            Activity.kind,
+            Activity.outcome,
+            Activity.completed_at,
+            Activity.scheduled_for,
+            Activity.created_at,
+            Activity.expected_at,
+            Activity.waiting_reason,
+            Activity.waiting_cap,
+        )
+        .where(Activity.contact_id.in_(contact_ids))
+        .order_by(Activity.contact_id, Activity.id)
     )

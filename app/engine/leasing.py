@@ -7,7 +7,6 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.domain.actions import (
@@ -22,7 +21,7 @@ from app.engine import repository
 from app.engine.results import ActionResult, complete_action
 from app.engine.scheduling import fill_queues, refresh_expectations
 from app.errors import NotFound
-from app.models import Activity, Campaign, Contact, FollowUpStep, SenderAccount
+from app.models import Activity, Campaign, Contact, SenderAccount
 from app.queue import repository as queue_repository
 from app.senders.service import sender_pacing
 
@@ -79,18 +78,8 @@ def lease_due_actions(
             leased.append(action)
     if not leased:
         return []
-    contacts = {
-        c.id: c
-        for c in session.scalars(
-            select(Contact).where(Contact.id.in_({a.contact_id for a in leased}))
-        )
-    }
-    campaigns = {
-        c.id: c
-        for c in session.scalars(
-            select(Campaign).where(Campaign.id.in_({a.campaign_id for a in leased}))
-        )
-    }
+    contacts = repository.contacts_by_id(session, {a.contact_id for a in leased})
+    campaigns = repository.campaigns_by_id(session, {a.campaign_id for a in leased})
     out = []
     for action in leased:
         contact, campaign = contacts[action.contact_id], campaigns[action.campaign_id]
@@ -130,11 +119,7 @@ def _render_message(
             else None
         )
     if action.kind in MESSAGE_KINDS and action.step is not None:
-        template = session.scalar(
-            select(FollowUpStep.template).where(
-                FollowUpStep.campaign_id == campaign.id, FollowUpStep.position == action.step
-            )
-        )
+        template = repository.step_template(session, campaign.id, action.step)
         return render(template, _fields(contact)) if template else None
     return None
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import (
     ColumnElement,
@@ -16,6 +16,7 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.engine import Row
 from sqlalchemy.orm import Session
 
 from app.contacts.repository import in_campaign
@@ -31,6 +32,7 @@ from app.models import (
     Activity,
     Campaign,
     Contact,
+    FollowUpStep,
     SenderAccount,
     Workspace,
 )
@@ -78,6 +80,21 @@ def campaigns_by_id(session: Session, ids: set[int]) -> dict[int, Campaign]:
     if not ids:
         return {}
     return {c.id: c for c in session.scalars(select(Campaign).where(Campaign.id.in_(ids)))}
+
+
+def contacts_by_id(session: Session, ids: set[int]) -> dict[int, Contact]:
+    if not ids:
+        return {}
+    return {c.id: c for c in session.scalars(select(Contact).where(Contact.id.in_(ids)))}
+
+
+def step_template(session: Session, campaign_id: int, position: int) -> str | None:
+    """The template of follow-up step `position` of the campaign, if it has that step."""
+    return session.scalar(
+        select(FollowUpStep.template).where(
+            FollowUpStep.campaign_id == campaign_id, FollowUpStep.position == position
+        )
+    )
 
 
 def contact_for_update(session: Session, contact_id: int) -> Contact:
@@ -266,3 +283,58 @@ def release_lease(session: Session, action_id: int) -> None:
     session.execute(
         update(Activity).where(Activity.id == action_id).values(lease_token=None, leased_until=None)
     )
+
+
+def first_step_cutoffs(
+    session: Session, sender_id: int, types: Sequence[CampaignType], now: datetime
+) -> dict[int, datetime]:
+    """Per campaign of the sender with a first step: the latest instant a contact may have
+    connected to be due for it now."""
+    rows = session.execute(
+        select(Campaign.id, FollowUpStep.delay_days)
+        .join(FollowUpStep, FollowUpStep.campaign_id == Campaign.id)
+        .where(
+            Campaign.sender_id == sender_id, Campaign.type.in_(types), FollowUpStep.position == 1
+        )
+    ).all()
+    return {cid: now - timedelta(days=delay) for cid, delay in rows}
+
+
+def open_invites_since(
+    session: Session, *, since: datetime
+) -> Sequence[Row[int, str, datetime | None]]:
+    """(id, linkedin_url, invited_at) of connection campaigns' contacts invited after `since` whose
+    invitation LinkedIn still shows: sent, and not withdrawn there yet (a withdrawal that has not
+    gone out leaves it open). Columns only: no ORM object per open invite."""
+    withdrawal_waits = (
+        select(Activity.id)
+        .where(
+            Activity.contact_id == Contact.id,
+            Activity.outcome == Outcome.PENDING,
+            Activity.kind == ActivityKind.WITHDRAW_INVITE,
+        )
+        .exists()
+    )
+    return session.execute(
+        select(Contact.id, Contact.linkedin_url, Contact.invited_at).where(
+            Contact.status.in_([ContactStatus.INVITE_SENT, ContactStatus.WITHDRAWN]),
+            Contact.invited_at > since,
+            Contact.campaign_id.in_(
+                select(Campaign.id).where(Campaign.type == CampaignType.CONNECTION)
+            ),
+            or_(Contact.status == ContactStatus.INVITE_SENT, withdrawal_waits),
+        )
+    ).all()
+
+
+def messaged_since(
+    session: Session, *, since: datetime
+) -> Sequence[Row[int, str, datetime | None]]:
+    """(id, linkedin_url, last_message_at) of contacts messaged after `since` who have not replied."""
+    return session.execute(
+        select(Contact.id, Contact.linkedin_url, Contact.last_message_at).where(
+            Contact.replied.is_(False),
+            Contact.last_message_at > since,
+            Contact.status != ContactStatus.NOT_VERIFIED,
+        )
+    ).all()

@@ -5,12 +5,11 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from app.domain.errors import ErrorCode
 from app.domain.pacing import ROLLING_WEEK
-from app.domain.statuses import ActivityKind, CampaignType, ContactStatus, Outcome
+from app.domain.statuses import ActivityKind, ContactStatus
 from app.domain.transitions import ContactEvent, EventDetail
 from app.engine import repository, sandbox
 from app.engine.leasing import LeasedAction, note_too_long
@@ -27,25 +26,7 @@ def observe_sandbox(session: Session, *, now: datetime) -> tuple[int, int]:
     # An invitation LinkedIn still shows: sent and not withdrawn there yet (a withdrawal that
     # has not gone out leaves it open). Columns only: this reads every open invite of the last
     # weeks, so no ORM object per row.
-    withdrawal_waits = (
-        select(Activity.id)
-        .where(
-            Activity.contact_id == Contact.id,
-            Activity.outcome == Outcome.PENDING,
-            Activity.kind == ActivityKind.WITHDRAW_INVITE,
-        )
-        .exists()
-    )
-    candidates = session.execute(
-        select(Contact.id, Contact.linkedin_url, Contact.invited_at).where(
-            Contact.status.in_([ContactStatus.INVITE_SENT, ContactStatus.WITHDRAWN]),
-            Contact.invited_at > now - timedelta(days=40),
-            Contact.campaign_id.in_(
-                select(Campaign.id).where(Campaign.type == CampaignType.CONNECTION)
-            ),
-            or_(Contact.status == ContactStatus.INVITE_SENT, withdrawal_waits),
-        )
-    ).all()
+    candidates = repository.open_invites_since(session, since=now - timedelta(days=40))
     due = [
         (cid, at)
         for cid, url, invited_at in candidates
@@ -71,13 +52,7 @@ def observe_sandbox(session: Session, *, now: datetime) -> tuple[int, int]:
             explain=False,
         )
         accepted += 1
-    messaged = session.execute(
-        select(Contact.id, Contact.linkedin_url, Contact.last_message_at).where(
-            Contact.replied.is_(False),
-            Contact.last_message_at > now - timedelta(days=7),
-            Contact.status != ContactStatus.NOT_VERIFIED,
-        )
-    ).all()
+    messaged = repository.messaged_since(session, since=now - timedelta(days=7))
     for contact_id, url, last in messaged:
         at = sandbox.replied_at(url, last) if last is not None else None
         if at is None or at > now:

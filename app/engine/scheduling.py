@@ -3,10 +3,8 @@ horizon), and recording why each queued action waits and when it should go out."
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.domain.actions import (
@@ -17,22 +15,9 @@ from app.domain.actions import (
 from app.domain.pacing import CappedAction
 from app.domain.statuses import ActivityKind, CampaignType, ContactStatus
 from app.engine import repository
-from app.models import Campaign, Contact, FollowUpStep, SenderAccount
+from app.models import Contact, SenderAccount
 from app.queue.explain import explain_sender
 from app.senders.service import sender_pacing
-
-
-def _first_step_cutoff(
-    session: Session, sender_id: int, types: Sequence[CampaignType], now: datetime
-) -> dict[int, datetime]:
-    rows = session.execute(
-        select(Campaign.id, FollowUpStep.delay_days)
-        .join(FollowUpStep, FollowUpStep.campaign_id == Campaign.id)
-        .where(
-            Campaign.sender_id == sender_id, Campaign.type.in_(types), FollowUpStep.position == 1
-        )
-    ).all()
-    return {cid: now - timedelta(days=delay) for cid, delay in rows}
 
 
 def fill_queues(session: Session, *, sender: SenderAccount, now: datetime) -> int:
@@ -76,7 +61,7 @@ def fill_queues(session: Session, *, sender: SenderAccount, now: datetime) -> in
         (CampaignType.INMAIL, ContactStatus.NOT_CONNECTED, CappedAction.INMAIL),
         (CampaignType.GROUPS_EVENTS, ContactStatus.NOT_CONNECTED, CappedAction.FOLLOW_UP),
     ):
-        cutoffs = _first_step_cutoff(session, sender.id, [campaign_type], now)
+        cutoffs = repository.first_step_cutoffs(session, sender.id, [campaign_type], now)
         for campaign_id, cutoff in cutoffs.items():
             added += repository.enqueue_candidates(
                 session,

@@ -12,13 +12,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from app.errors import ValidationFailed
-from app.models import IdempotencyKey
+from app.idempotency import repository
 
 RETENTION = timedelta(hours=24)
 MAX_KEY_LENGTH = 255
@@ -47,33 +44,12 @@ def claim_key(
             {"Idempotency-Key": [f"Use a unique string of 1 to {MAX_KEY_LENGTH} characters"]},
         )
     # Keys older than the retention period are forgotten, so a key may be reused after a day.
-    session.execute(
-        delete(IdempotencyKey).where(
-            IdempotencyKey.workspace_id == workspace_id,
-            IdempotencyKey.key == key,
-            IdempotencyKey.created_at < now - RETENTION,
-        )
-    )
-    values = {
-        "workspace_id": workspace_id,
-        "key": key,
-        "request_hash": fingerprint,
-        "created_at": now,
-    }
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    claimed = session.execute(
-        insert(IdempotencyKey)
-        .values(values)
-        .on_conflict_do_nothing(index_elements=["workspace_id", "key"])
-        .returning(IdempotencyKey.id)
-    ).scalar()
-    if claimed is not None:
+    repository.forget(session, workspace_id=workspace_id, key=key, before=now - RETENTION)
+    if repository.claim(
+        session, workspace_id=workspace_id, key=key, fingerprint=fingerprint, now=now
+    ):
         return None
-    row = session.scalars(
-        select(IdempotencyKey).where(
-            IdempotencyKey.workspace_id == workspace_id, IdempotencyKey.key == key
-        )
-    ).one()
+    row = repository.find(session, workspace_id=workspace_id, key=key)
     if row.request_hash != fingerprint:
         raise ValidationFailed(
             "This Idempotency-Key was already used for a different request",
@@ -87,11 +63,7 @@ def claim_key(
 def store_answer(
     session: Session, *, workspace_id: int, key: str, status_code: int, body: Any
 ) -> None:
-    row = session.scalars(
-        select(IdempotencyKey).where(
-            IdempotencyKey.workspace_id == workspace_id, IdempotencyKey.key == key
-        )
-    ).one()
+    row = repository.find(session, workspace_id=workspace_id, key=key)
     row.status_code = status_code
     row.response = body
     session.flush()

@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import delete, event, func, inspect, select
+from sqlalchemy import event, inspect
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from app.domain.errors import ErrorCode
 from app.domain.statuses import ContactStatus
 from app.domain.transitions import Counted, counted_as
+from app.lifecycle import repository
 from app.models import CampaignCount, Contact
 
 Deltas = Counter[tuple[int, str]]
@@ -93,35 +94,21 @@ def read_counts(session: Session, campaign_ids: Sequence[int]) -> dict[int, dict
     out: dict[int, dict[str, int]] = {cid: {} for cid in campaign_ids}
     if not campaign_ids:
         return out
-    for cid, key, count in session.execute(
-        select(CampaignCount.campaign_id, CampaignCount.key, CampaignCount.count).where(
-            CampaignCount.campaign_id.in_(campaign_ids)
-        )
-    ):
+    for cid, key, count in repository.count_rows(session, campaign_ids):
         out[cid][key] = count
     return out
 
 
 def recount(session: Session, campaign_id: int) -> None:
     """Rebuild one campaign's counts from its contacts (repair, and the tests' reference)."""
-    session.execute(delete(CampaignCount).where(CampaignCount.campaign_id == campaign_id))
+    repository.delete_counts(session, campaign_id)
     bump(session, counted(session, campaign_id))
 
 
 def counted(session: Session, campaign_id: int) -> Deltas:
     """One campaign's counts as its contacts are now (a scan: for repair and tests)."""
     deltas: Deltas = Counter()
-    for status, code, invites, replied, n in session.execute(
-        select(
-            Contact.status,
-            Contact.error_code,
-            Contact.invites_sent,
-            Contact.replied,
-            func.count(),
-        )
-        .where(Contact.campaign_id == campaign_id)
-        .group_by(Contact.status, Contact.error_code, Contact.invites_sent, Contact.replied)
-    ):
+    for status, code, invites, replied, n in repository.contact_shapes(session, campaign_id):
         for key in row_keys(status, code, invites, replied):
             deltas[(campaign_id, key)] += n
     return deltas

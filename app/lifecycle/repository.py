@@ -20,6 +20,7 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.engine import Row
 from sqlalchemy.orm import Session
 
 from app.db import JSONType, UTCDateTime
@@ -31,7 +32,7 @@ from app.domain.statuses import (
     ContactStatus,
     Outcome,
 )
-from app.models import Activity, Campaign, Contact
+from app.models import Activity, Campaign, CampaignCount, Contact
 from app.queue.repository import has_pending, not_blacklisted
 
 __all__ = ["has_pending"]
@@ -357,3 +358,41 @@ def clear_errors(session: Session, *, campaign_id: int, code: ErrorCode) -> int:
         .execution_options(synchronize_session=False)
     )
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def count_contacts(session: Session, where: ColumnElement[bool]) -> int:
+    """How many contacts match `where` (one of this module's predicates)."""
+    return int(session.scalar(select(func.count()).select_from(Contact).where(where)) or 0)
+
+
+# ---------------------------------------------------------------- the counts' rows
+
+
+def count_rows(session: Session, campaign_ids: Sequence[int]) -> Sequence[Row[int, str, int]]:
+    """(campaign_id, key, count) of the campaigns' maintained counts."""
+    return session.execute(
+        select(CampaignCount.campaign_id, CampaignCount.key, CampaignCount.count).where(
+            CampaignCount.campaign_id.in_(campaign_ids)
+        )
+    ).all()
+
+
+def delete_counts(session: Session, campaign_id: int) -> None:
+    session.execute(delete(CampaignCount).where(CampaignCount.campaign_id == campaign_id))
+
+
+def contact_shapes(
+    session: Session, campaign_id: int
+) -> Sequence[Row[ContactStatus, ErrorCode | None, int, bool, int]]:
+    """How many of the campaign's contacts per (status, error, invites sent, replied): a scan."""
+    return session.execute(
+        select(
+            Contact.status,
+            Contact.error_code,
+            Contact.invites_sent,
+            Contact.replied,
+            func.count(),
+        )
+        .where(Contact.campaign_id == campaign_id)
+        .group_by(Contact.status, Contact.error_code, Contact.invites_sent, Contact.replied)
+    ).all()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.domain.pacing import SenderLimits as DomainLimits
@@ -10,6 +9,7 @@ from app.domain.pacing import SenderPacing
 from app.domain.pacing import WorkingHours as DomainHours
 from app.errors import NotFound
 from app.models import SenderAccount
+from app.senders.repository import list_senders as list_senders
 from app.senders.schemas import (
     SenderCreate,
     SenderLimits,
@@ -27,15 +27,6 @@ def get_sender(session: Session, *, workspace_id: int, sender_id: int) -> Sender
     if sender is None or sender.workspace_id != workspace_id:
         raise NotFound(f"Sender account {sender_id} not found")
     return sender
-
-
-def list_senders(
-    session: Session, *, workspace_id: int, after_id: int | None = None, limit: int = 100
-) -> list[SenderAccount]:
-    stmt = select(SenderAccount).where(SenderAccount.workspace_id == workspace_id)
-    if after_id is not None:
-        stmt = stmt.where(SenderAccount.id > after_id)
-    return list(session.scalars(stmt.order_by(SenderAccount.id).limit(limit)))
 
 
 def _apply_hours(sender: SenderAccount, hours: WorkingHours) -> None:

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app.lifecycle.repository import stale_invites
-from app.models import Contact, Workspace
+from app.lifecycle.repository import count_contacts, stale_invites
+from app.models import Workspace
 from app.workspaces.schemas import WorkspaceRead, WorkspaceUpdate
 
 
@@ -31,8 +30,9 @@ def update_workspace(session: Session, *, workspace_id: int, data: WorkspaceUpda
 def stale_at_once(session: Session, *, workspace_id: int, days: int, now: datetime) -> int:
     """How many open invites would be past a threshold of `days` right now: what the next engine
     tick withdraws at once if the workspace's threshold became `days`."""
-    where = stale_invites(workspace_id=workspace_id, cutoff=now - timedelta(days=days))
-    return int(session.scalar(select(func.count()).select_from(Contact).where(where)) or 0)
+    return count_contacts(
+        session, stale_invites(workspace_id=workspace_id, cutoff=now - timedelta(days=days))
+    )
 
 
 def workspace_read(workspace: Workspace) -> WorkspaceRead:
