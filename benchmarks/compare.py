@@ -24,8 +24,9 @@
    comes from. engine_tick's tick reports (contacts withdrawn, actions queued and executed …) are
    listed apart: the same work on both sides, or a change of behaviour to know about.
 
-Figures understood: engine_tick.py (its JSON line, load, warm-up and every phase time) and
-api_ingest.py (API rate and latencies, raw baselines, ratios); any other script's last JSON line.
+Figures understood: engine_tick.py (its JSON line, load, warm-up and every phase time),
+api_ingest.py (API rate and latencies, raw baselines, ratios) and import_csv.py (rows/s end to end
+and inside the job, peak RSS, the raw ceiling); any other script's last JSON line.
 """
 
 from __future__ import annotations
@@ -158,6 +159,23 @@ def parse_api_ingest(stdout: str) -> list[Figure]:
     return out
 
 
+def parse_import_csv(stdout: str) -> list[Figure]:
+    out: list[Figure] = []
+    for line in stdout.splitlines():
+        if m := re.match(
+            rf"contact-tracker import, (\w+)\s*:\s+{NUMBER} rows/s end to end .*?"
+            rf"{NUMBER} rows/s inside the job.*?peak RSS {NUMBER} MB",
+            line,
+        ):
+            backend = m[1].lower()
+            out.append(Figure(f"import_{backend}_rows_per_s", num(m[2]), HIGHER, headline=True))
+            out.append(Figure(f"import_{backend}_job_rows_per_s", num(m[3]), HIGHER))
+            out.append(Figure(f"import_{backend}_peak_rss_mb", num(m[4])))
+        elif m := re.match(rf"raw sqlite3 executemany .*?:\s+{NUMBER} rows/s", line):
+            out.append(Figure("raw_sqlite_rows_per_s", num(m[1]), HIGHER))
+    return out
+
+
 def parse_generic(stdout: str) -> list[Figure]:
     return [
         Figure(k, float(v), LOWER if k.endswith(("_s", "_ms")) else EITHER)
@@ -169,6 +187,7 @@ def parse_generic(stdout: str) -> list[Figure]:
 PARSERS: dict[str, Callable[[str], list[Figure]]] = {
     "engine_tick.py": parse_engine_tick,
     "api_ingest.py": parse_api_ingest,
+    "import_csv.py": parse_import_csv,
 }
 
 
