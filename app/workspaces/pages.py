@@ -65,21 +65,19 @@ def stale_preview(
     withdraw_after_days: Annotated[str, Query(max_length=10)] = "",
 ) -> Response:
     """The live line under the field: how many invites a threshold of N days makes stale now."""
-    days = int(withdraw_after_days) if withdraw_after_days.strip().isdigit() else None
-    valid = days is not None and MIN_WITHDRAW_AFTER_DAYS <= days <= MAX_WITHDRAW_AFTER_DAYS
+    try:  # the form's own rule (WorkspaceUpdate), not a second copy of the range
+        days = WorkspaceUpdate.model_validate(
+            {"withdraw_after_days": withdraw_after_days.strip() or None}
+        ).withdraw_after_days
+    except ValidationError:
+        days = None
     stale = (
-        service.stale_at_once(session, workspace_id=viewer.workspace_id, days=days, now=now)
-        if valid and days is not None
-        else None
+        None
+        if days is None
+        else service.stale_at_once(session, workspace_id=viewer.workspace_id, days=days, now=now)
     )
     return _page(
-        request,
-        session,
-        viewer.workspace_id,
-        now,
-        block="preview",
-        days=days if valid else None,
-        stale=stale,
+        request, session, viewer.workspace_id, now, block="preview", days=days, stale=stale
     )
 
 

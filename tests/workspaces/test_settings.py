@@ -119,6 +119,9 @@ def test_the_page_says_how_many_invites_go_stale_and_asks_first(
     assert "<html" not in preview.text  # a fragment for htmx
     none = app_client.get("/admin/workspace/stale?withdraw_after_days=25")
     assert "no open invitation would be withdrawn" in none.text
+    for bad in ("5", "31", "ten", ""):  # out of range or not a number: the range, no count
+        hint = app_client.get(f"/admin/workspace/stale?withdraw_after_days={bad}")
+        assert hint.status_code == 200 and "Between 7 and 30 days." in hint.text, bad
 
     asked = app_client.post(
         "/admin/workspace",
