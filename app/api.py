@@ -12,6 +12,7 @@ from app.campaigns.api import router as campaigns_router
 from app.contacts.api import router as contacts_router
 from app.contacts.schemas import ContactIn
 from app.engine.api import router as engine_router
+from app.events.api import router as events_router
 from app.imports.api import router as imports_router
 from app.senders.api import router as senders_router
 from app.web.api_common import COMMON_PROBLEMS, forbid_unknown_query_params
@@ -65,6 +66,7 @@ def api_router() -> APIRouter:
     router.include_router(contacts_router)
     router.include_router(engine_router)
     router.include_router(imports_router)
+    router.include_router(events_router)
     router.include_router(workspace_router)
     return router
 

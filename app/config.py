@@ -32,6 +32,8 @@ class Settings(BaseSettings):
     import_batch_size: Annotated[int, Field(gt=0, le=100_000)] = 5000
     # Days an ended import's uploaded file is kept (to download again, or to audit); 0 keeps it.
     import_file_retention_days: Annotated[int, Field(ge=0, le=36_500)] = 30
+    # Events are kept this many days after they are recorded (SPEC §4 Events), then purged.
+    event_retention_days: Annotated[int, Field(ge=1, le=3650)] = 30
     session_idle_minutes: Annotated[int, Field(gt=0)] = 120
     session_absolute_hours: Annotated[int, Field(gt=0)] = 24
     engine_interval_seconds: Annotated[float, Field(gt=0)] = 30.0

@@ -30,6 +30,12 @@ class Conflict(AppError):
         self.code = code
 
 
+class Gone(AppError):
+    """What was asked for existed once and was removed for good (events past retention)."""
+
+    title = "Gone"
+
+
 class Forbidden(AppError):
     title = "Forbidden"
 

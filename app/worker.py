@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.clock import Clock
 from app.config import EngineMode, Settings
 from app.engine import jobs as engine_jobs
+from app.events import jobs as event_jobs
 from app.imports import jobs as import_jobs
 from app.jobs import Job
 
@@ -28,7 +29,8 @@ def background_jobs(
     engine: EngineMode,
     engine_interval: float,
 ) -> list[Job]:
-    """Every feature's jobs: the engine's ticks (unless `engine` is off), then the imports'."""
+    """Every feature's jobs: the engine's ticks (unless `engine` is off), the imports', the event
+    log's numbering and retention."""
     return [
         *engine_jobs.jobs(factory, clock=engine_clock, mode=engine, interval=engine_interval),
         *import_jobs.jobs(
@@ -37,6 +39,7 @@ def background_jobs(
             batch_size=settings.import_batch_size,
             file_retention_days=settings.import_file_retention_days,
         ),
+        *event_jobs.jobs(factory, clock=clock, retention_days=settings.event_retention_days),
     ]
 
 

@@ -82,9 +82,12 @@ WEB: Final[tuple[str, ...]] = ("fastapi", "starlette", "jinja2", "app.web")
 # explaining why each waits) and `lifecycle` (the one owner of a contact's changes, and the counts
 # it keeps) sit below campaigns and contacts, which change contacts through them; `workspaces`
 # (its settings page counts the invites the lifecycle would withdraw) after the lifecycle; the
-# activity log is a contact's, so it lives in `contacts`. `events` has no package yet.
+# activity log is a contact's, so it lives in `contacts`. `events` (the log every change writes
+# through its outbox, and reads) sits just above accounts: every feature that changes something
+# records its events, and the log needs nothing but the caller's API key.
 FEATURE_ORDER: Final[tuple[tuple[str, ...], ...]] = (
     ("accounts",),
+    ("events",),
     ("senders",),
     ("queue",),
     ("lifecycle",),
@@ -93,7 +96,6 @@ FEATURE_ORDER: Final[tuple[tuple[str, ...], ...]] = (
     ("contacts",),
     ("imports",),
     ("engine",),
-    ("events",),
     ("dashboard",),
 )
 # Below every feature: shared modules that import no feature (only each other), and that every

@@ -29,6 +29,8 @@ from app.domain.messages import (
 from app.domain.statuses import CampaignState, CampaignType, SenderTier
 from app.domain.transitions import Counted
 from app.errors import Conflict, NotFound, ValidationFailed
+from app.events import outbox
+from app.events.types import EventType
 from app.lifecycle import counts
 from app.lifecycle import repository as lifecycle_repository
 from app.lifecycle import service as lifecycle
@@ -151,9 +153,17 @@ def update_campaign(
             raise Conflict(str(exc)) from exc
         if new_state is CampaignState.RUNNING and campaign.started_at is None:
             campaign.started_at = now
-        changed = new_state is not campaign.state
+        before = campaign.state
+        changed = new_state is not before
         campaign.state = new_state
         if changed:
+            outbox.record(
+                session,
+                workspace_id=workspace_id,
+                type=EventType.CAMPAIGN_STATE_CHANGED,
+                data={"campaign_id": campaign.id, "from": before.value, "to": new_state.value},
+                now=now,
+            )
             if new_state is CampaignState.ARCHIVED:
                 lifecycle.settle_archived_campaign(session, campaign=campaign, now=now)
             # A pause or a resume changes what holds the sender's pending actions.

@@ -148,7 +148,7 @@ def add_contacts(
         )
     # One INSERT … ON CONFLICT DO NOTHING: rows already in the campaign (or added by a concurrent
     # writer) are skipped, and only those are looked up to report the existing contact's id.
-    inserted = lifecycle.insert_new_contacts(session, rows, common=common)
+    inserted = lifecycle.insert_new_contacts(session, rows, common=common, cause=Cause.API, now=now)
     skipped = [str(r["linkedin_url"]) for r in rows if r["linkedin_url"] not in inserted]
     existing = repository.existing_urls(session, campaign.id, skipped) if skipped else {}
     for index, url, _item in pending:
@@ -409,6 +409,7 @@ def report_event(
         campaign=campaign,
         event=data.event,
         now=occurred,
+        recorded_at=now,
         cause=Cause.EVENT,
         detail=detail,
         kind=kind,

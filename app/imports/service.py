@@ -25,6 +25,8 @@ from app.campaigns.service import get_campaign
 from app.contacts import repository as contact_repository
 from app.domain.statuses import CampaignState, ContactSource, DuplicatePolicy, ImportState
 from app.errors import Conflict, ImportRejected, NotFound, PayloadTooLarge, ValidationFailed
+from app.events import outbox
+from app.events.types import EventType
 from app.imports.reader import (
     FIELDS,
     Dialect,
@@ -35,6 +37,7 @@ from app.imports.reader import (
     sniff,
 )
 from app.lifecycle import service as lifecycle
+from app.lifecycle.service import Cause
 from app.models import Contact, ContactImport, ImportChange, ImportRejection
 
 LEASE = timedelta(minutes=2)
@@ -240,10 +243,40 @@ def cancel_import(
         raise Conflict(
             f"Import {import_id} is {job.state.value}; only a queued or running import can be cancelled"
         )
-    job.state = ImportState.CANCELLED
+    finish(session, job, ImportState.CANCELLED, now=now)
+    return job
+
+
+def finish(
+    session: Session,
+    job: ContactImport,
+    state: ImportState,
+    *,
+    now: datetime,
+    error: str | None = None,
+) -> None:
+    """An import ends (done, failed or cancelled), with its `import.finished` event."""
+    job.state = state
     job.finished_at = now
     job.lease_until = None
-    return job
+    if error is not None:
+        job.error = error[:1000]
+    outbox.record(
+        session,
+        workspace_id=job.workspace_id,
+        type=EventType.IMPORT_FINISHED,
+        data={
+            "import_id": job.id,
+            "campaign_id": job.campaign_id,
+            "state": state.value,
+            "rows_read": job.rows_read,
+            "imported": job.imported,
+            "duplicates": job.duplicates,
+            "invalid": job.invalid,
+            "error": job.error,
+        },
+        now=now,
+    )
 
 
 def undo_import(session: Session, *, workspace_id: int, import_id: int, now: datetime) -> int:
@@ -253,7 +286,7 @@ def undo_import(session: Session, *, workspace_id: int, import_id: int, now: dat
         raise Conflict(f"Import {import_id} is still {job.state.value}: cancel it first")
     if job.undone_at is not None:
         raise Conflict(f"Import {import_id} was already undone")
-    removed = lifecycle.delete_contacts(session, Contact.import_id == job.id)
+    removed = lifecycle.delete_contacts(session, Contact.import_id == job.id, now=now)
     for change in session.scalars(select(ImportChange).where(ImportChange.import_id == job.id)):
         if not change.previous:
             continue  # the contact's first row in the file changed nothing
@@ -415,7 +448,9 @@ def _apply_batch(session: Session, job: ContactImport, rows: list[Row], now: dat
         "updated_at": now,
         "import_id": job.id,
     }
-    inserted = lifecycle.insert_new_contacts(session, list(fresh.values()), common=common)
+    inserted = lifecycle.insert_new_contacts(
+        session, list(fresh.values()), common=common, cause=Cause.IMPORT, now=now
+    )
     duplicate_rows.extend(contact for url, contact in fresh.items() if url not in inserted)
     if job.on_duplicate is not DuplicatePolicy.SKIP and duplicate_rows:
         _merge_duplicates(session, job, campaign.id, duplicate_rows)
@@ -497,17 +532,12 @@ def run_import(
     except (UnreadableFile, OSError) as exc:
         with factory.begin() as session:
             job = session.get_one(ContactImport, import_id)
-            job.state = ImportState.FAILED
-            job.error = str(exc)[:1000]
-            job.finished_at = clock()
-            job.lease_until = None
+            finish(session, job, ImportState.FAILED, now=clock(), error=str(exc))
         return _load(factory, import_id)
     with factory.begin() as session:
         job = session.get_one(ContactImport, import_id)
         if job.state is ImportState.RUNNING:
-            job.state = ImportState.DONE
-            job.finished_at = clock()
-            job.lease_until = None
+            finish(session, job, ImportState.DONE, now=clock())
     return _load(factory, import_id)
 
 
@@ -547,10 +577,13 @@ def record_failure(
             return
         job.failures += 1
         if job.failures >= MAX_FAILURES:
-            job.state = ImportState.FAILED
-            job.error = f"Stopped after {job.failures} failed attempts: {error}"[:1000]
-            job.finished_at = now
-            job.lease_until = None
+            finish(
+                session,
+                job,
+                ImportState.FAILED,
+                now=now,
+                error=f"Stopped after {job.failures} failed attempts: {error}",
+            )
         else:
             job.lease_until = now  # resumable at once by the next pass
 

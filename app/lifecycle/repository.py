@@ -114,6 +114,24 @@ def count_shapes(
     return [(r[0], r[4] if with_status else None, r[1], r[2], r[3], r[-1]) for r in rows]
 
 
+SUMMARY_COLUMNS = (
+    Contact.id,
+    Contact.workspace_id,
+    Contact.campaign_id,
+    Contact.linkedin_url,
+    Contact.first_name,
+    Contact.last_name,
+    Contact.email,
+    Contact.company,
+    Contact.status,
+)
+
+
+def summaries(session: Session, where: ColumnElement[bool]) -> list[dict[str, Any]]:
+    """The event summary columns of the contacts matching `where` (and their workspace)."""
+    return [dict(row._mapping) for row in session.execute(select(*SUMMARY_COLUMNS).where(where))]
+
+
 def delete_contacts(session: Session, where: ColumnElement[bool]) -> int:
     result = session.execute(
         delete(Contact).where(where).execution_options(synchronize_session=False)

@@ -11,6 +11,10 @@ add or an import — is made here, by one of two entry points:
   one activity INSERT … SELECT, one counts change) and `insert_new_contacts` (the initial status
   and counts of a batch of new contacts, one statement).
 
+Every change writes its events (SPEC §4 Events) through app.events.outbox in the same transaction:
+`contact.status_changed`, `contact.replied` and `activity.completed` for one contact; one multi-row
+INSERT of `contact.created`, `contact.status_changed` or `contact.deleted` events for a batch.
+
 A runtime guard (app.lifecycle.guard) fails any write of `contacts.status` made elsewhere.
 """
 
@@ -26,7 +30,7 @@ from sqlalchemy import ColumnElement
 from sqlalchemy.orm import Session
 
 from app.domain.actions import MESSAGE_KIND, MESSAGE_KINDS, action_applies
-from app.domain.errors import ActionError
+from app.domain.errors import ERROR_LABELS, ActionError, ErrorCode
 from app.domain.pacing import CappedAction, WaitingReason
 from app.domain.statuses import ActivityKind, CampaignType, ContactSource, ContactStatus, Outcome
 from app.domain.transitions import (
@@ -38,6 +42,8 @@ from app.domain.transitions import (
     may_be_invited,
     transition,
 )
+from app.events import outbox
+from app.events.types import EventType
 from app.lifecycle import counts, repository
 from app.lifecycle.guard import owning
 from app.models import Activity, Campaign, Contact, Workspace
@@ -146,6 +152,7 @@ def apply_event(
     extra: Mapping[str, Any] | None = None,
     pending: bool = False,
     explain: bool = True,
+    recorded_at: datetime | None = None,
 ) -> Activity:
     """Apply one event to one contact, in the caller's transaction; return its log entry.
 
@@ -166,6 +173,7 @@ def apply_event(
         max_reinvites=campaign.max_reinvites,
     )
     before = contact.status
+    replied_before = contact.replied
     failed = event is ContactEvent.ACTION_FAILED
     error = new_state.last_error if failed else None
     with owning():
@@ -220,12 +228,92 @@ def apply_event(
         if action is None:
             session.add(entry)
         session.flush()
+        _record_events(
+            session,
+            contact=contact,
+            entry=entry,
+            before=before,
+            replied_before=replied_before,
+            cause=cause,
+            occurred_at=now,
+            now=recorded_at or now,
+        )
         settle_moot(session, contact=contact, campaign=campaign, now=now, cause=event, keep=entry)
         _arm_next(session, contact=contact, campaign=campaign, event=event, before=before, now=now)
         session.flush()
     if explain and campaign.sender_id is not None:
         explain_sender(session, sender_id=campaign.sender_id, now=now)
     return entry
+
+
+def error_data(code: str | None, message: str | None) -> dict[str, str] | None:
+    """An error as events carry it, the API's shape: code, label, message."""
+    if code is None:
+        return None
+    return {"code": code, "label": ERROR_LABELS[ErrorCode(code)], "message": message or ""}
+
+
+def _activity_completed(contact: Contact, entry: Activity) -> dict[str, Any]:
+    return {
+        "contact": outbox.contact_summary(contact),
+        "activity_id": entry.id,
+        "kind": entry.kind.value,
+        "outcome": entry.outcome.value,
+        "error": error_data(entry.error_code, entry.error_message),
+    }
+
+
+def _record_events(
+    session: Session,
+    *,
+    contact: Contact,
+    entry: Activity,
+    before: ContactStatus,
+    replied_before: bool,
+    cause: Cause,
+    occurred_at: datetime,
+    now: datetime,
+) -> None:
+    """The events of one contact's change: its new status, a first reply, a completed action."""
+    workspace_id = contact.workspace_id
+    summary = outbox.contact_summary(contact)
+    rows = []
+    if contact.status is not before:
+        rows.append(
+            outbox.event_row(
+                workspace_id=workspace_id,
+                type=EventType.CONTACT_STATUS_CHANGED,
+                data={
+                    "contact": summary,
+                    "from": before.value,
+                    "to": contact.status.value,
+                    "cause": cause.value,
+                },
+                now=now,
+                occurred_at=occurred_at,
+            )
+        )
+    if contact.replied and not replied_before:
+        rows.append(
+            outbox.event_row(
+                workspace_id=workspace_id,
+                type=EventType.CONTACT_REPLIED,
+                data={"contact": summary, "occurred_at": occurred_at.isoformat()},
+                now=now,
+                occurred_at=occurred_at,
+            )
+        )
+    if entry.outcome in (Outcome.SUCCESS, Outcome.ERROR):
+        rows.append(
+            outbox.event_row(
+                workspace_id=workspace_id,
+                type=EventType.ACTIVITY_COMPLETED,
+                data=_activity_completed(contact, entry),
+                now=now,
+                occurred_at=occurred_at,
+            )
+        )
+    outbox.record_many(session, rows)
 
 
 def complete_withdrawal(
@@ -241,6 +329,13 @@ def complete_withdrawal(
         action.waiting_reason = action.waiting_cap = None
         action.expected_at = action.leased_until = None
         session.flush()
+        outbox.record(
+            session,
+            workspace_id=contact.workspace_id,
+            type=EventType.ACTIVITY_COMPLETED,
+            data=_activity_completed(contact, action),
+            now=now,
+        )
 
 
 def fail_action(
@@ -455,8 +550,28 @@ def expire_invites(
             reason=ContactEvent.INVITE_EXPIRED.value,
             now=now,
         )
+        expired = repository.summaries(session, stale)
         count = repository.mark_withdrawn(session, stale, to_status=target.status, now=now)
         counts.bump(session, deltas)
+        outbox.record_many(
+            session,
+            (
+                outbox.event_row(
+                    workspace_id=workspace_id,
+                    type=EventType.CONTACT_STATUS_CHANGED,
+                    data={
+                        "contact": outbox.summary_of_row(
+                            row["id"], {**row, "status": target.status}
+                        ),
+                        "from": ContactStatus.INVITE_SENT.value,
+                        "to": target.status.value,
+                        "cause": Cause.ENGINE.value,
+                    },
+                    now=now,
+                )
+                for row in expired
+            ),
+        )
     return count
 
 
@@ -477,19 +592,31 @@ def insert_new_contacts(
     rows: Sequence[Mapping[str, Any]],
     *,
     common: Mapping[str, Any],
+    cause: Cause,
+    now: datetime,
 ) -> dict[str, int]:
     """Insert a batch of new contacts of one campaign (rows already carry their initial columns
     from `new_contact_columns`); rows whose URL the campaign has are skipped. Their counts change
-    in one statement. Returns profile URL → id of the rows inserted."""
+    in one statement, their `contact.created` events are one more. Returns profile URL → id of the
+    rows inserted."""
     with owning():
         inserted = repository.insert_contacts_skip_existing(session, rows, common=common)
-        campaign_id = common["campaign_id"]
-        counts.bump(
+        created = [{**common, **r} for r in rows if r["linkedin_url"] in inserted]
+        counts.bump(session, counts.deltas_for_rows(created))
+        outbox.record_many(
             session,
-            counts.deltas_for_rows(
-                {**common, **r, "campaign_id": campaign_id}
-                for r in rows
-                if r["linkedin_url"] in inserted
+            (
+                outbox.event_row(
+                    workspace_id=row["workspace_id"],
+                    type=EventType.CONTACT_CREATED,
+                    data={
+                        "contact": outbox.summary_of_row(inserted[row["linkedin_url"]], row),
+                        "source": getattr(row["source"], "value", row["source"]),
+                        "cause": cause.value,
+                    },
+                    now=now,
+                )
+                for row in created
             ),
         )
     return inserted
@@ -503,9 +630,22 @@ def insert_replayed_contacts(session: Session, rows: Sequence[Mapping[str, Any]]
         return repository.insert_contacts(session, rows)
 
 
-def delete_contacts(session: Session, where: ColumnElement[bool]) -> int:
-    """Remove the contacts matching `where` (an import undone), with their counts."""
+def delete_contacts(session: Session, where: ColumnElement[bool], *, now: datetime) -> int:
+    """Remove the contacts matching `where` (an import undone), with their counts and their
+    `contact.deleted` events."""
     with owning():
+        outbox.record_many(
+            session,
+            (
+                outbox.event_row(
+                    workspace_id=row["workspace_id"],
+                    type=EventType.CONTACT_DELETED,
+                    data={"contact": outbox.summary_of_row(row["id"], row)},
+                    now=now,
+                )
+                for row in repository.summaries(session, where)
+            ),
+        )
         deltas: Counter[tuple[int, str]] = Counter()
         for campaign_id, status, code, invites, replied, n in repository.count_shapes(
             session, where, with_status=True

@@ -7,6 +7,7 @@ from app.models.campaign import Campaign, FollowUpStep
 from app.models.campaign_count import CampaignCount
 from app.models.contact import Contact
 from app.models.contact_import import ContactImport, ImportChange, ImportRejection
+from app.models.event import Event, EventHead
 from app.models.idempotency import IdempotencyKey
 from app.models.rate_limit import ApiRateWindow
 from app.models.sender import SenderAccount
@@ -25,6 +26,8 @@ __all__ = [
     "ContactImport",
     "ImportChange",
     "ImportRejection",
+    "Event",
+    "EventHead",
     "FollowUpStep",
     "IdempotencyKey",
     "LoginFailure",

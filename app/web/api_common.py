@@ -44,6 +44,7 @@ COMMON_PROBLEMS: dict[int | str, dict[str, Any]] = {
 }
 Responses = dict[int | str, dict[str, Any]]
 NOT_FOUND: Responses = {404: _problem("Not found in this workspace")}
+GONE: Responses = {410: _problem("Asked for something removed for good (events past retention)")}
 CONFLICT: Responses = {409: _problem("Conflicts with the current state", InvalidTransitionProblem)}
 
 

@@ -1,0 +1,105 @@
+"""The outbox: the one way a change writes its events (SPEC §4 Events), in the change's own
+transaction, so there is no change without its event and no event without its change.
+
+Writers only INSERT rows with `seq` NULL: nothing a writer does waits on another writer. The
+numberer (app.events.numbering) gives committed rows their place in the log afterwards.
+A batch of events (a bulk add, an import batch, the sweep) is one multi-row INSERT.
+"""
+
+from __future__ import annotations
+
+import base64
+import secrets
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from app.events import repository
+from app.events.types import EventType
+from app.models import Contact
+
+SUMMARY_FIELDS = (
+    "linkedin_url",
+    "first_name",
+    "last_name",
+    "email",
+    "company",
+)
+
+
+def new_uid() -> str:
+    """A public event id: `evt_` and 120 random bits (24 base32 characters)."""
+    return "evt_" + base64.b32encode(secrets.token_bytes(15)).decode().lower()
+
+
+def contact_summary(contact: Contact) -> dict[str, Any]:
+    """Enough for a CRM to match the person without another request."""
+    return {
+        "id": contact.id,
+        "campaign_id": contact.campaign_id,
+        **{name: getattr(contact, name) for name in SUMMARY_FIELDS},
+        "status": contact.status.value,
+    }
+
+
+def summary_of_row(contact_id: int, row: Mapping[str, Any]) -> dict[str, Any]:
+    """The summary of a contact from the columns it was inserted with (a batch)."""
+    status = row["status"]
+    return {
+        "id": contact_id,
+        "campaign_id": row["campaign_id"],
+        **{name: row.get(name) for name in SUMMARY_FIELDS},
+        "status": getattr(status, "value", status),
+    }
+
+
+def event_row(
+    *,
+    workspace_id: int,
+    type: EventType,
+    data: Mapping[str, Any],
+    now: datetime,
+    occurred_at: datetime | None = None,
+) -> dict[str, Any]:
+    return {
+        "uid": new_uid(),
+        "workspace_id": workspace_id,
+        "type": type.value,
+        "occurred_at": occurred_at or now,
+        "recorded_at": now,
+        "data": dict(data),
+    }
+
+
+def record(
+    session: Session,
+    *,
+    workspace_id: int,
+    type: EventType,
+    data: Mapping[str, Any],
+    now: datetime,
+    occurred_at: datetime | None = None,
+) -> None:
+    """Write one event in the caller's transaction."""
+    repository.insert_events(
+        session,
+        [
+            event_row(
+                workspace_id=workspace_id,
+                type=type,
+                data=data,
+                now=now,
+                occurred_at=occurred_at,
+            )
+        ],
+    )
+
+
+def record_many(session: Session, rows: Iterable[Mapping[str, Any]]) -> int:
+    """Write a batch of events (rows from `event_row`) in one statement; returns how many."""
+    batch = list(rows)
+    if batch:
+        repository.insert_events(session, batch)
+    return len(batch)
