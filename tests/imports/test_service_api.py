@@ -953,3 +953,54 @@ def test_lease_expiry_lets_another_worker_resume_a_dead_run(
     clock.set(clock() + service.LEASE + timedelta(seconds=1))
     assert run_all(session_factory, clock) == 1
     assert counts_of(job(api, created["id"])) == (9, 9, 0, 0)
+
+
+def log_events(api: Api, after: int = 0) -> list[dict[str, Any]]:
+    body = api.get("/api/v1/events", params={"after": after, "limit": 1000}).json()
+    return list(body["items"])
+
+
+def test_an_import_writes_created_finished_and_on_undo_deleted_events(
+    api: Api, session_factory: sessionmaker[Session], clock: FixedClock
+) -> None:
+    cid = api.campaign()["id"]
+    start = api.get("/api/v1/events", params={"after": "latest"}).json()["next_after"]
+    rows = [
+        ["Ada", "Lovelace", url("ada"), "ada@example.com", "Analytical", "", ""],
+        ["Alan", "Turing", url("alan"), "", "Bletchley", "", ""],
+        ["No", "Url", "", "", "", "", ""],
+    ]
+    created = queue(api, cid, csv_bytes(HEADER, rows))
+    run_all(session_factory, clock, batch_size=1)  # a batch per row: events batch with them
+    found = log_events(api, start)
+    assert [e["type"] for e in found] == ["contact.created"] * 2 + ["import.finished"]
+    ada = found[0]["data"]
+    assert ada["cause"] == "import" and ada["source"] == "csv"
+    assert ada["contact"]["linkedin_url"] == url("ada")
+    assert ada["contact"]["email"] == "ada@example.com"
+    assert ada["contact"]["company"] == "Analytical" and ada["contact"]["status"] == "not_verified"
+    assert found[2]["data"] == {
+        "import_id": created["id"],
+        "campaign_id": cid,
+        "state": "done",
+        "rows_read": 3,
+        "imported": 2,
+        "duplicates": 0,
+        "invalid": 1,
+        "error": None,
+    }
+    mark = found[-1]["seq"]
+    assert api.post(f"/api/v1/imports/{created['id']}/undo").status_code == 200
+    deleted = log_events(api, mark)
+    assert [e["type"] for e in deleted] == ["contact.deleted"] * 2
+    assert sorted(e["data"]["contact"]["id"] for e in deleted) == sorted(
+        e["data"]["contact"]["id"] for e in found[:2]
+    )
+
+
+def test_a_cancelled_import_says_so_in_its_event(api: Api) -> None:
+    cid = api.campaign()["id"]
+    created = queue(api, cid, csv_bytes(HEADER, people(0, 3)))
+    assert api.post(f"/api/v1/imports/{created['id']}/cancel").status_code == 200
+    (finished,) = [e for e in log_events(api) if e["type"] == "import.finished"]
+    assert finished["data"]["state"] == "cancelled" and finished["data"]["imported"] == 0
