@@ -17,6 +17,7 @@ from app.imports.api import router as imports_router
 from app.senders.api import router as senders_router
 from app.web.api_common import COMMON_PROBLEMS, forbid_unknown_query_params
 from app.web.templating import templates
+from app.webhooks.api import router as webhooks_router
 from app.workspaces.api import router as workspace_router
 
 API_PREFIX = "/api/v1"
@@ -67,6 +68,7 @@ def api_router() -> APIRouter:
     router.include_router(engine_router)
     router.include_router(imports_router)
     router.include_router(events_router)
+    router.include_router(webhooks_router)
     router.include_router(workspace_router)
     return router
 

@@ -34,6 +34,10 @@ class Settings(BaseSettings):
     import_file_retention_days: Annotated[int, Field(ge=0, le=36_500)] = 30
     # Events are kept this many days after they are recorded (SPEC §4 Events), then purged.
     event_retention_days: Annotated[int, Field(ge=1, le=3650)] = 30
+    # Development and tests only: webhooks may use http and reach any address (SPEC §4 Events).
+    webhook_allow_private: bool = False
+    # The previous TRACKER_SECRET_KEY during a key change: webhook secrets it encrypted still decrypt.
+    secret_key_previous: str | None = None
     session_idle_minutes: Annotated[int, Field(gt=0)] = 120
     session_absolute_hours: Annotated[int, Field(gt=0)] = 24
     engine_interval_seconds: Annotated[float, Field(gt=0)] = 30.0

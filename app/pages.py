@@ -10,6 +10,7 @@ from app.contacts.pages import router as contacts_router
 from app.dashboard.pages import router as dashboard_router
 from app.imports.pages import router as imports_router
 from app.senders.pages import router as senders_router
+from app.webhooks.pages import router as webhooks_router
 from app.workspaces.pages import router as workspace_router
 
 
@@ -22,4 +23,5 @@ def page_routers() -> list[APIRouter]:
         senders_router,
         imports_router,
         workspace_router,
+        webhooks_router,
     ]

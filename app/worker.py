@@ -16,6 +16,8 @@ from app.engine import jobs as engine_jobs
 from app.events import jobs as event_jobs
 from app.imports import jobs as import_jobs
 from app.jobs import Job
+from app.webhooks import jobs as webhook_jobs
+from app.webhooks.service import Keys
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +32,7 @@ def background_jobs(
     engine_interval: float,
 ) -> list[Job]:
     """Every feature's jobs: the engine's ticks (unless `engine` is off), the imports', the event
-    log's numbering and retention."""
+    log's numbering and retention, the webhooks' deliveries."""
     return [
         *engine_jobs.jobs(factory, clock=engine_clock, mode=engine, interval=engine_interval),
         *import_jobs.jobs(
@@ -40,6 +42,15 @@ def background_jobs(
             file_retention_days=settings.import_file_retention_days,
         ),
         *event_jobs.jobs(factory, clock=clock, retention_days=settings.event_retention_days),
+        *webhook_jobs.jobs(
+            factory,
+            clock=clock,
+            keys=Keys(
+                secret_key=settings.secret_key,
+                previous=settings.secret_key_previous,
+                allow_private=settings.webhook_allow_private,
+            ),
+        ),
     ]
 
 

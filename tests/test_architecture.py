@@ -97,6 +97,7 @@ FEATURE_ORDER: Final[tuple[tuple[str, ...], ...]] = (
     ("imports",),
     ("engine",),
     ("dashboard",),
+    ("webhooks",),
 )
 # Below every feature: shared modules that import no feature (only each other), and that every
 # feature may import. `app.web` (its helpers: deps, security, templating, forms, downloads, api

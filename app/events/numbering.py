@@ -28,6 +28,7 @@ from __future__ import annotations
 import threading
 from collections import defaultdict
 
+from sqlalchemy import Connection
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.db import make_sessionmaker
@@ -79,7 +80,11 @@ class Numberer:
     def __init__(self, factory: sessionmaker[Session]) -> None:
         self.factory = factory
         bind = factory.kw["bind"]
-        self.reader = make_sessionmaker(getattr(bind, "engine", bind), read_only=True)
+        # A factory bound to one connection (the tests' rolled-back transaction) reads through
+        # itself: a fresh connection would not see that transaction's events.
+        self.reader = (
+            factory if isinstance(bind, Connection) else make_sessionmaker(bind, read_only=True)
+        )
 
     def waiting(self) -> bool:
         with self.reader() as session:

@@ -13,6 +13,7 @@ from app.models.rate_limit import ApiRateWindow
 from app.models.sender import SenderAccount
 from app.models.user import User
 from app.models.web_session import LoginFailure, WebSession
+from app.models.webhook import Webhook, WebhookAttempt, WebhookDelivery
 from app.models.workspace import Workspace
 
 __all__ = [
@@ -34,5 +35,8 @@ __all__ = [
     "SenderAccount",
     "User",
     "WebSession",
+    "Webhook",
+    "WebhookAttempt",
+    "WebhookDelivery",
     "Workspace",
 ]

@@ -1,0 +1,176 @@
+"""/api/v1/webhooks — subscriptions to the event log (SPEC §4 Events). Thin: parse, call, return."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Request, Response
+
+from app.accounts.api_caller import ApiCallerDep
+from app.schemas import MAX_ID
+from app.web.api_common import GONE, NOT_FOUND, model_response
+from app.web.deps import NowDep, SessionDep
+from app.webhooks import service
+from app.webhooks.schemas import (
+    AttemptList,
+    ReplayAccepted,
+    ReplayIn,
+    SecretRotated,
+    TestSent,
+    WebhookCreated,
+    WebhookIn,
+    WebhookList,
+    WebhookRead,
+    WebhookUpdate,
+)
+
+router = APIRouter(prefix="/webhooks", tags=["webhooks"])
+Id = Annotated[int, Path(ge=1, le=MAX_ID)]
+
+
+def keys(request: Request) -> service.Keys:
+    """The secrets' keys and the URL rules, from the settings (tests inject a resolver)."""
+    settings = request.app.state.settings
+    resolver = getattr(request.app.state, "webhook_resolver", None)
+    return service.Keys(
+        secret_key=settings.secret_key,
+        previous=settings.secret_key_previous,
+        allow_private=settings.webhook_allow_private,
+        **({"resolver": resolver} if resolver is not None else {}),
+    )
+
+
+@router.get("", response_model=WebhookList, summary="List the workspace's webhooks")
+def list_webhooks(session: SessionDep, caller: ApiCallerDep) -> Response:
+    items = service.list_webhooks(session, workspace_id=caller.workspace_id)
+    return model_response(WebhookList(items=[service.webhook_read(session, w) for w in items]))
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=WebhookCreated,
+    summary="Subscribe a URL to events",
+    description="Answers the subscription with its `secret`, shown this once. The URL must be "
+    "https and resolve only to public addresses. Events recorded from now on are sent.",
+)
+def create_webhook(
+    data: WebhookIn, request: Request, session: SessionDep, caller: ApiCallerDep, now: NowDep
+) -> Response:
+    webhook, secret = service.create_webhook(
+        session, workspace_id=caller.workspace_id, data=data, keys=keys(request), now=now
+    )
+    read = service.webhook_read(session, webhook)
+    return model_response(WebhookCreated(**read.model_dump(), secret=secret), 201)
+
+
+@router.get("/{webhook_id}", response_model=WebhookRead, responses=NOT_FOUND, summary="A webhook")
+def get_webhook(webhook_id: Id, session: SessionDep, caller: ApiCallerDep) -> Response:
+    webhook = service.get_webhook(session, workspace_id=caller.workspace_id, webhook_id=webhook_id)
+    return model_response(service.webhook_read(session, webhook))
+
+
+@router.patch(
+    "/{webhook_id}",
+    response_model=WebhookRead,
+    responses=NOT_FOUND,
+    summary="Change a webhook",
+    description="Disabling cancels the deliveries waiting; re-enabling sends nothing by itself "
+    "(replay what was missed).",
+)
+def update_webhook(
+    webhook_id: Id,
+    data: WebhookUpdate,
+    request: Request,
+    session: SessionDep,
+    caller: ApiCallerDep,
+    now: NowDep,
+) -> Response:
+    webhook = service.update_webhook(
+        session,
+        workspace_id=caller.workspace_id,
+        webhook_id=webhook_id,
+        data=data,
+        keys=keys(request),
+        now=now,
+    )
+    return model_response(service.webhook_read(session, webhook))
+
+
+@router.delete("/{webhook_id}", status_code=204, responses=NOT_FOUND, summary="Delete a webhook")
+def delete_webhook(webhook_id: Id, session: SessionDep, caller: ApiCallerDep) -> Response:
+    service.delete_webhook(session, workspace_id=caller.workspace_id, webhook_id=webhook_id)
+    return Response(status_code=204)
+
+
+@router.post(
+    "/{webhook_id}/rotate-secret",
+    response_model=SecretRotated,
+    responses=NOT_FOUND,
+    summary="Rotate the signing secret",
+    description="Answers the new secret, shown once. For 24 h deliveries carry both signatures.",
+)
+def rotate_secret(
+    webhook_id: Id, request: Request, session: SessionDep, caller: ApiCallerDep, now: NowDep
+) -> Response:
+    secret, until = service.rotate_secret(
+        session,
+        workspace_id=caller.workspace_id,
+        webhook_id=webhook_id,
+        keys=keys(request),
+        now=now,
+    )
+    return model_response(SecretRotated(secret=secret, previous_secret_until=until))
+
+
+@router.get(
+    "/{webhook_id}/deliveries",
+    response_model=AttemptList,
+    responses=NOT_FOUND,
+    summary="The delivery log: every attempt, newest first",
+)
+def deliveries(
+    webhook_id: Id,
+    session: SessionDep,
+    caller: ApiCallerDep,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(max_length=30)] = None,
+) -> Response:
+    return model_response(
+        service.attempts(
+            session,
+            workspace_id=caller.workspace_id,
+            webhook_id=webhook_id,
+            cursor=cursor,
+            limit=limit,
+        )
+    )
+
+
+@router.post(
+    "/{webhook_id}/replay",
+    status_code=202,
+    response_model=ReplayAccepted,
+    responses={**NOT_FOUND, **GONE},
+    summary="Send every event after a seq again",
+    description="A background job sends them, a page at a time, up to the head of the log now.",
+)
+def replay(webhook_id: Id, data: ReplayIn, session: SessionDep, caller: ApiCallerDep) -> Response:
+    webhook, until = service.replay(
+        session, workspace_id=caller.workspace_id, webhook_id=webhook_id, after=data.after
+    )
+    return model_response(ReplayAccepted(webhook_id=webhook.id, after=data.after, until=until), 202)
+
+
+@router.post(
+    "/{webhook_id}/test",
+    status_code=202,
+    response_model=TestSent,
+    responses=NOT_FOUND,
+    summary="Send a webhook.test event to this subscription",
+)
+def send_test(webhook_id: Id, session: SessionDep, caller: ApiCallerDep, now: NowDep) -> Response:
+    delivery = service.send_test(
+        session, workspace_id=caller.workspace_id, webhook_id=webhook_id, now=now
+    )
+    return model_response(TestSent(delivery_id=delivery.id, event_id=delivery.event_uid), 202)
