@@ -18,6 +18,7 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
     body: bytes = b"ok"
     drip_seconds: float = 0.0  # pause before each byte of the body
+    delay_seconds: float = 0.0  # pause before answering at all
 
 
 @dataclass
@@ -62,6 +63,8 @@ def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
                     Received(self.path, {k.lower(): v for k, v in self.headers.items()}, body)
                 )
             reply = receiver.next_reply()
+            if reply.delay_seconds:
+                time.sleep(reply.delay_seconds)
             self.send_response(reply.status)
             for name, value in reply.headers.items():
                 self.send_header(name, value)

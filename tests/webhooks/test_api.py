@@ -6,12 +6,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from cryptography.fernet import InvalidToken
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.clock import FixedClock
 from app.config import Settings
 from app.main import create_app
+from app.models import Webhook
+from app.webhooks.service import Keys, signing_secrets
 from tests.api.conftest import Api, make_api
 
 
@@ -129,3 +132,17 @@ def test_a_public_https_url_is_accepted(strict_api: Api) -> None:
         f"/api/v1/webhooks/{response.json()['id']}", {"url": "https://10.0.0.1/"}
     )
     assert moved.status_code == 422
+
+
+def test_secrets_are_encrypted_at_rest_and_survive_a_key_change(api: Api, session: Session) -> None:
+    created = api.post("/api/v1/webhooks", {"url": "http://127.0.0.1:9/"}).json()
+    stored = session.get_one(Webhook, created["id"])
+    session.refresh(stored)
+    assert created["secret"] not in stored.secret and "whsec_" not in stored.secret
+    old = Keys(secret_key="test-secret-key-0123456789")
+    changed = Keys(secret_key="a-brand-new-key-9876543210", previous="test-secret-key-0123456789")
+    now = stored.created_at
+    assert signing_secrets(stored, old, now) == [created["secret"]]
+    assert signing_secrets(stored, changed, now) == [created["secret"]]  # the previous key reads it
+    with pytest.raises(InvalidToken):
+        signing_secrets(stored, Keys(secret_key="a-brand-new-key-9876543210"), now)
