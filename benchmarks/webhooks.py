@@ -75,7 +75,7 @@ from multiprocessing.context import SpawnContext, SpawnProcess
 from multiprocessing.sharedctypes import Synchronized
 from multiprocessing.synchronize import Event as MpEvent
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import httpx
 from _common import ROOT, _pg_conninfo, describe_url, log, machine_note, percentile, pg_dsn
@@ -128,8 +128,7 @@ def _receiver_main(
             self.transport: asyncio.Transport | None = None
 
         def connection_made(self, transport: asyncio.BaseTransport) -> None:
-            assert isinstance(transport, asyncio.Transport)
-            self.transport = transport
+            self.transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
 
         def data_received(self, data: bytes) -> None:
             self.buffer += data
