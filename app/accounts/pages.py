@@ -213,7 +213,7 @@ def add_user(
     return RedirectResponse("/admin/users", status_code=303)
 
 
-@router.post("/admin/users/{user_id:int}", dependencies=[CsrfDep])
+@router.post("/admin/users/{user_id:id}", dependencies=[CsrfDep])
 def update_user(
     user_id: int,
     session: SessionDep,
@@ -262,7 +262,7 @@ def create_key(
     )
 
 
-@router.post("/admin/api-keys/{key_id:int}/revoke", dependencies=[CsrfDep])
+@router.post("/admin/api-keys/{key_id:id}/revoke", dependencies=[CsrfDep])
 def revoke_key(key_id: int, session: SessionDep, viewer: AdminDep, now: NowDep) -> Response:
     service.revoke_api_key(session, workspace_id=viewer.workspace_id, api_key_id=key_id, now=now)
     return RedirectResponse("/admin/api-keys", status_code=303)

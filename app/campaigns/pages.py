@@ -15,7 +15,7 @@ from app.domain.statuses import CampaignState
 from app.errors import Conflict, ValidationFailed
 from app.senders.service import list_senders
 from app.web.deps import NowDep, SessionDep
-from app.web.forms import field_errors
+from app.web.forms import field_errors, form_id
 from app.web.templating import page
 
 router = APIRouter(include_in_schema=False)
@@ -28,7 +28,7 @@ STATE_ACTIONS = {
 }
 
 
-@router.post("/campaigns/{campaign_id:int}/state", dependencies=[CsrfDep])
+@router.post("/campaigns/{campaign_id:id}/state", dependencies=[CsrfDep])
 def change_state(
     campaign_id: int,
     session: SessionDep,
@@ -61,7 +61,7 @@ def _form_values(form: Any) -> dict[str, Any]:
     return {
         "name": str(form.get("name", "")),
         "type": str(form.get("type", "connection")),
-        "sender_id": int(sender) if sender.isdigit() else None,
+        "sender_id": form_id(sender),
         "connection_template": str(form.get("connection_template", "")),
         "steps": [FollowUpStep.model_construct(**s) for s in _steps_from_form(form)],
         "max_reinvites": form.get("max_reinvites") or "0",
@@ -121,7 +121,7 @@ async def create_campaign(request: Request, session: SessionDep, viewer: AdminDe
     return RedirectResponse(f"/campaigns/{campaign.id}", status_code=303)
 
 
-@router.get("/campaigns/{campaign_id:int}/edit")
+@router.get("/campaigns/{campaign_id:id}/edit")
 def edit_campaign(
     campaign_id: int, request: Request, session: SessionDep, viewer: AdminDep
 ) -> Response:
@@ -137,7 +137,7 @@ def edit_campaign(
     return _editor(request, session, viewer, c, values, {})
 
 
-@router.post("/campaigns/{campaign_id:int}/edit", dependencies=[CsrfDep])
+@router.post("/campaigns/{campaign_id:id}/edit", dependencies=[CsrfDep])
 async def save_campaign(
     campaign_id: int, request: Request, session: SessionDep, viewer: AdminDep, now: NowDep
 ) -> Response:
@@ -177,7 +177,7 @@ async def note_check(request: Request, session: SessionDep, viewer: AdminDep) ->
         session,
         workspace_id=viewer.workspace_id,
         template=template,
-        sender_id=int(sender_id) if sender_id.isdigit() else None,
+        sender_id=form_id(sender_id),
         campaign_id=int(campaign_id) if campaign_id.isdigit() else None,
     )
     return page(

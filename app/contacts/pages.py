@@ -31,6 +31,7 @@ from app.domain.transitions import Counted
 from app.errors import ValidationFailed
 from app.models import Contact
 from app.pagination import encode_cursor
+from app.schemas import DbId
 from app.senders.service import get_sender
 from app.web.deps import NowDep, SessionDep
 from app.web.downloads import csv_response
@@ -88,7 +89,7 @@ def _query(filters: ContactFilter, sort: str, **extra: str) -> str:
     return urlencode(pairs)
 
 
-@router.get("/campaigns/{campaign_id:int}", name="campaign")
+@router.get("/campaigns/{campaign_id:id}", name="campaign")
 def campaign_page(
     campaign_id: int,
     request: Request,
@@ -163,14 +164,14 @@ def campaign_page(
     return page(request, "campaigns/campaign.html", context, block="contacts")
 
 
-@router.post("/campaigns/{campaign_id:int}/contacts/bulk", dependencies=[CsrfDep])
+@router.post("/campaigns/{campaign_id:id}/contacts/bulk", dependencies=[CsrfDep])
 def bulk_action(
     campaign_id: int,
     session: SessionDep,
     viewer: AdminDep,
     now: NowDep,
     action: Annotated[str, Form(pattern="^(withdraw|mute|unmute|blacklist)$")],
-    contact_id: Annotated[list[int], Form()] = [],  # noqa: B006
+    contact_id: Annotated[list[DbId], Form()] = [],  # noqa: B006
     back: Annotated[str, Form(max_length=2000)] = "",
 ) -> Response:
     service.get_campaign(
@@ -225,7 +226,7 @@ def bulk_action(
     )
 
 
-@router.get("/campaigns/{campaign_id:int}/export.csv")
+@router.get("/campaigns/{campaign_id:id}/export.csv")
 def export_csv(
     campaign_id: int,
     request: Request,
@@ -252,7 +253,7 @@ def export_csv(
 # ------------------------------------------------------------------ editor
 
 
-@router.get("/contacts/{contact_id:int}", name="contact")
+@router.get("/contacts/{contact_id:id}", name="contact")
 def contact_log(
     contact_id: int, request: Request, session: SessionDep, viewer: ViewerDep
 ) -> Response:

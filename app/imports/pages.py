@@ -17,6 +17,7 @@ from app.imports import service
 from app.imports.reader import FIELDS
 from app.web.deps import NowDep, SessionDep
 from app.web.downloads import csv_response
+from app.web.forms import form_id
 from app.web.templating import page
 
 router = APIRouter(include_in_schema=False)
@@ -161,10 +162,19 @@ def _mapping_from_form(form: Any, columns: int) -> dict[int, str]:
     return mapping
 
 
+def _campaign_id(value: object) -> int:
+    campaign_id = form_id(value)
+    if campaign_id is None:
+        raise ValidationFailed(
+            "Choose the campaign to import into", {"campaign_id": ["Choose a campaign"]}
+        )
+    return campaign_id
+
+
 @router.post("/imports/preview", dependencies=[CsrfDep])
 async def refresh_preview(request: Request, session: SessionDep, viewer: AdminDep) -> Response:
     form = await request.form()
-    token, campaign_id = str(form.get("token", "")), int(str(form.get("campaign_id", "0")) or 0)
+    token, campaign_id = str(form.get("token", "")), _campaign_id(form.get("campaign_id"))
     dialect = service.inspect_file(_upload_path(request, token))
     raw = _mapping_from_form(form, len(dialect.header))
     try:
@@ -196,7 +206,7 @@ async def refresh_preview(request: Request, session: SessionDep, viewer: AdminDe
 @router.post("/imports/commit", dependencies=[CsrfDep])
 async def commit(request: Request, session: SessionDep, viewer: AdminDep, now: NowDep) -> Response:
     form = await request.form()
-    token, campaign_id = str(form.get("token", "")), int(str(form.get("campaign_id", "0")) or 0)
+    token, campaign_id = str(form.get("token", "")), _campaign_id(form.get("campaign_id"))
     path = _upload_path(request, token)
     dialect = service.inspect_file(path)
     policy_value = str(form.get("on_duplicate", "skip"))
@@ -243,7 +253,7 @@ async def commit(request: Request, session: SessionDep, viewer: AdminDep, now: N
     return RedirectResponse(target, status_code=303)
 
 
-@router.get("/imports/{import_id:int}")
+@router.get("/imports/{import_id:id}")
 def progress(
     import_id: int, request: Request, session: SessionDep, viewer: ViewerDep, now: NowDep
 ) -> Response:
@@ -266,7 +276,7 @@ def progress(
     return page(request, "imports/progress.html", context, block="progress")
 
 
-@router.get("/imports/{import_id:int}/rejected.csv")
+@router.get("/imports/{import_id:id}/rejected.csv")
 def rejected(import_id: int, request: Request, session: SessionDep, viewer: ViewerDep) -> Response:
     job, header, rows = service.rejected_rows(
         session,
@@ -277,13 +287,13 @@ def rejected(import_id: int, request: Request, session: SessionDep, viewer: View
     return csv_response(f"import-{job.id}-rejected.csv", header, rows)
 
 
-@router.post("/imports/{import_id:int}/cancel", dependencies=[CsrfDep])
+@router.post("/imports/{import_id:id}/cancel", dependencies=[CsrfDep])
 def cancel(import_id: int, session: SessionDep, viewer: AdminDep, now: NowDep) -> Response:
     service.cancel_import(session, workspace_id=viewer.workspace_id, import_id=import_id, now=now)
     return RedirectResponse(f"/imports/{import_id}", status_code=303)
 
 
-@router.post("/imports/{import_id:int}/undo", dependencies=[CsrfDep])
+@router.post("/imports/{import_id:id}/undo", dependencies=[CsrfDep])
 def undo(import_id: int, session: SessionDep, viewer: AdminDep, now: NowDep) -> Response:
     service.undo_import(session, workspace_id=viewer.workspace_id, import_id=import_id, now=now)
     return RedirectResponse(f"/imports/{import_id}", status_code=303)

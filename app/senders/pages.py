@@ -64,7 +64,7 @@ def add_sender(
     return RedirectResponse("/senders?saved=1", status_code=303)
 
 
-@router.post("/senders/{sender_id:int}", dependencies=[CsrfDep])
+@router.post("/senders/{sender_id:id}", dependencies=[CsrfDep])
 async def update_sender(
     sender_id: int, request: Request, session: SessionDep, viewer: AdminDep
 ) -> Response:

@@ -31,3 +31,12 @@ def field_errors(exc: ValidationError) -> dict[str, list[str]]:
         path = ".".join(str(p) for p in err["loc"]) or "form"
         out.setdefault(path, []).append(readable_message(err))
     return out
+
+
+def form_id(value: object) -> int | None:
+    """An id typed into (or posted by) a form: 1 to 18 digits, else None (never an integer the
+    database would refuse)."""
+    text = str(value or "").strip()
+    if not text.isdigit() or len(text) > 18 or int(text) < 1:
+        return None
+    return int(text)

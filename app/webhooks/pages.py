@@ -11,7 +11,6 @@ from pydantic import ValidationError
 
 from app.accounts.security import AdminDep, CsrfDep
 from app.errors import AppError
-from app.schemas import MAX_ID
 from app.web.deps import NowDep, SessionDep
 from app.web.forms import field_errors
 from app.web.templating import page
@@ -106,16 +105,12 @@ def _detail(
     return page(request, "webhooks/detail.html", context, status_code=status_code)
 
 
-def _id(webhook_id: int) -> int:
-    return webhook_id if 1 <= webhook_id <= MAX_ID else 0
-
-
-@router.get("/admin/webhooks/{webhook_id:int}")
+@router.get("/admin/webhooks/{webhook_id:id}")
 def detail(request: Request, session: SessionDep, viewer: AdminDep, webhook_id: int) -> Response:
-    return _detail(request, session, viewer.workspace_id, _id(webhook_id))
+    return _detail(request, session, viewer.workspace_id, webhook_id)
 
 
-@router.post("/admin/webhooks/{webhook_id:int}/enabled", dependencies=[CsrfDep])
+@router.post("/admin/webhooks/{webhook_id:id}/enabled", dependencies=[CsrfDep])
 def set_enabled(
     request: Request,
     session: SessionDep,
@@ -124,9 +119,7 @@ def set_enabled(
     webhook_id: int,
     enabled: Annotated[bool, Form()],
 ) -> Response:
-    webhook = service.get_webhook(
-        session, workspace_id=viewer.workspace_id, webhook_id=_id(webhook_id)
-    )
+    webhook = service.get_webhook(session, workspace_id=viewer.workspace_id, webhook_id=webhook_id)
     if enabled is not webhook.enabled:
         service.set_enabled(
             session, webhook, enabled=enabled, now=now, reason="Disabled by an admin"
@@ -139,38 +132,36 @@ def set_enabled(
     return _detail(request, session, viewer.workspace_id, webhook.id, message=message)
 
 
-@router.post("/admin/webhooks/{webhook_id:int}/rotate", dependencies=[CsrfDep])
+@router.post("/admin/webhooks/{webhook_id:id}/rotate", dependencies=[CsrfDep])
 def rotate(
     request: Request, session: SessionDep, viewer: AdminDep, now: NowDep, webhook_id: int
 ) -> Response:
     secret, until = service.rotate_secret(
         session,
         workspace_id=viewer.workspace_id,
-        webhook_id=_id(webhook_id),
+        webhook_id=webhook_id,
         keys=keys(request),
         now=now,
     )
     message = f"New secret below, shown once. Until {until:%Y-%m-%d %H:%M} UTC deliveries carry both signatures."
     return _detail(
-        request, session, viewer.workspace_id, _id(webhook_id), message=message, secret=secret
+        request, session, viewer.workspace_id, webhook_id, message=message, secret=secret
     )
 
 
-@router.post("/admin/webhooks/{webhook_id:int}/test", dependencies=[CsrfDep])
+@router.post("/admin/webhooks/{webhook_id:id}/test", dependencies=[CsrfDep])
 def send_test(
     request: Request, session: SessionDep, viewer: AdminDep, now: NowDep, webhook_id: int
 ) -> Response:
     try:
-        service.send_test(
-            session, workspace_id=viewer.workspace_id, webhook_id=_id(webhook_id), now=now
-        )
+        service.send_test(session, workspace_id=viewer.workspace_id, webhook_id=webhook_id, now=now)
         message = "A webhook.test event is on its way: its attempt appears below."
     except AppError as exc:
         message = exc.detail
-    return _detail(request, session, viewer.workspace_id, _id(webhook_id), message=message)
+    return _detail(request, session, viewer.workspace_id, webhook_id, message=message)
 
 
-@router.post("/admin/webhooks/{webhook_id:int}/replay", dependencies=[CsrfDep])
+@router.post("/admin/webhooks/{webhook_id:id}/replay", dependencies=[CsrfDep])
 def replay(
     request: Request,
     session: SessionDep,
@@ -181,14 +172,14 @@ def replay(
     try:
         data = ReplayIn.model_validate({"after": after.strip() or None})
         _hook, until = service.replay(
-            session, workspace_id=viewer.workspace_id, webhook_id=_id(webhook_id), after=data.after
+            session, workspace_id=viewer.workspace_id, webhook_id=webhook_id, after=data.after
         )
     except ValidationError as exc:
         return _detail(
             request,
             session,
             viewer.workspace_id,
-            _id(webhook_id),
+            webhook_id,
             status_code=422,
             errors=field_errors(exc),
         )
@@ -197,15 +188,15 @@ def replay(
             request,
             session,
             viewer.workspace_id,
-            _id(webhook_id),
+            webhook_id,
             status_code=422,
             errors={"after": [exc.detail]},
         )
     message = f"Replaying events {data.after + 1}–{until} in the background."
-    return _detail(request, session, viewer.workspace_id, _id(webhook_id), message=message)
+    return _detail(request, session, viewer.workspace_id, webhook_id, message=message)
 
 
-@router.post("/admin/webhooks/{webhook_id:int}/delete", dependencies=[CsrfDep])
+@router.post("/admin/webhooks/{webhook_id:id}/delete", dependencies=[CsrfDep])
 def delete(session: SessionDep, viewer: AdminDep, webhook_id: int) -> Response:
-    service.delete_webhook(session, workspace_id=viewer.workspace_id, webhook_id=_id(webhook_id))
+    service.delete_webhook(session, workspace_id=viewer.workspace_id, webhook_id=webhook_id)
     return RedirectResponse("/admin/webhooks", status_code=303)
