@@ -33,16 +33,25 @@ FIELD_LABELS = {
 }
 
 
-def _upload_path(request: Request, token: str) -> Path:
+def _owner(viewer: Any) -> str:
+    return f"{viewer.workspace_id}:{viewer.user_id}"
+
+
+def _upload_path(request: Request, token: str, viewer: Any) -> Path:
+    """The upload of this token, if THIS user of THIS workspace made it: a token is bound to its
+    workspace and user (a file beside it says whose), so another workspace's admin holding it
+    previews and commits nothing. A stranger's token reads as expired: no hint it exists."""
+    expired = ValidationFailed(
+        "The upload expired; choose the file again", {"file": ["Upload it again"]}
+    )
     if not TOKEN.match(token):
-        raise ValidationFailed(
-            "The upload expired; choose the file again", {"file": ["Upload it again"]}
-        )
+        raise expired
     path = Path(request.app.state.settings.data_dir) / "imports" / f"{token}.csv"
-    if not path.exists():
-        raise ValidationFailed(
-            "The upload expired; choose the file again", {"file": ["Upload it again"]}
-        )
+    owner = path.with_suffix(".owner")
+    if not path.exists() or not owner.exists():
+        raise expired
+    if owner.read_text(encoding="utf-8").strip() != _owner(viewer):
+        raise expired
     return path
 
 
@@ -83,7 +92,7 @@ def _preview_page(
     policy: str,
     error: str | None = None,
 ) -> Response:
-    path = _upload_path(request, token)
+    path = _upload_path(request, token, viewer)
     result = service.preview(
         session,
         workspace_id=viewer.workspace_id,
@@ -126,6 +135,7 @@ def upload(
         path.with_suffix(".name").write_text(
             (file.filename or "upload.csv")[:255], encoding="utf-8"
         )
+        path.with_suffix(".owner").write_text(_owner(viewer), encoding="utf-8")
     except AppError as exc:
         campaigns = list_campaigns(session, workspace_id=viewer.workspace_id, limit=500)
         history = service.list_imports(session, workspace_id=viewer.workspace_id, limit=100)
@@ -175,7 +185,7 @@ def _campaign_id(value: object) -> int:
 async def refresh_preview(request: Request, session: SessionDep, viewer: AdminDep) -> Response:
     form = await request.form()
     token, campaign_id = str(form.get("token", "")), _campaign_id(form.get("campaign_id"))
-    dialect = service.inspect_file(_upload_path(request, token))
+    dialect = service.inspect_file(_upload_path(request, token, viewer))
     raw = _mapping_from_form(form, len(dialect.header))
     try:
         mapping = (
@@ -207,7 +217,7 @@ async def refresh_preview(request: Request, session: SessionDep, viewer: AdminDe
 async def commit(request: Request, session: SessionDep, viewer: AdminDep, now: NowDep) -> Response:
     form = await request.form()
     token, campaign_id = str(form.get("token", "")), _campaign_id(form.get("campaign_id"))
-    path = _upload_path(request, token)
+    path = _upload_path(request, token, viewer)
     dialect = service.inspect_file(path)
     policy_value = str(form.get("on_duplicate", "skip"))
     try:
@@ -234,6 +244,7 @@ async def commit(request: Request, session: SessionDep, viewer: AdminDep, now: N
     name_file = path.with_suffix(".name")
     filename = name_file.read_text(encoding="utf-8") if name_file.exists() else "upload.csv"
     name_file.unlink(missing_ok=True)
+    path.with_suffix(".owner").unlink(missing_ok=True)
     job = service.create_import(
         session,
         workspace_id=viewer.workspace_id,
