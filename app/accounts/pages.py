@@ -8,7 +8,7 @@ from urllib.parse import urlparse
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
-from app.accounts import service
+from app.accounts import service, throttle
 from app.accounts.security import (
     LOGIN_CSRF_COOKIE,
     SESSION_COOKIE,
@@ -21,9 +21,9 @@ from app.accounts.security import (
     new_login_csrf,
     session_policy,
 )
-from app.accounts.sessions import sign_in, sign_out
+from app.accounts.sessions import open_session, sign_in, sign_out
 from app.domain.statuses import Role
-from app.errors import AppError, ValidationFailed
+from app.errors import AppError, RateLimited, ValidationFailed
 from app.models import User
 from app.web.deps import NowDep, SessionDep
 from app.web.templating import page
@@ -79,25 +79,38 @@ def login_form(request: Request, next: str = "/") -> Response:  # noqa: A002 - t
 @router.post("/login")
 def login(
     request: Request,
-    session: SessionDep,
     now: NowDep,
     email: Annotated[str, Form(max_length=320)] = "",
     password: Annotated[str, Form(max_length=1000)] = "",
     csrf_token: Annotated[str, Form(max_length=200)] = "",
     next: Annotated[str, Form(max_length=2000)] = "/",  # noqa: A002
 ) -> Response:
+    """No request transaction here: the attempt is counted, the password checked and the session
+    written in steps, so the hash never runs inside a write transaction (app.accounts.sessions)."""
     check_login_csrf(request, csrf_token)
     settings = request.app.state.settings
     ip = request.client.host if request.client else "unknown"
-    signed = sign_in(
-        session,
-        email=email,
-        password=password,
-        ip=ip,
-        now=now,
-        policy=session_policy(settings),
-        old_token=request.cookies.get(SESSION_COOKIE),
+    device = throttle.known_device(
+        settings.secret_key, request.cookies.get(throttle.DEVICE_COOKIE), email
     )
+    try:
+        signed = sign_in(
+            request.app.state.sessionmaker,
+            request.app.state.read_sessionmaker,
+            email=email,
+            password=password,
+            ip=ip,
+            device=device,
+            now=now,
+            policy=session_policy(settings),
+            old_token=request.cookies.get(SESSION_COOKIE),
+        )
+    except RateLimited as exc:
+        response = _login_page(
+            request, error=exc.detail, email=email, next_=_safe_next(next), status=429
+        )
+        response.headers["Retry-After"] = str(exc.retry_after)
+        return response
     if signed is None:
         return _login_page(
             request,
@@ -115,6 +128,15 @@ def login(
         secure=cookie_is_secure(request),
         max_age=settings.session_absolute_hours * 3600,
     )
+    if device is None:  # this browser is a known device of the account from now on
+        response.set_cookie(
+            throttle.DEVICE_COOKIE,
+            throttle.device_cookie(settings.secret_key, email),
+            httponly=True,
+            samesite="lax",
+            secure=cookie_is_secure(request),
+            max_age=throttle.DEVICE_COOKIE_DAYS * 86400,
+        )
     response.delete_cookie(LOGIN_CSRF_COOKIE)
     return response
 
@@ -139,12 +161,24 @@ def change_password(
     request: Request,
     session: SessionDep,
     viewer: ViewerDep,
+    now: NowDep,
     current_password: Annotated[str, Form(max_length=1000)] = "",
     new_password: Annotated[str, Form(max_length=1000)] = "",
 ) -> Response:
     user = session.get_one(User, viewer.user_id)
     try:
+        with request.app.state.sessionmaker.begin() as counting:
+            throttle.reserve_password_check(counting, user_id=user.id, now=now)
         service.change_password(session, user=user, current=current_password, new=new_password)
+    except RateLimited as exc:
+        response = page(
+            request,
+            "accounts/account.html",
+            {"saved": False, "errors": {"current_password": [exc.detail]}},
+            status_code=429,
+        )
+        response.headers["Retry-After"] = str(exc.retry_after)
+        return response
     except ValidationFailed as exc:
         return page(
             request,
@@ -153,25 +187,25 @@ def change_password(
             status_code=422,
         )
     service.sign_out_everywhere(session, user_id=user.id)
-    # Keep this browser signed in with a fresh session.
-    signed = sign_in(
+    # Keep this browser signed in with a fresh session (the password was just checked).
+    signed = open_session(
         session,
+        user_id=user.id,
         email=user.email,
-        password=new_password,
         ip=request.client.host if request.client else "unknown",
-        now=request.app.state.clock(),
+        device=None,
+        now=now,
         policy=session_policy(request.app.state.settings),
         old_token=None,
     )
     response = RedirectResponse("/account?saved=1", status_code=303)
-    if signed is not None:
-        response.set_cookie(
-            SESSION_COOKIE,
-            signed.token,
-            httponly=True,
-            samesite="lax",
-            secure=cookie_is_secure(request),
-        )
+    response.set_cookie(
+        SESSION_COOKIE,
+        signed.token,
+        httponly=True,
+        samesite="lax",
+        secure=cookie_is_secure(request),
+    )
     return response
 
 

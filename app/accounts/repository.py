@@ -1,11 +1,14 @@
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Mapping, Sequence
+from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import case, delete, or_, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from app.models import ApiKey, LoginFailure, User, WebSession, Workspace
+from app.models import ApiKey, SigninCounter, User, WebSession, Workspace
 
 
 def get_workspace(session: Session, workspace_id: int) -> Workspace | None:
@@ -42,20 +45,84 @@ def sign_out_everywhere(session: Session, *, user_id: int) -> None:
 # ---------------------------------------------------------------- sign-in
 
 
-def recent_failures(
-    session: Session, *, email: str, ip: str, since: datetime
-) -> tuple[int, datetime | None]:
-    """Failed sign-ins for this email or address after `since`: how many, and the oldest."""
-    count, oldest = session.execute(
-        select(func.count(), func.min(LoginFailure.at)).where(
-            LoginFailure.at > since, (LoginFailure.email == email) | (LoginFailure.ip == ip)
+def _upsert(session: Session) -> Any:
+    dialect = session.get_bind().dialect.name
+    return pg_insert(SigninCounter) if dialect == "postgresql" else sqlite_insert(SigninCounter)
+
+
+def count_in_window(
+    session: Session, key: str, *, now: float, window: float, limit: int
+) -> float | None:
+    """Count one attempt against `key`, in ONE statement, unless its window already holds
+    `limit` (a window older than `window` seconds starts again). Returns None when counted, else
+    the seconds until the window frees up."""
+    expired = SigninCounter.window_start <= now - window
+    stmt = (
+        _upsert(session)
+        .values(key=key, count=1, window_start=now, next_allowed=0.0)
+        .on_conflict_do_update(
+            index_elements=[SigninCounter.key],
+            set_={
+                "count": case((expired, 1), else_=SigninCounter.count + 1),
+                "window_start": case((expired, now), else_=SigninCounter.window_start),
+            },
+            where=or_(expired, SigninCounter.count < limit),
         )
-    ).one()
-    return int(count or 0), oldest
+        .returning(SigninCounter.count)
+    )
+    if session.execute(stmt).first() is not None:
+        return None
+    start = session.scalar(select(SigninCounter.window_start).where(SigninCounter.key == key))
+    return max(1.0, (start or now) + window - now)
 
 
-def forget_failures(session: Session, *, email: str) -> None:
-    session.execute(delete(LoginFailure).where(LoginFailure.email == email))
+def count_with_back_off(
+    session: Session,
+    key: str,
+    *,
+    now: float,
+    window: float,
+    delays: Mapping[int, float],
+    cap: float,
+) -> float | None:
+    """Count one attempt against `key` in ONE statement, unless its back-off is still running;
+    the n-th attempt in the window makes the next one wait `delays.get(n, cap)` seconds (0 for
+    the free ones). Returns None when counted, else the seconds left to wait."""
+    expired = SigninCounter.window_start <= now - window
+    new_count = case((expired, 1), else_=SigninCounter.count + 1)
+    delay = case(*[(new_count == n, d) for n, d in sorted(delays.items())], else_=cap)
+    stmt = (
+        _upsert(session)
+        .values(key=key, count=1, window_start=now, next_allowed=now + delays.get(1, cap))
+        .on_conflict_do_update(
+            index_elements=[SigninCounter.key],
+            set_={
+                "count": new_count,
+                "window_start": case((expired, now), else_=SigninCounter.window_start),
+                "next_allowed": now + delay,
+            },
+            where=or_(expired, SigninCounter.next_allowed <= now),
+        )
+        .returning(SigninCounter.count)
+    )
+    if session.execute(stmt).first() is not None:
+        return None
+    until = session.scalar(select(SigninCounter.next_allowed).where(SigninCounter.key == key))
+    return max(1.0, (until or now) - now)
+
+
+def forget_counters(session: Session, keys: Sequence[str]) -> None:
+    session.execute(delete(SigninCounter).where(SigninCounter.key.in_(list(keys))))
+
+
+def purge_counters(session: Session, *, before: float) -> int:
+    """Counters whose window and back-off are both over: they count nothing any more."""
+    result = session.execute(
+        delete(SigninCounter).where(
+            SigninCounter.window_start < before, SigninCounter.next_allowed < before
+        )
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def web_session_by_hash(session: Session, token_hash: str) -> WebSession | None:

@@ -7,16 +7,13 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
-from app.accounts import repository
-from app.accounts.service import authenticate_user
-from app.errors import RateLimited
-from app.models import LoginFailure, User, WebSession
+from app.accounts import repository, throttle
+from app.accounts.passwords import verify_password
+from app.models import User, WebSession
 
 LAST_SEEN_RESOLUTION = timedelta(minutes=1)
-THROTTLE_WINDOW = timedelta(minutes=15)
-MAX_FAILURES = 5
 
 
 def _hash(token: str) -> str:
@@ -37,35 +34,63 @@ class SignedIn:
 
 
 def sign_in(
-    session: Session,
+    factory: sessionmaker[Session],
+    reader: sessionmaker[Session],
     *,
     email: str,
     password: str,
     ip: str,
+    device: str | None,
     now: datetime,
     policy: SessionPolicy,
     old_token: str | None,
 ) -> SignedIn | None:
-    """A new session (a fresh token: never the one the browser had before) or None for bad credentials.
+    """A new session (a fresh token: never the one the browser had before) or None for bad
+    credentials. Raises RateLimited when the throttle refuses the attempt (app.accounts.throttle).
 
-    Raises RateLimited after too many failures for this email or address in 15 minutes.
+    Three steps, and the password hash runs in none of their transactions: count the attempt
+    (a short write, committed), read the user, verify the password (argon2: tens of ms and 64 MiB),
+    then, only for the right password, write the session.
     """
     email = email.strip().lower()
-    since = now - THROTTLE_WINDOW
-    failures, oldest = repository.recent_failures(session, email=email, ip=ip, since=since)
-    if failures >= MAX_FAILURES:
-        wait = max(1, int(((oldest or now) + THROTTLE_WINDOW - now).total_seconds()))
-        raise RateLimited(
-            f"Too many failed sign-ins. Try again in {max(1, wait // 60)} minute(s).",
-            retry_after=wait,
-        )
-    user = authenticate_user(session, email=email, password=password, now=now)
-    if user is None:
-        session.add(LoginFailure(email=email[:320], ip=ip[:64], at=now))
+    with factory.begin() as session:
+        throttle.reserve(session, email=email, ip=ip, device=device, now=now)
+    with reader() as session:
+        user = repository.find_user_by_email(session, email)
+        password_hash = user.password_hash if user is not None else None
+        active = user is not None and user.is_active
+    if not verify_password(password_hash, password) or not active or user is None:
         return None
+    with factory.begin() as session:
+        return open_session(
+            session,
+            user_id=user.id,
+            email=email,
+            ip=ip,
+            device=device,
+            now=now,
+            policy=policy,
+            old_token=old_token,
+        )
+
+
+def open_session(
+    session: Session,
+    *,
+    user_id: int,
+    email: str,
+    ip: str,
+    device: str | None,
+    now: datetime,
+    policy: SessionPolicy,
+    old_token: str | None,
+) -> SignedIn:
+    """The session of a user whose password was just verified, in the caller's transaction."""
+    user = session.get_one(User, user_id)
+    user.last_login_at = now
     if old_token:
         sign_out(session, token=old_token)
-    repository.forget_failures(session, email=email)
+    throttle.succeeded(session, email=email, ip=ip, device=device)
     token = secrets.token_urlsafe(32)
     web = WebSession(
         token_hash=_hash(token),

@@ -11,8 +11,9 @@ from app.models.event import Event, EventHead
 from app.models.idempotency import IdempotencyKey
 from app.models.rate_limit import ApiRateWindow
 from app.models.sender import SenderAccount
+from app.models.signin_throttle import SigninCounter
 from app.models.user import User
-from app.models.web_session import LoginFailure, WebSession
+from app.models.web_session import WebSession
 from app.models.webhook import Webhook, WebhookAttempt, WebhookDelivery
 from app.models.workspace import Workspace
 
@@ -31,8 +32,8 @@ __all__ = [
     "EventHead",
     "FollowUpStep",
     "IdempotencyKey",
-    "LoginFailure",
     "SenderAccount",
+    "SigninCounter",
     "User",
     "WebSession",
     "Webhook",

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, BigId
@@ -20,15 +20,3 @@ class WebSession(Base):
     created_at: Mapped[datetime]
     last_seen_at: Mapped[datetime]
     expires_at: Mapped[datetime]
-
-
-class LoginFailure(Base):
-    """A failed sign-in, for throttling across every server process."""
-
-    __tablename__ = "login_failures"
-    __table_args__ = (Index("ix_login_failures_email_at", "email", "at"),)
-
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    email: Mapped[str] = mapped_column(String(320))
-    ip: Mapped[str] = mapped_column(String(64))
-    at: Mapped[datetime]
