@@ -7,9 +7,11 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Sequence
+from datetime import timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from app.accounts import jobs as account_jobs
 from app.clock import Clock
 from app.config import EngineMode, Settings
 from app.engine import jobs as engine_jobs
@@ -40,8 +42,12 @@ def background_jobs(
             clock=clock,
             batch_size=settings.import_batch_size,
             file_retention_days=settings.import_file_retention_days,
+            data_dir=settings.data_dir,
         ),
         *event_jobs.jobs(factory, clock=clock, retention_days=settings.event_retention_days),
+        *account_jobs.jobs(
+            factory, clock=clock, idle=timedelta(minutes=settings.session_idle_minutes)
+        ),
         *webhook_jobs.jobs(
             factory,
             clock=clock,

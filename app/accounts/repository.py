@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import case, delete, or_, select
@@ -131,3 +132,14 @@ def web_session_by_hash(session: Session, token_hash: str) -> WebSession | None:
 
 def delete_web_session(session: Session, token_hash: str) -> None:
     session.execute(delete(WebSession).where(WebSession.token_hash == token_hash))
+
+
+def purge_sessions(session: Session, *, now: datetime, idle_since: datetime) -> int:
+    """Sessions past their absolute end or idle since before `idle_since`: they never sign anyone
+    in again."""
+    result = session.execute(
+        delete(WebSession).where(
+            or_(WebSession.expires_at <= now, WebSession.last_seen_at < idle_since)
+        )
+    )
+    return int(getattr(result, "rowcount", 0) or 0)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
+import time
 from datetime import timedelta
+from pathlib import Path
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -37,12 +40,38 @@ def remove_old_files(
             return
 
 
+ABANDONED_AFTER = timedelta(hours=24)
+SIDECARS = (".owner", ".name")
+
+
+def remove_abandoned_uploads(
+    data_dir: str, *, now: float | None = None, older_than: timedelta = ABANDONED_AFTER
+) -> int:
+    """Remove files uploaded from the dashboard but never imported (left at the mapping preview):
+    an upload still beside its sidecars (who uploaded it, its name: the commit removes them) and
+    untouched for a day. Returns how many went."""
+    cutoff = (time.time() if now is None else now) - older_than.total_seconds()
+    removed = 0
+    for sidecar in Path(data_dir, "imports").glob("*.name"):
+        upload = sidecar.with_suffix(".csv")
+        with contextlib.suppress(FileNotFoundError):
+            if sidecar.stat().st_mtime >= cutoff:
+                continue
+        for path in (upload, *(upload.with_suffix(s) for s in SIDECARS)):
+            path.unlink(missing_ok=True)
+        removed += 1
+    if removed:
+        log.info("removed %d uploads abandoned at the preview", removed)
+    return removed
+
+
 def jobs(
     factory: sessionmaker[Session],
     *,
     clock: Clock,
     batch_size: int,
     file_retention_days: int,
+    data_dir: str,
     interval: float = 1.0,
 ) -> list[Job]:
     declared = [
@@ -50,7 +79,12 @@ def jobs(
             "imports",
             interval,
             lambda _stopping: run_pending_imports(factory, clock=clock, batch_size=batch_size),
-        )
+        ),
+        Job(
+            "abandoned-uploads",
+            FILE_CLEANUP_EVERY_SECONDS,
+            lambda _stopping: remove_abandoned_uploads(data_dir),
+        ),
     ]
     if file_retention_days:
         retention = timedelta(days=file_retention_days)

@@ -1,0 +1,61 @@
+"""Nothing grows forever (SPEC §8; issue 15, item 11): the background jobs purge ended sessions,
+idle sign-in counters, idempotency keys past 24 h and uploads abandoned at the preview."""
+
+from __future__ import annotations
+
+import os
+import time
+from datetime import timedelta
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.accounts import jobs as account_jobs
+from app.clock import FixedClock
+from app.imports.jobs import remove_abandoned_uploads
+from app.models import SigninCounter, WebSession
+from tests.pages.conftest import Team, login
+
+IDLE = timedelta(minutes=120)
+
+
+def count(session: Session, model: type) -> int:
+    return int(session.scalar(select(func.count()).select_from(model)) or 0)
+
+
+def test_ended_sessions_and_idle_counters_are_purged(
+    app_client: TestClient,
+    session: Session,
+    session_factory: sessionmaker[Session],
+    team: Team,
+    clock: FixedClock,
+) -> None:
+    login(app_client, team.rep_email)
+    app_client.cookies.clear()
+    app_client.post("/login", data={"email": team.admin_email, "password": "x"})  # a counter
+    assert count(session, WebSession) == 1 and count(session, SigninCounter) >= 1
+    assert account_jobs.purge(session_factory, clock=clock, idle=IDLE) == (0, 0)
+    clock.advance(minutes=121)  # idle past the timeout; the counters' 15-minute window is over
+    assert account_jobs.purge(session_factory, clock=clock, idle=IDLE) != (0, 0)
+    assert count(session, WebSession) == 0 and count(session, SigninCounter) == 0
+
+
+def test_uploads_abandoned_at_the_preview_are_removed_after_a_day(tmp_path: Path) -> None:
+    folder = tmp_path / "imports"
+    folder.mkdir()
+    day_old = time.time() - 25 * 3600
+    for token, sidecars, age in [
+        ("a" * 32, (".name", ".owner"), day_old),  # abandoned: goes
+        ("b" * 32, (".name", ".owner"), time.time()),  # being previewed now: stays
+        ("c" * 32, (), day_old),  # committed (an import's file): stays
+    ]:
+        for suffix in (".csv", *sidecars):
+            path = folder / f"{token}{suffix}"
+            path.write_text("x")
+            os.utime(path, (age, age))
+    assert remove_abandoned_uploads(str(tmp_path)) == 1
+    assert sorted(p.name for p in folder.iterdir()) == sorted(
+        [f"{'b' * 32}.csv", f"{'b' * 32}.name", f"{'b' * 32}.owner", f"{'c' * 32}.csv"]
+    )
