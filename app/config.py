@@ -24,6 +24,8 @@ class Settings(BaseSettings):
     engine: EngineMode = EngineMode.SANDBOX
     upload_max_bytes: Annotated[int, Field(gt=0)] = 200 * 1024 * 1024
     api_body_max_bytes: Annotated[int, Field(gt=0)] = 5 * 1024 * 1024
+    # Every dashboard form but the upload (sign-in, settings, a bulk action on 200 contacts …).
+    form_body_max_bytes: Annotated[int, Field(gt=0)] = 256 * 1024
     api_rate_limit_per_minute: Annotated[int, Field(gt=0)] = 600
     log_level: str = "INFO"
     db_pool_size: Annotated[int, Field(gt=0)] = 10

@@ -132,7 +132,8 @@ def create_app(
             return settings.upload_max_bytes
         if path.startswith(API_PREFIX):
             return settings.api_body_max_bytes
-        return None
+        # Every other form (sign-in, settings, bulk actions …): a small cap, before a byte is read.
+        return settings.form_body_max_bytes
 
     app.add_middleware(BodyLimitMiddleware, limit_for=body_limit)
     app.add_middleware(SecurityHeadersMiddleware)

@@ -3,22 +3,26 @@
 from __future__ import annotations
 
 import re
+import uuid
 from pathlib import Path
-from typing import Annotated, Any
+from typing import IO, Any
 
-from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse, Response
+from sqlalchemy.orm import Session
 
-from app.accounts.security import AdminDep, CsrfDep, ViewerDep
+from app.accounts.security import CSRF_HEADER, AdminDep, CsrfDep, ViewerDep
 from app.campaigns.service import list_campaigns
 from app.domain.statuses import DuplicatePolicy, ImportState
-from app.errors import AppError, ValidationFailed
+from app.errors import AppError, Forbidden, PayloadTooLarge, ValidationFailed
 from app.imports import service
 from app.imports.reader import FIELDS
 from app.web.deps import NowDep, SessionDep
 from app.web.downloads import csv_response
 from app.web.forms import form_id
 from app.web.templating import page
+from app.web.upload_stream import read_upload
 
 router = APIRouter(include_in_schema=False)
 TOKEN = re.compile(r"^[0-9a-f]{32}$")
@@ -113,46 +117,49 @@ def _preview_page(
     )
 
 
-@router.post("/imports/upload", dependencies=[CsrfDep])
-def upload(
-    request: Request,
-    session: SessionDep,
-    viewer: AdminDep,
-    file: Annotated[UploadFile, File()],
-    campaign_id: Annotated[int, Form()],
-) -> Response:
+@router.post("/imports/upload")
+async def upload(request: Request, session: SessionDep, viewer: AdminDep) -> Response:
+    """The session is checked (AdminDep) before a byte of the body is read; the body is then
+    parsed as it streams (app.web.upload_stream): the CSRF field first, the file straight to
+    disk within the upload cap."""
     settings = request.app.state.settings
+    folder = Path(settings.data_dir) / "imports"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{uuid.uuid4().hex}.csv"
+    opened: list[IO[bytes]] = []
+
+    def open_file() -> IO[bytes]:
+        opened.append(path.open("wb"))
+        return opened[0]
+
+    campaign_id: int | None = None
     try:
-        path, _size = service.store_upload(
-            file.file, data_dir=settings.data_dir, max_bytes=settings.upload_max_bytes
-        )
         try:
-            service.inspect_file(path)
-        except AppError:
-            path.unlink(missing_ok=True)
-            raise
-        # Keep the original name beside the upload for the commit step.
-        path.with_suffix(".name").write_text(
-            (file.filename or "upload.csv")[:255], encoding="utf-8"
-        )
-        path.with_suffix(".owner").write_text(_owner(viewer), encoding="utf-8")
+            form = await read_upload(
+                request.stream(),
+                content_type=request.headers.get("content-type", ""),
+                csrf_token=viewer.csrf_token,
+                open_file=open_file,
+                max_bytes=settings.upload_max_bytes,
+                header_token=request.headers.get(CSRF_HEADER),
+            )
+        finally:
+            for handle in opened:
+                handle.close()
+        campaign_id = form_id(form.fields.get("campaign_id"))
+        if campaign_id is None:
+            raise ValidationFailed(
+                "Choose the campaign to import into", {"campaign_id": ["Choose a campaign"]}
+            )
+        await run_in_threadpool(_keep_upload, path, form.filename, viewer)
+    except Forbidden:
+        path.unlink(missing_ok=True)
+        raise
     except AppError as exc:
-        campaigns = list_campaigns(session, workspace_id=viewer.workspace_id, limit=500)
-        history = service.list_imports(session, workspace_id=viewer.workspace_id, limit=100)
-        return page(
-            request,
-            "imports/imports.html",
-            {
-                "campaigns": campaigns,
-                "history": history,
-                "names": {c.id: c.name for c in campaigns},
-                "selected": campaign_id,
-                "error": exc.detail,
-            },
-            status_code=413 if exc.title == "Payload too large" else 422,
-            block="content",
-        )
-    return _preview_page(
+        path.unlink(missing_ok=True)
+        return await run_in_threadpool(_upload_refused, request, session, viewer, campaign_id, exc)
+    return await run_in_threadpool(
+        _preview_page,
         request,
         session,
         viewer,
@@ -160,6 +167,34 @@ def upload(
         campaign_id=campaign_id,
         mapping=None,
         policy="skip",
+    )
+
+
+def _keep_upload(path: Path, filename: str | None, viewer: Any) -> None:
+    """Check the file reads as CSV; keep its name and owner beside it for the next steps."""
+    service.inspect_file(path)
+    # Keep the original name beside the upload for the commit step.
+    path.with_suffix(".name").write_text((filename or "upload.csv")[:255], encoding="utf-8")
+    path.with_suffix(".owner").write_text(_owner(viewer), encoding="utf-8")
+
+
+def _upload_refused(
+    request: Request, session: Session, viewer: Any, campaign_id: int | None, exc: AppError
+) -> Response:
+    campaigns = list_campaigns(session, workspace_id=viewer.workspace_id, limit=500)
+    history = service.list_imports(session, workspace_id=viewer.workspace_id, limit=100)
+    return page(
+        request,
+        "imports/imports.html",
+        {
+            "campaigns": campaigns,
+            "history": history,
+            "names": {c.id: c.name for c in campaigns},
+            "selected": campaign_id,
+            "error": exc.detail,
+        },
+        status_code=413 if isinstance(exc, PayloadTooLarge) else 422,
+        block="content",
     )
 
 

@@ -5,14 +5,15 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 
-from starlette.exceptions import HTTPException
+from fastapi.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.web.problems import PROBLEM_JSON, PROBLEM_TYPE_BASE
 
 
 class BodyTooLarge(HTTPException):
-    """An HTTPException, so FastAPI's body parsing re-raises it and the 413 handler answers."""
+    """FastAPI's own HTTPException, so its body parsing re-raises it (any other exception there
+    becomes a 400 "error parsing the body") and the 413 handler answers."""
 
     def __init__(self, limit: int) -> None:
         super().__init__(413, too_large_detail(limit))
