@@ -1,4 +1,13 @@
 # Production image: non-root, migrations on start, PostgreSQL via TRACKER_DATABASE_URL.
+#
+# TRACKER_SECRET_KEY is deliberately not set here (never bake a secret into an image): pass it when
+# the container starts. Generate it once and keep it: it signs sessions and encrypts webhook
+# secrets, so every restart and every replica needs the same value.
+#   python3 -c 'import secrets; print(secrets.token_urlsafe(48))' > tracker-secret
+#   docker run -e TRACKER_SECRET_KEY="$(cat tracker-secret)" \
+#     -e TRACKER_DATABASE_URL=postgresql+psycopg://tracker@db:5432/tracker -p 8000:8000 IMAGE
+# (or --env-file, or the orchestrator's secret store). Without it the container exits at once:
+# `serve` listens on 0.0.0.0 here, and accepts the development secret on loopback only.
 FROM python:3.11-slim AS build
 WORKDIR /src
 COPY pyproject.toml README.md ./

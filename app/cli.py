@@ -6,22 +6,24 @@ imported inside the commands that use them, so `import` and `create-api-key` do 
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from sqlalchemy.orm import Session
 
+from app.accounts import audit
 from app.accounts import service as accounts
 from app.campaigns.service import campaign_workspace
 from app.clock import Clock, ScaledClock, system_clock
-from app.config import EngineMode, get_settings
+from app.config import EngineMode, Settings, get_settings
 from app.db import make_engine, make_sessionmaker
 from app.domain.statuses import DuplicatePolicy
 from app.engine.runner import run_tick
@@ -43,7 +45,8 @@ def unit_of_work() -> Iterator[Session]:
         with make_sessionmaker(engine).begin() as session:
             yield session
     except AppError as exc:
-        typer.echo(f"error: {exc.detail}", err=True)
+        hints = [m for messages in getattr(exc, "errors", {}).values() for m in messages]
+        typer.echo(f"error: {exc.detail}" + (f" ({'; '.join(hints)})" if hints else ""), err=True)
         raise typer.Exit(2) from exc
     finally:
         engine.dispose()
@@ -82,11 +85,55 @@ def create_workspace(
 def create_api_key(
     workspace: Annotated[int, typer.Option(help="Workspace id")],
     name: Annotated[str, typer.Option(help="What the key is for")],
+    expires: Annotated[
+        str | None, typer.Option(help="Last day the key works (YYYY-MM-DD); default: never")
+    ] = None,
 ) -> None:
     """Create an API key; prints the token alone, once (only its hash is stored)."""
     with unit_of_work() as session:
-        issued = accounts.create_api_key(session, workspace_id=workspace, name=name)
+        expires_at = None
+        if expires:
+            try:
+                day = date.fromisoformat(expires)
+            except ValueError as exc:
+                raise AppError(f"--expires {expires!r} is not a date: use YYYY-MM-DD") from exc
+            expires_at = datetime.combine(day + timedelta(days=1), time.min, tzinfo=UTC)
+        issued = accounts.create_api_key(
+            session, workspace_id=workspace, name=name, expires_at=expires_at
+        )
+        audit.record(
+            session,
+            workspace_id=workspace,
+            actor=audit.Actor(label="cli"),
+            action="api_key.created",
+            target=f"{issued.api_key.name} ({issued.api_key.prefix}…)",
+            detail={"expires_at": expires_at.isoformat() if expires_at else None},
+            now=system_clock(),
+        )
     typer.echo(issued.token)
+
+
+@cli.command("set-password")
+def set_password(
+    email: str,
+) -> None:
+    """Set a user's password (asked twice at a terminal, else read from the first line of stdin)
+    and end every session of theirs: the way back in for a forgotten password."""
+    if sys.stdin.isatty():
+        password = typer.prompt("New password", hide_input=True, confirmation_prompt=True)
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+    with unit_of_work() as session:
+        user = accounts.set_password(session, email=email, password=password)
+        audit.record(
+            session,
+            workspace_id=user.workspace_id,
+            actor=audit.Actor(label="cli"),
+            action="user.password_set",
+            target=user.email,
+            now=system_clock(),
+        )
+    typer.echo(f"Password set for {email.strip()}; their sessions were ended.", err=True)
 
 
 @cli.command()
@@ -101,6 +148,15 @@ def serve(
     from app.main import DatabaseNotMigrated, check_migrated
 
     settings = get_settings()
+    if settings.secret_key == DEVELOPMENT_SECRET_KEY and not is_loopback(host):
+        typer.echo(
+            f"error: refusing to serve on {host or 'every interface'} with the development secret "
+            "key: set TRACKER_SECRET_KEY to a long random value (e.g. the output of "
+            "`python3 -c 'import secrets; print(secrets.token_urlsafe(48))'`), "
+            "or listen on loopback only (--host 127.0.0.1)",
+            err=True,
+        )
+        raise typer.Exit(2)
     engine = make_engine(settings.database_url)
     try:
         check_migrated(engine)
@@ -115,8 +171,28 @@ def serve(
         err=True,
     )
     uvicorn.run(
-        "app.asgi:app", host=host, port=port, workers=workers, log_level=settings.log_level.lower()
+        "app.asgi:app",
+        host=host,
+        port=port,
+        workers=workers,
+        log_level=settings.log_level.lower(),
+        # The app logs one line per request itself, with its X-Request-ID (app/web/request_id.py).
+        access_log=False,
     )
+
+
+# Sessions and signatures made with it can be forged by anyone who has read the source.
+DEVELOPMENT_SECRET_KEY = Settings.model_fields["secret_key"].default
+
+
+def is_loopback(host: str) -> bool:
+    """Only this machine can connect: localhost, 127.0.0.0/8 or ::1."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a name other than localhost, or nothing (every interface)
+        return False
 
 
 @cli.command()

@@ -73,6 +73,11 @@ class RateLimited(AppError):
 
 
 class LoginRequired(AppError):
-    """No live session: pages redirect to the sign-in form."""
+    """No live session: pages redirect to the sign-in form (or to `location`: the account page
+    while an admin's password reset waits for a new password)."""
 
     title = "Sign in required"
+
+    def __init__(self, detail: str, *, location: str | None = None) -> None:
+        super().__init__(detail)
+        self.location = location

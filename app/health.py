@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from app import migrations
+from app.web.exception_handlers import DATABASE_RETRY_AFTER_SECONDS
 
 router = APIRouter()
+log = logging.getLogger(__name__)
 
 
 @router.get("/livez", include_in_schema=False)
@@ -26,7 +29,14 @@ def healthz(request: Request) -> JSONResponse:
         with request.app.state.read_sessionmaker() as session:
             current = migrations.current_revision(session.connection())
     except Exception as exc:  # noqa: BLE001 - any failure means unhealthy
-        return JSONResponse({"status": "error", "database": str(exc)[:200]}, status_code=503)
+        # Probes are often reachable by anyone: the cause goes to the log, not to the answer
+        # (one line: a probe repeats it every few seconds while the database is away).
+        log.warning("health check: the database did not answer: %s", exc)
+        return JSONResponse(
+            {"status": "error", "database": "unavailable"},
+            status_code=503,
+            headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)},
+        )
     head = request.app.state.migration_head
     body.update(database="ok", revision=current, head=head)
     if current != head:

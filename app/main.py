@@ -24,7 +24,9 @@ from app.lifecycle import guard as lifecycle_guard
 from app.pages import page_routers
 from app.web.body_limit import BodyLimitMiddleware
 from app.web.exception_handlers import install_exception_handlers
+from app.web.head import HeadAsGetMiddleware
 from app.web.headers import SecurityHeadersMiddleware
+from app.web.request_id import RequestIdMiddleware, install_log_records
 from app.web.templating import ROOT
 from app.worker import Worker, background_jobs
 
@@ -36,8 +38,11 @@ class DatabaseNotMigrated(RuntimeError):
 
 
 def configure_logging(level: str) -> None:
+    """Log lines to stderr, each with the id of the request it was made for ("-" outside one)."""
+    install_log_records()
     logging.basicConfig(
-        level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        level=level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s [%(request_id)s]: %(message)s",
     )
 
 
@@ -135,7 +140,11 @@ def create_app(
         # Every other form (sign-in, settings, bulk actions …): a small cap, before a byte is read.
         return settings.form_body_max_bytes
 
+    # The last added runs first: the request id sees every answer (the 413s and 405s too), and
+    # HEAD runs as GET through everything below it.
     app.add_middleware(BodyLimitMiddleware, limit_for=body_limit)
     app.add_middleware(SecurityHeadersMiddleware)
+    app.add_middleware(HeadAsGetMiddleware)
+    app.add_middleware(RequestIdMiddleware)
     app.mount("/static", StaticFiles(directory=str(ROOT / "static")), name="static")
     return app

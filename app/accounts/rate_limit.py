@@ -93,7 +93,11 @@ def _resolve_and_count_statement() -> Any:
     moment = ApiKey.last_used_at.type
     key = (
         select(ApiKey.id, ApiKey.workspace_id)
-        .where(ApiKey.key_hash == bindparam("token_hash"), ApiKey.revoked_at.is_(None))
+        .where(
+            ApiKey.key_hash == bindparam("token_hash"),
+            ApiKey.revoked_at.is_(None),
+            ApiKey.expires_at.is_(None) | (ApiKey.expires_at > bindparam("now", type_=moment)),
+        )
         .cte("live_key")
     )
     used = (

@@ -4,12 +4,12 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, delete, or_, select
+from sqlalchemy import case, delete, insert, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from app.models import ApiKey, SigninCounter, User, WebSession, Workspace
+from app.models import ApiKey, AuditEvent, SigninCounter, User, WebSession, Workspace
 
 
 def get_workspace(session: Session, workspace_id: int) -> Workspace | None:
@@ -143,3 +143,61 @@ def purge_sessions(session: Session, *, now: datetime, idle_since: datetime) -> 
         )
     )
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+def live_sessions(session: Session, *, user_id: int, now: datetime) -> list[WebSession]:
+    return list(
+        session.scalars(
+            select(WebSession)
+            .where(WebSession.user_id == user_id, WebSession.expires_at > now)
+            .order_by(WebSession.last_seen_at.desc())
+        )
+    )
+
+
+def delete_session_of(session: Session, *, user_id: int, session_id: int) -> bool:
+    result = session.execute(
+        delete(WebSession).where(WebSession.id == session_id, WebSession.user_id == user_id)
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
+def delete_sessions_except(session: Session, *, user_id: int, keep: int) -> int:
+    result = session.execute(
+        delete(WebSession).where(WebSession.user_id == user_id, WebSession.id != keep)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def add_audit_event(session: Session, row: Mapping[str, Any]) -> None:
+    session.execute(insert(AuditEvent), [dict(row)])
+
+
+def audit_events(
+    session: Session,
+    *,
+    workspace_id: int,
+    action: str | None,
+    actor: str | None,
+    before_id: int | None,
+    limit: int,
+) -> list[AuditEvent]:
+    stmt = select(AuditEvent).where(AuditEvent.workspace_id == workspace_id)
+    if action:
+        stmt = stmt.where(AuditEvent.action == action)
+    if actor:
+        stmt = stmt.where(AuditEvent.actor == actor)
+    if before_id is not None:
+        stmt = stmt.where(AuditEvent.id < before_id)
+    return list(session.scalars(stmt.order_by(AuditEvent.id.desc()).limit(limit)))
+
+
+def audit_actors(session: Session, *, workspace_id: int) -> list[str]:
+    return list(
+        session.scalars(
+            select(AuditEvent.actor)
+            .where(AuditEvent.workspace_id == workspace_id)
+            .distinct()
+            .order_by(AuditEvent.actor)
+        )
+    )

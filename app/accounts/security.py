@@ -46,6 +46,7 @@ class Viewer:
     role: Role
     csrf_token: str
     session_id: int
+    must_change_password: bool = False
 
     @property
     def is_admin(self) -> bool:
@@ -75,6 +76,7 @@ def current_viewer(request: Request, session: Session | None = None) -> Viewer |
         role=live.user.role,
         csrf_token=live.web.csrf_token,
         session_id=live.web.id,
+        must_change_password=live.user.must_change_password,
     )
     if live.needs_touch:
         with request.app.state.sessionmaker.begin() as writer:
@@ -91,7 +93,17 @@ def require_viewer(request: Request) -> Viewer:
     if viewer is None:
         raise LoginRequired("Sign in to continue")
     request.state.viewer = viewer
+    _password_first(request, viewer)
     return viewer
+
+
+# While an admin's reset is pending, these are the only pages: choose a new password, or leave.
+PASSWORD_FIRST_PATHS = frozenset({"/account", "/account/password", "/logout"})
+
+
+def _password_first(request: Request, viewer: Viewer) -> None:
+    if viewer.must_change_password and request.url.path not in PASSWORD_FIRST_PATHS:
+        raise LoginRequired("Choose a new password first", location="/account")
 
 
 def require_page_viewer(request: Request, session: SessionDep) -> Viewer:
@@ -104,6 +116,7 @@ def require_page_viewer(request: Request, session: SessionDep) -> Viewer:
     if viewer is None:
         raise LoginRequired("Sign in to continue")
     request.state.viewer = viewer
+    _password_first(request, viewer)
     return viewer
 
 

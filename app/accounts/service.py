@@ -14,7 +14,7 @@ from app.accounts import repository
 from app.accounts.passwords import MIN_PASSWORD_LENGTH, hash_password, verify_password
 from app.domain.statuses import Role
 from app.errors import Conflict, NotFound, ValidationFailed
-from app.models import ApiKey, User, Workspace
+from app.models import ApiKey, User, WebSession, Workspace
 
 API_KEY_PREFIX = "ctk_"
 # Writing last_used_at on every request would make every read a write; once a minute is enough.
@@ -98,6 +98,7 @@ def change_password(session: Session, *, user: User, current: str, new: str) -> 
         )
     check_password_strength(new)
     user.password_hash = hash_password(new)
+    user.must_change_password = False
 
 
 def list_users(session: Session, *, workspace_id: int) -> list[User]:
@@ -139,8 +140,11 @@ class IssuedApiKey:
     token: str
 
 
-def create_api_key(session: Session, *, workspace_id: int, name: str) -> IssuedApiKey:
-    """A new key; the token is returned here once and only its hash is stored."""
+def create_api_key(
+    session: Session, *, workspace_id: int, name: str, expires_at: datetime | None = None
+) -> IssuedApiKey:
+    """A new key (optionally expiring); the token is returned here once and only its hash is
+    stored."""
     name = name.strip()
     if not name:
         raise ValidationFailed("API key name is empty", {"name": ["Name the key after its use"]})
@@ -148,7 +152,11 @@ def create_api_key(session: Session, *, workspace_id: int, name: str) -> IssuedA
         raise NotFound(f"Workspace {workspace_id} does not exist")
     token = API_KEY_PREFIX + secrets.token_urlsafe(32)
     api_key = ApiKey(
-        workspace_id=workspace_id, name=name, prefix=token[:12], key_hash=hash_api_key(token)
+        workspace_id=workspace_id,
+        name=name,
+        prefix=token[:12],
+        key_hash=hash_api_key(token),
+        expires_at=expires_at,
     )
     session.add(api_key)
     session.flush()
@@ -167,9 +175,11 @@ def revoke_api_key(
 
 
 def resolve_api_key(session: Session, *, token: str, now: datetime) -> ApiKey | None:
-    """The live key for this token, or None (unknown or revoked); records its last use."""
+    """The live key for this token, or None (unknown, revoked or expired); records its last use."""
     api_key = repository.find_api_key_by_hash(session, hash_api_key(token))
     if api_key is None or api_key.revoked_at is not None:
+        return None
+    if api_key.expires_at is not None and api_key.expires_at <= now:
         return None
     if api_key.last_used_at is None or now - api_key.last_used_at >= LAST_USED_RESOLUTION:
         api_key.last_used_at = now
@@ -179,3 +189,57 @@ def resolve_api_key(session: Session, *, token: str, now: datetime) -> ApiKey | 
 def sign_out_everywhere(session: Session, *, user_id: int) -> None:
     """End every dashboard session of the user (after a password change, or losing access)."""
     repository.sign_out_everywhere(session, user_id=user_id)
+
+
+def temporary_password() -> str:
+    """A one-time password an admin hands over: 16 characters, no look-alikes."""
+    alphabet = "abcdefghjkmnpqrstuvwxyzABCDEFGHJKMNPQRSTUVWXYZ23456789"
+    return "".join(secrets.choice(alphabet) for _ in range(16))
+
+
+def reset_password(
+    session: Session, *, workspace_id: int, user_id: int, by: int
+) -> tuple[User, str]:
+    """An admin's reset: a temporary password (returned once), every session of the user ended,
+    and a new password required at the next sign-in before any page."""
+    user = session.get(User, user_id)
+    if user is None or user.workspace_id != workspace_id:
+        raise NotFound(f"User {user_id} not found")
+    if user.id == by:
+        raise ValidationFailed(
+            "Change your own password on your account page",
+            {"user": ["Use Your account → Change password"]},
+        )
+    password = temporary_password()
+    user.password_hash = hash_password(password)
+    user.must_change_password = True
+    sign_out_everywhere(session, user_id=user.id)
+    return user, password
+
+
+def set_password(session: Session, *, email: str, password: str) -> User:
+    """The operator's `set-password`: a new password (checked for strength), every session of
+    the user ended. Raises NotFound for an unknown email."""
+    user = repository.find_user_by_email(session, email.strip().lower())
+    if user is None:
+        raise NotFound(f"No user with the email {email.strip()}")
+    check_password_strength(password)
+    user.password_hash = hash_password(password)
+    user.must_change_password = False
+    sign_out_everywhere(session, user_id=user.id)
+    return user
+
+
+def user_sessions(session: Session, *, user_id: int, now: datetime) -> list[WebSession]:
+    """The user's sessions still alive (the absolute end not reached), most recent first."""
+    return repository.live_sessions(session, user_id=user_id, now=now)
+
+
+def end_session(session: Session, *, user_id: int, session_id: int) -> None:
+    """End one of the user's own sessions (a stranger's id is simply not found)."""
+    if not repository.delete_session_of(session, user_id=user_id, session_id=session_id):
+        raise NotFound(f"Session {session_id} not found")
+
+
+def end_other_sessions(session: Session, *, user_id: int, keep: int) -> int:
+    return repository.delete_sessions_except(session, user_id=user_id, keep=keep)

@@ -6,9 +6,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
+from app.accounts import audit
 from app.accounts.api_caller import IDEMPOTENCY_HEADER_DOC, ApiCallerDep, IdempotencyDep
 from app.campaigns import service
 from app.campaigns.schemas import CampaignCreate, CampaignList, CampaignRead, CampaignUpdate
+from app.domain.statuses import CampaignState
 from app.pagination import decode_cursor, encode_cursor
 from app.schemas import MAX_ID
 from app.web.api_common import CONFLICT, NOT_FOUND
@@ -83,4 +85,13 @@ def update_campaign(
     campaign = service.update_campaign(
         session, workspace_id=caller.workspace_id, campaign_id=campaign_id, data=data, now=now
     )
+    if data.state is CampaignState.ARCHIVED:
+        audit.record(
+            session,
+            workspace_id=caller.workspace_id,
+            actor=audit.api_actor(caller.api_key_id),
+            action="campaign.archived",
+            target=campaign.name,
+            now=now,
+        )
     return service.campaign_reads(session, [campaign])[0]

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
+from app.accounts import audit
 from app.accounts.security import AdminDep, CsrfDep
 from app.campaigns import service
 from app.campaigns.schemas import CampaignCreate, CampaignUpdate, FollowUpStep
@@ -36,13 +37,22 @@ def change_state(
     now: NowDep,
     state: Annotated[CampaignState, Form()],
 ) -> Response:
-    service.update_campaign(
+    campaign = service.update_campaign(
         session,
         workspace_id=viewer.workspace_id,
         campaign_id=campaign_id,
         data=CampaignUpdate(state=state),
         now=now,
     )
+    if state is CampaignState.ARCHIVED:
+        audit.record(
+            session,
+            workspace_id=viewer.workspace_id,
+            actor=audit.user_actor(viewer.email, viewer.user_id),
+            action="campaign.archived",
+            target=campaign.name,
+            now=now,
+        )
     return RedirectResponse(f"/campaigns/{campaign_id}", status_code=303)
 
 

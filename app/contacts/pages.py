@@ -4,6 +4,7 @@ dialog fragment for htmx, a whole page at the same URL otherwise)."""
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -39,6 +40,18 @@ from app.web.templating import is_htmx, page
 
 router = APIRouter(include_in_schema=False)
 PAGE_SIZE = 50
+# What the page says after a bulk action (SPEC §8: messages come from the server, never from the
+# URL). The redirect names the message by its code, with its counts (`?done=muted&n=3`); an
+# unknown code, or a count that is not a small number, shows nothing.
+DONE_MESSAGES: dict[str, str] = {
+    "none_selected": "Select at least one contact first.",
+    "withdrawn": "{n} withdrawal(s) queued",
+    "muted": "{n} contact(s) muted",
+    "unmuted": "{n} contact(s) unmuted",
+    "blacklisted": "{n} contact(s) blacklisted",
+}
+SKIPPED_NOTE = "; {skipped} skipped (no pending invite)"
+_COUNT = re.compile(r"[0-9]{1,7}")
 # The columns the table shows, read as plain rows (no ORM identity, no custom fields decoded).
 TABLE_COLUMNS = (
     Contact.id,
@@ -73,6 +86,25 @@ def _filters(
     )
 
 
+def _count(value: str | None) -> int | None:
+    return int(value) if value is not None and _COUNT.fullmatch(value) else None
+
+
+def done_message(done: str | None, n: str | None, skipped: str | None) -> str | None:
+    """The message of a `done` code from our own table, with its counts; None when there is none."""
+    template = DONE_MESSAGES.get(done or "")
+    if template is None:
+        return None
+    count = _count(n)
+    if "{n}" in template and count is None:
+        return None
+    message = template.format(n=count)
+    skipped_count = _count(skipped)
+    if done == "withdrawn" and skipped_count:
+        message += SKIPPED_NOTE.format(skipped=skipped_count)
+    return message
+
+
 def _query(filters: ContactFilter, sort: str, **extra: str) -> str:
     pairs: list[tuple[str, str]] = [("status", s.value) for s in filters.statuses]
     if filters.any_error:
@@ -102,7 +134,10 @@ def campaign_page(
     sort: Annotated[str, Query(pattern="^-?id$")] = "id",
     cursor: Annotated[str | None, Query(max_length=200)] = None,
     before: Annotated[str | None, Query(max_length=200)] = None,
-    flash: Annotated[str | None, Query(max_length=200)] = None,
+    # Looked up in DONE_MESSAGES, never shown: no length to check (a long one is no code).
+    done: str | None = None,
+    n: str | None = None,
+    skipped: str | None = None,
 ) -> Response:
     campaign = service.get_campaign(
         session, workspace_id=viewer.workspace_id, campaign_id=campaign_id, with_steps=False
@@ -159,7 +194,7 @@ def campaign_page(
             (code.value, f"{label} ({code.value})") for code, label in ERROR_LABELS.items()
         ],
         "state_actions": STATE_ACTIONS[campaign.state],
-        "flash": flash,
+        "flash": done_message(done, n, skipped),
     }
     return page(request, "campaigns/campaign.html", context, block="contacts")
 
@@ -177,8 +212,9 @@ def bulk_action(
     service.get_campaign(
         session, workspace_id=viewer.workspace_id, campaign_id=campaign_id, with_steps=False
     )
+    done: dict[str, str | int]
     if not contact_id:
-        message = "Select at least one contact first."
+        done = {"done": "none_selected"}
     elif action == "withdraw":
         invited = [
             cid
@@ -197,10 +233,7 @@ def bulk_action(
             if invited
             else 0
         )
-        skipped = len(contact_id) - n
-        message = f"{n} withdrawal(s) queued" + (
-            f"; {skipped} skipped (no pending invite)" if skipped else ""
-        )
+        done = {"done": "withdrawn", "n": n, "skipped": len(contact_id) - n}
     elif action in ("mute", "unmute"):
         n = set_muted(
             session,
@@ -210,7 +243,7 @@ def bulk_action(
             muted=action == "mute",
             now=now,
         )
-        message = f"{n} contact(s) {action}d"
+        done = {"done": f"{action}d", "n": n}
     else:
         n = blacklist_contacts(
             session,
@@ -219,10 +252,10 @@ def bulk_action(
             contact_ids=contact_id,
             now=now,
         )
-        message = f"{n} contact(s) blacklisted"
+        done = {"done": "blacklisted", "n": n}
     sep = "&" if back else ""
     return RedirectResponse(
-        f"/campaigns/{campaign_id}?{back}{sep}{urlencode({'flash': message})}", status_code=303
+        f"/campaigns/{campaign_id}?{back}{sep}{urlencode(done)}", status_code=303
     )
 
 

@@ -12,6 +12,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
+from app.accounts import audit
 from app.accounts.security import CSRF_HEADER, AdminDep, CsrfDep, ViewerDep
 from app.campaigns.service import list_campaigns
 from app.domain.statuses import DuplicatePolicy, ImportState
@@ -341,5 +342,16 @@ def cancel(import_id: int, session: SessionDep, viewer: AdminDep, now: NowDep) -
 
 @router.post("/imports/{import_id:id}/undo", dependencies=[CsrfDep])
 def undo(import_id: int, session: SessionDep, viewer: AdminDep, now: NowDep) -> Response:
-    service.undo_import(session, workspace_id=viewer.workspace_id, import_id=import_id, now=now)
+    removed = service.undo_import(
+        session, workspace_id=viewer.workspace_id, import_id=import_id, now=now
+    )
+    audit.record(
+        session,
+        workspace_id=viewer.workspace_id,
+        actor=audit.user_actor(viewer.email, viewer.user_id),
+        action="import.undone",
+        target=f"import {import_id}",
+        detail={"contacts_removed": removed},
+        now=now,
+    )
     return RedirectResponse(f"/imports/{import_id}", status_code=303)

@@ -2,6 +2,7 @@
 
 from app.models.activity import Activity
 from app.models.api_key import ApiKey
+from app.models.audit import AuditEvent
 from app.models.blacklist import BlacklistEntry
 from app.models.campaign import Campaign, FollowUpStep
 from app.models.campaign_count import CampaignCount
@@ -20,6 +21,7 @@ from app.models.workspace import Workspace
 __all__ = [
     "Activity",
     "ApiKey",
+    "AuditEvent",
     "ApiRateWindow",
     "BlacklistEntry",
     "Campaign",

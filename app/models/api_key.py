@@ -23,3 +23,5 @@ class ApiKey(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_used_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
+    # Optional: past it the key answers 401 like a revoked one.
+    expires_at: Mapped[datetime | None]

@@ -21,3 +21,5 @@ class User(TimestampMixin, Base):
     role: Mapped[Role] = mapped_column(enum_column(Role, "role"))
     is_active: Mapped[bool] = mapped_column(default=True)
     last_login_at: Mapped[datetime | None]
+    # Set by an admin's password reset: the next sign-in must choose a new password first.
+    must_change_password: Mapped[bool] = mapped_column(default=False, server_default="0")

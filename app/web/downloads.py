@@ -39,5 +39,9 @@ def csv_response(
     return StreamingResponse(
         chunks(),
         media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+        # Contact data: never kept by a browser's or a proxy's cache (SPEC §8).
+        headers={
+            "Content-Disposition": f'attachment; filename="{filename}"',
+            "Cache-Control": "no-store",
+        },
     )

@@ -10,6 +10,8 @@ from urllib.parse import urlencode
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse, Response
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.domain.transitions import InvalidTransition
@@ -27,7 +29,9 @@ from app.errors import (
     ValidationFailed,
 )
 from app.web.forms import readable_message
+from app.web.headers import headers_for_error
 from app.web.problems import problem
+from app.web.request_id import request_id_of
 from app.web.templating import render_error_page
 
 log = logging.getLogger(__name__)
@@ -46,6 +50,21 @@ STATUS_OF: list[tuple[type[Exception], int]] = [
 ]
 
 
+# A database outage: clients retry after this many seconds (the pool reconnects by itself).
+DATABASE_RETRY_AFTER_SECONDS = 5
+DATABASE_UNAVAILABLE = "The database is unavailable at the moment; try again in a few seconds."
+
+
+def is_database_outage(exc: Exception) -> bool:
+    """The database cannot be reached or has no connection to spare, as opposed to a statement it
+    refused (a constraint, a type): that one is a bug, a 500. OperationalError is the DB-API's
+    class for connection failures (refused, reset, timed out, a file SQLite cannot open);
+    InterfaceError a connection already closed; `connection_invalidated` one lost mid-statement."""
+    if isinstance(exc, OperationalError | InterfaceError | PoolTimeout):
+        return True
+    return isinstance(exc, DBAPIError) and exc.connection_invalidated
+
+
 def status_for(exc: Exception) -> int:
     for cls, status in STATUS_OF:
         if isinstance(exc, cls):
@@ -57,9 +76,15 @@ def wants_json(request: Request) -> bool:
     return request.url.path.startswith("/api/") or request.url.path == "/healthz"
 
 
-def _html(status: int, detail: str, headers: dict[str, str] | None = None) -> Response:
+def _html(
+    status: int,
+    detail: str,
+    headers: dict[str, str] | None = None,
+    *,
+    request_id: str | None = None,
+) -> Response:
     phrase = HTTPStatus(status).phrase
-    return render_error_page(status, phrase, detail, headers=headers)
+    return render_error_page(status, phrase, detail, headers=headers, request_id=request_id)
 
 
 def _respond(
@@ -74,7 +99,9 @@ def _respond(
 ) -> Response:
     if wants_json(request):
         return problem(status, detail, title=title, errors=errors, headers=headers, extra=extra)
-    return _html(status, detail, headers)
+    # Our own failures show the request's id: what the user quotes finds the log lines.
+    request_id = request_id_of(request.scope) if status >= 500 else None
+    return _html(status, detail, headers, request_id=request_id)
 
 
 def _loc_to_path(loc: tuple[Any, ...] | list[Any]) -> str:
@@ -86,7 +113,7 @@ def install_exception_handlers(app: FastAPI) -> None:
     @app.exception_handler(LoginRequired)
     async def login_required(request: Request, exc: LoginRequired) -> Response:
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        location = "/login?" + urlencode({"next": target})
+        location = exc.location or "/login?" + urlencode({"next": target})
         if request.headers.get("hx-request") == "true":
             return Response(status_code=204, headers={"HX-Redirect": location})
         return RedirectResponse(location, status_code=303)
@@ -141,7 +168,37 @@ def install_exception_handlers(app: FastAPI) -> None:
         headers = dict(exc.headers) if exc.headers else None
         return _respond(request, exc.status_code, detail, headers=headers)
 
+    @app.exception_handler(DBAPIError)
+    @app.exception_handler(PoolTimeout)
+    async def database_error(request: Request, exc: Exception) -> Response:
+        if not is_database_outage(exc):
+            raise exc  # a bug: the 500 handler logs it
+        # What failed goes to the log (with the request's id), never to the client: the driver's
+        # own words, without the statement's parameters (contact data, token hashes).
+        driver = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
+        log.error(
+            "database unavailable on %s %s: %s: %s",
+            request.method,
+            request.url.path,
+            type(driver).__name__,
+            str(driver).strip(),
+        )
+        return _respond(
+            request,
+            503,
+            DATABASE_UNAVAILABLE,
+            title="Service unavailable",
+            headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)},
+        )
+
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> Response:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return _respond(request, 500, "Something went wrong on our side; it has been logged.")
+        # Starlette answers this one outside every middleware: the headers they add, added here.
+        headers = headers_for_error(request.url.path)
+        request_id = request_id_of(request.scope)
+        if request_id is not None:
+            headers["X-Request-ID"] = request_id
+        return _respond(
+            request, 500, "Something went wrong on our side; it has been logged.", headers=headers
+        )

@@ -87,8 +87,22 @@ def page(
 
 
 def render_error_page(
-    status: int, title: str, detail: str, *, headers: Mapping[str, str] | None = None
+    status: int,
+    title: str,
+    detail: str,
+    *,
+    headers: Mapping[str, str] | None = None,
+    request_id: str | None = None,
 ) -> HTMLResponse:
+    """An error page for nobody in particular: it reads no viewer and no session, so it renders
+    while the database is away (and a 500 shows no one else's menu)."""
     template = templates.env.get_template("errors/error.html")
-    html = template.render(status=status, title=title, detail=detail, viewer=None, HTMX_JS=HTMX_JS)
+    html = template.render(
+        status=status,
+        title=title,
+        detail=detail,
+        request_id=request_id,
+        viewer=None,
+        HTMX_JS=HTMX_JS,
+    )
     return HTMLResponse(html, status_code=status, headers=dict(headers or {}))

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request, Response
 
+from app.accounts import audit
 from app.accounts.api_caller import ApiCallerDep
 from app.schemas import MAX_ID
 from app.web.api_common import GONE, NOT_FOUND, model_response
@@ -60,6 +61,14 @@ def create_webhook(
     webhook, secret = service.create_webhook(
         session, workspace_id=caller.workspace_id, data=data, keys=keys(request), now=now
     )
+    audit.record(
+        session,
+        workspace_id=caller.workspace_id,
+        actor=audit.api_actor(caller.api_key_id),
+        action="webhook.created",
+        target=webhook.url,
+        now=now,
+    )
     read = service.webhook_read(session, webhook)
     return model_response(WebhookCreated(**read.model_dump(), secret=secret), 201)
 
@@ -94,12 +103,32 @@ def update_webhook(
         keys=keys(request),
         now=now,
     )
+    audit.record(
+        session,
+        workspace_id=caller.workspace_id,
+        actor=audit.api_actor(caller.api_key_id),
+        action="webhook.updated",
+        target=webhook.url,
+        detail=data.model_dump(exclude_none=True),
+        now=now,
+    )
     return model_response(service.webhook_read(session, webhook))
 
 
 @router.delete("/{webhook_id}", status_code=204, responses=NOT_FOUND, summary="Delete a webhook")
-def delete_webhook(webhook_id: Id, session: SessionDep, caller: ApiCallerDep) -> Response:
+def delete_webhook(
+    webhook_id: Id, session: SessionDep, caller: ApiCallerDep, now: NowDep
+) -> Response:
+    url = service.get_webhook(session, workspace_id=caller.workspace_id, webhook_id=webhook_id).url
     service.delete_webhook(session, workspace_id=caller.workspace_id, webhook_id=webhook_id)
+    audit.record(
+        session,
+        workspace_id=caller.workspace_id,
+        actor=audit.api_actor(caller.api_key_id),
+        action="webhook.deleted",
+        target=url,
+        now=now,
+    )
     return Response(status_code=204)
 
 
@@ -118,6 +147,14 @@ def rotate_secret(
         workspace_id=caller.workspace_id,
         webhook_id=webhook_id,
         keys=keys(request),
+        now=now,
+    )
+    audit.record(
+        session,
+        workspace_id=caller.workspace_id,
+        actor=audit.api_actor(caller.api_key_id),
+        action="webhook.secret_rotated",
+        target=f"webhook {webhook_id}",
         now=now,
     )
     return model_response(SecretRotated(secret=secret, previous_secret_until=until))

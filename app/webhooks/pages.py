@@ -9,6 +9,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
+from app.accounts import audit
 from app.accounts.security import AdminDep, CsrfDep
 from app.errors import AppError
 from app.web.deps import NowDep, SessionDep
@@ -76,6 +77,14 @@ def create(
         return _list(
             request, session, viewer.workspace_id, status_code=422, errors=errors, form=form
         )
+    audit.record(
+        session,
+        workspace_id=viewer.workspace_id,
+        actor=audit.user_actor(viewer.email, viewer.user_id),
+        action="webhook.created",
+        target=webhook.url,
+        now=now,
+    )
     # The secret is shown in this answer only (never put in a URL, never shown again).
     return _list(
         request, session, viewer.workspace_id, created={"id": webhook.id, "secret": secret}
@@ -124,6 +133,15 @@ def set_enabled(
         service.set_enabled(
             session, webhook, enabled=enabled, now=now, reason="Disabled by an admin"
         )
+        audit.record(
+            session,
+            workspace_id=viewer.workspace_id,
+            actor=audit.user_actor(viewer.email, viewer.user_id),
+            action="webhook.updated",
+            target=webhook.url,
+            detail={"enabled": enabled},
+            now=now,
+        )
     message = (
         "Enabled: events recorded from now on are sent (replay what was missed)."
         if enabled
@@ -141,6 +159,14 @@ def rotate(
         workspace_id=viewer.workspace_id,
         webhook_id=webhook_id,
         keys=keys(request),
+        now=now,
+    )
+    audit.record(
+        session,
+        workspace_id=viewer.workspace_id,
+        actor=audit.user_actor(viewer.email, viewer.user_id),
+        action="webhook.secret_rotated",
+        target=f"webhook {webhook_id}",
         now=now,
     )
     message = f"New secret below, shown once. Until {until:%Y-%m-%d %H:%M} UTC deliveries carry both signatures."
@@ -197,6 +223,15 @@ def replay(
 
 
 @router.post("/admin/webhooks/{webhook_id:id}/delete", dependencies=[CsrfDep])
-def delete(session: SessionDep, viewer: AdminDep, webhook_id: int) -> Response:
+def delete(session: SessionDep, viewer: AdminDep, now: NowDep, webhook_id: int) -> Response:
+    url = service.get_webhook(session, workspace_id=viewer.workspace_id, webhook_id=webhook_id).url
     service.delete_webhook(session, workspace_id=viewer.workspace_id, webhook_id=webhook_id)
+    audit.record(
+        session,
+        workspace_id=viewer.workspace_id,
+        actor=audit.user_actor(viewer.email, viewer.user_id),
+        action="webhook.deleted",
+        target=url,
+        now=now,
+    )
     return RedirectResponse("/admin/webhooks", status_code=303)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from app.accounts import audit
 from app.accounts.api_caller import ApiCallerDep
-from app.web.deps import SessionDep
+from app.web.deps import NowDep, SessionDep
 from app.workspaces import service
 from app.workspaces.schemas import WorkspaceRead, WorkspaceUpdate
 
@@ -25,7 +26,15 @@ def get_workspace(session: SessionDep, caller: ApiCallerDep) -> WorkspaceRead:
     "next engine tick: open invites already older than it are withdrawn then.",
 )
 def update_workspace(
-    data: WorkspaceUpdate, session: SessionDep, caller: ApiCallerDep
+    data: WorkspaceUpdate, session: SessionDep, caller: ApiCallerDep, now: NowDep
 ) -> WorkspaceRead:
     workspace = service.update_workspace(session, workspace_id=caller.workspace_id, data=data)
+    audit.record(
+        session,
+        workspace_id=caller.workspace_id,
+        actor=audit.api_actor(caller.api_key_id),
+        action="workspace.updated",
+        detail=data.model_dump(exclude_none=True),
+        now=now,
+    )
     return service.workspace_read(workspace)

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
+from app.accounts import audit
 from app.accounts.security import AdminDep, CsrfDep
 from app.domain.transitions import MAX_WITHDRAW_AFTER_DAYS, MIN_WITHDRAW_AFTER_DAYS
 from app.web.deps import NowDep, SessionDep
@@ -122,4 +123,12 @@ def update_settings(
             days=days,
         )
     service.update_workspace(session, workspace_id=viewer.workspace_id, data=data)
+    audit.record(
+        session,
+        workspace_id=viewer.workspace_id,
+        actor=audit.user_actor(viewer.email, viewer.user_id),
+        action="workspace.updated",
+        detail=data.model_dump(exclude_none=True),
+        now=now,
+    )
     return RedirectResponse("/admin/workspace?saved=1", status_code=303)
