@@ -50,3 +50,19 @@ def find(session: Session, *, workspace_id: int, key: str) -> IdempotencyKey:
             IdempotencyKey.workspace_id == workspace_id, IdempotencyKey.key == key
         )
     ).one()
+
+
+def purge(session: Session, *, before: datetime, limit: int = 5000) -> int:
+    """Delete up to `limit` keys created before `before` (oldest first, by the created_at index)."""
+    ids = (
+        select(IdempotencyKey.id)
+        .where(IdempotencyKey.created_at < before)
+        .order_by(IdempotencyKey.created_at)
+        .limit(limit)
+    )
+    result = session.execute(
+        delete(IdempotencyKey)
+        .where(IdempotencyKey.id.in_(ids.scalar_subquery()))
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)

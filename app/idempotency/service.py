@@ -3,11 +3,12 @@
 The key is claimed by an INSERT inside the request's own transaction, before the work. A concurrent
 retry's INSERT waits on the unique index (PostgreSQL) or the write lock (SQLite) until the first
 commits, then finds the stored answer. If the first fails, its claim rolls back with its work.
+A key belongs to a workspace: another workspace's same key is another key. What makes a retry
+"the same request" is its fingerprint (app.idempotency.fingerprint).
 """
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -19,10 +20,6 @@ from app.idempotency import repository
 
 RETENTION = timedelta(hours=24)
 MAX_KEY_LENGTH = 255
-
-
-def request_fingerprint(method: str, path: str, body: bytes) -> str:
-    return hashlib.sha256(b"\n".join([method.encode(), path.encode(), body])).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -67,3 +64,12 @@ def store_answer(
     row.status_code = status_code
     row.response = body
     session.flush()
+
+
+PURGE_BATCH = 5000
+
+
+def purge_expired(session: Session, *, now: datetime) -> int:
+    """Keys past their 24 h (their stored answers can be large: ~0.5 MB for a 1,000-contact bulk
+    add): a batch per call, for the background jobs."""
+    return repository.purge(session, before=now - RETENTION, limit=PURGE_BATCH)

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request, Response
 
 from app.accounts import audit
-from app.accounts.api_caller import ApiCallerDep
+from app.accounts.api_caller import IDEMPOTENCY_HEADER_DOC, ApiCallerDep, IdempotencyDep
 from app.schemas import MAX_ID
 from app.web.api_common import GONE, NOT_FOUND, model_response
 from app.web.deps import NowDep, SessionDep
@@ -52,25 +52,32 @@ def list_webhooks(session: SessionDep, caller: ApiCallerDep) -> Response:
     status_code=201,
     response_model=WebhookCreated,
     summary="Subscribe a URL to events",
-    description="Answers the subscription with its `secret`, shown this once. The URL must be "
-    "https and resolve only to public addresses. Events recorded from now on are sent.",
+    description="Answers the subscription with its `secret`, shown this once (a retry with the "
+    "same Idempotency-Key shows it again; the stored answer is encrypted like the secret). The URL "
+    "must be https and resolve only to public addresses. Events recorded from now on are sent. "
+    + IDEMPOTENCY_HEADER_DOC,
 )
 def create_webhook(
-    data: WebhookIn, request: Request, session: SessionDep, caller: ApiCallerDep, now: NowDep
+    data: WebhookIn, request: Request, caller: ApiCallerDep, idem: IdempotencyDep
 ) -> Response:
-    webhook, secret = service.create_webhook(
-        session, workspace_id=caller.workspace_id, data=data, keys=keys(request), now=now
-    )
-    audit.record(
-        session,
-        workspace_id=caller.workspace_id,
-        actor=audit.api_actor(caller.api_key_id),
-        action="webhook.created",
-        target=webhook.url,
-        now=now,
-    )
-    read = service.webhook_read(session, webhook)
-    return model_response(WebhookCreated(**read.model_dump(), secret=secret), 201)
+    sealer = keys(request)
+
+    def work() -> tuple[int, WebhookCreated]:
+        webhook, secret = service.create_webhook(
+            idem.session, workspace_id=caller.workspace_id, data=data, keys=sealer, now=idem.now
+        )
+        audit.record(
+            idem.session,
+            workspace_id=caller.workspace_id,
+            actor=audit.api_actor(caller.api_key_id),
+            action="webhook.created",
+            target=webhook.url,
+            now=idem.now,
+        )
+        read = service.webhook_read(idem.session, webhook)
+        return 201, WebhookCreated(**read.model_dump(), secret=secret)
+
+    return idem.run(work, sealer=sealer)
 
 
 @router.get("/{webhook_id}", response_model=WebhookRead, responses=NOT_FOUND, summary="A webhook")
@@ -137,27 +144,34 @@ def delete_webhook(
     response_model=SecretRotated,
     responses=NOT_FOUND,
     summary="Rotate the signing secret",
-    description="Answers the new secret, shown once. For 24 h deliveries carry both signatures.",
+    description="Answers the new secret, shown once (a retry with the same Idempotency-Key shows "
+    "it again and rotates nothing). For 24 h deliveries carry both signatures. "
+    + IDEMPOTENCY_HEADER_DOC,
 )
 def rotate_secret(
-    webhook_id: Id, request: Request, session: SessionDep, caller: ApiCallerDep, now: NowDep
+    webhook_id: Id, request: Request, caller: ApiCallerDep, idem: IdempotencyDep
 ) -> Response:
-    secret, until = service.rotate_secret(
-        session,
-        workspace_id=caller.workspace_id,
-        webhook_id=webhook_id,
-        keys=keys(request),
-        now=now,
-    )
-    audit.record(
-        session,
-        workspace_id=caller.workspace_id,
-        actor=audit.api_actor(caller.api_key_id),
-        action="webhook.secret_rotated",
-        target=f"webhook {webhook_id}",
-        now=now,
-    )
-    return model_response(SecretRotated(secret=secret, previous_secret_until=until))
+    sealer = keys(request)
+
+    def work() -> tuple[int, SecretRotated]:
+        secret, until = service.rotate_secret(
+            idem.session,
+            workspace_id=caller.workspace_id,
+            webhook_id=webhook_id,
+            keys=sealer,
+            now=idem.now,
+        )
+        audit.record(
+            idem.session,
+            workspace_id=caller.workspace_id,
+            actor=audit.api_actor(caller.api_key_id),
+            action="webhook.secret_rotated",
+            target=f"webhook {webhook_id}",
+            now=idem.now,
+        )
+        return 200, SecretRotated(secret=secret, previous_secret_until=until)
+
+    return idem.run(work, sealer=sealer)
 
 
 @router.get(
@@ -190,13 +204,17 @@ def deliveries(
     response_model=ReplayAccepted,
     responses={**NOT_FOUND, **GONE},
     summary="Send every event after a seq again",
-    description="A background job sends them, a page at a time, up to the head of the log now.",
+    description="A background job sends them, a page at a time, up to the head of the log now. "
+    + IDEMPOTENCY_HEADER_DOC,
 )
-def replay(webhook_id: Id, data: ReplayIn, session: SessionDep, caller: ApiCallerDep) -> Response:
-    webhook, until = service.replay(
-        session, workspace_id=caller.workspace_id, webhook_id=webhook_id, after=data.after
-    )
-    return model_response(ReplayAccepted(webhook_id=webhook.id, after=data.after, until=until), 202)
+def replay(webhook_id: Id, data: ReplayIn, caller: ApiCallerDep, idem: IdempotencyDep) -> Response:
+    def work() -> tuple[int, ReplayAccepted]:
+        webhook, until = service.replay(
+            idem.session, workspace_id=caller.workspace_id, webhook_id=webhook_id, after=data.after
+        )
+        return 202, ReplayAccepted(webhook_id=webhook.id, after=data.after, until=until)
+
+    return idem.run(work)
 
 
 @router.post(
@@ -205,9 +223,13 @@ def replay(webhook_id: Id, data: ReplayIn, session: SessionDep, caller: ApiCalle
     response_model=TestSent,
     responses=NOT_FOUND,
     summary="Send a webhook.test event to this subscription",
+    description=IDEMPOTENCY_HEADER_DOC,
 )
-def send_test(webhook_id: Id, session: SessionDep, caller: ApiCallerDep, now: NowDep) -> Response:
-    delivery = service.send_test(
-        session, workspace_id=caller.workspace_id, webhook_id=webhook_id, now=now
-    )
-    return model_response(TestSent(delivery_id=delivery.id, event_id=delivery.event_uid), 202)
+def send_test(webhook_id: Id, caller: ApiCallerDep, idem: IdempotencyDep) -> Response:
+    def work() -> tuple[int, TestSent]:
+        delivery = service.send_test(
+            idem.session, workspace_id=caller.workspace_id, webhook_id=webhook_id, now=idem.now
+        )
+        return 202, TestSent(delivery_id=delivery.id, event_id=delivery.event_uid)
+
+    return idem.run(work)

@@ -15,7 +15,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.accounts import jobs as account_jobs
 from app.clock import FixedClock
 from app.imports.jobs import remove_abandoned_uploads
-from app.models import SigninCounter, WebSession
+from app.models import IdempotencyKey, SigninCounter, WebSession
+from tests.api.conftest import make_api
 from tests.pages.conftest import Team, login
 
 IDLE = timedelta(minutes=120)
@@ -36,10 +37,28 @@ def test_ended_sessions_and_idle_counters_are_purged(
     app_client.cookies.clear()
     app_client.post("/login", data={"email": team.admin_email, "password": "x"})  # a counter
     assert count(session, WebSession) == 1 and count(session, SigninCounter) >= 1
-    assert account_jobs.purge(session_factory, clock=clock, idle=IDLE) == (0, 0)
+    assert account_jobs.purge(session_factory, clock=clock, idle=IDLE) == (0, 0, 0)
     clock.advance(minutes=121)  # idle past the timeout; the counters' 15-minute window is over
-    assert account_jobs.purge(session_factory, clock=clock, idle=IDLE) != (0, 0)
+    sessions, counters, _keys = account_jobs.purge(session_factory, clock=clock, idle=IDLE)
+    assert (sessions, counters) != (0, 0)
     assert count(session, WebSession) == 0 and count(session, SigninCounter) == 0
+
+
+def test_idempotency_keys_go_after_24_hours(
+    app_client: TestClient,
+    session: Session,
+    session_factory: sessionmaker[Session],
+    clock: FixedClock,
+) -> None:
+    api = make_api(session, app_client)
+    for key in ("first", "second"):
+        response = api.post("/api/v1/senders", {"name": key}, headers={"Idempotency-Key": key})
+        assert response.status_code == 201
+        clock.advance(hours=12)
+    assert count(session, IdempotencyKey) == 2
+    clock.advance(minutes=1)  # the first is just past 24 h old, the second 12 h
+    assert account_jobs.purge(session_factory, clock=clock, idle=IDLE)[2] == 1
+    assert count(session, IdempotencyKey) == 1
 
 
 def test_uploads_abandoned_at_the_preview_are_removed_after_a_day(tmp_path: Path) -> None:
