@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/webhooks.py [--changes 100000] [--processes 2]
         [--database-url postgresql+psycopg://postgres@127.0.0.1:5432/bench_webhooks]
-        [--sweep-batch 0] [--time-limit 900] [--per-request-sample 2000]
+        [--sweep-batch 0] [--time-limit 900] [--per-request-sample 500]
         [--skip-baseline] [--keep-database]
 
 Run it pinned as the other benchmarks are on a shared box, e.g. `taskset -c 1 .venv/bin/python
@@ -43,8 +43,10 @@ inherits the pinning; the PostgreSQL server's own backends are not ours to pin.
    deliveries) POSTed by plain httpx with the same concurrency (--processes processes ×
    app.webhooks.delivery.CONCURRENCY threads, one keep-alive `httpx.Client` each), no database:
    the ceiling the receiver and the HTTP stack allow. The pipeline / ceiling ratio is printed.
-   A diagnostic beside it (--per-request-sample bodies): the same POSTs with a new `httpx.Client`
-   per request, as `app.webhooks.network.post` makes one per attempt.
+   Two diagnostics beside it, on --per-request-sample bodies: a new `httpx.Client` per POST, as
+   `app.webhooks.network.post` makes one per attempt (a new TLS context: the CA bundle loaded,
+   and a new connection), and a new client per POST sharing one TLS context (only the
+   connection is new).
 
 The last line printed is a JSON summary.
 """
@@ -87,6 +89,12 @@ SECRET_KEY = "benchmark-webhooks-secret-key-0123456789"  # noqa: S105 - a throwa
 INVITED_DAYS_AGO = 25  # past the default 20 days: every invite is stale for the sweep
 CONTACT_BATCH = 1000
 SIGNATURES_CHECKED = 200
+# How the baseline's clients connect (see _baseline_main).
+KEEP_ALIVE, NEW_CLIENT, NEW_CONNECTION = "keep_alive", "new_client", "new_connection"
+DIAGNOSTICS = (
+    (NEW_CLIENT, "a new httpx.Client per POST (new TLS context + connection, as network.post)"),
+    (NEW_CONNECTION, "a new connection per POST, one TLS context shared"),
+)
 
 
 # --------------------------------------------------------------------------- the receiver
@@ -287,13 +295,20 @@ def _deliverer_main(
 def _baseline_main(
     items: list[tuple[str, bytes]],
     threads: int,
-    per_request: bool,
+    mode: str,
     go: MpEvent,
     results: mp.Queue[dict[str, Any]],
     url: str,
 ) -> None:
-    """POST the bodies from `threads` threads: one keep-alive client per thread, or (per_request)
-    a new client per POST as app.webhooks.network.post makes."""
+    """POST the bodies from `threads` threads. `mode`: KEEP_ALIVE, one client per thread;
+    NEW_CLIENT, a new client per POST (a new TLS context and a new connection each, as
+    app.webhooks.network.post makes); NEW_CONNECTION, a new client per POST sharing one TLS
+    context (only the connection is new)."""
+    import ssl
+
+    shared_tls: ssl.SSLContext | bool = (
+        httpx.create_ssl_context(verify=True, trust_env=False) if mode == NEW_CONNECTION else True
+    )
     lock = threading.Lock()
     todo = iter(items)
     errors: list[str] = []
@@ -314,11 +329,11 @@ def _baseline_main(
                     item = next(todo, None)
                 if item is None:
                     return
-                if per_request:
-                    with httpx.Client(trust_env=False, timeout=15) as client:
-                        post(client, *item)
-                else:
+                if mode == KEEP_ALIVE:
                     post(shared, *item)
+                else:
+                    with httpx.Client(trust_env=False, timeout=15, verify=shared_tls) as client:
+                        post(client, *item)
 
     go.wait()
     pool = [threading.Thread(target=worker) for _ in range(threads)]
@@ -671,7 +686,7 @@ def run_baseline(
     items: list[tuple[str, bytes]],
     processes: int,
     threads: int,
-    per_request: bool,
+    mode: str,
 ) -> BaselineRun:
     receiver = Receiver(ctx).start()
     go = ctx.Event()
@@ -679,7 +694,7 @@ def run_baseline(
     procs = [
         ctx.Process(
             target=_baseline_main,
-            args=(items[k::processes], threads, per_request, go, results, receiver.url),
+            args=(items[k::processes], threads, mode, go, results, receiver.url),
             name=f"baseline-{k}",
         )
         for k in range(processes)
@@ -788,7 +803,7 @@ def main() -> None:
     parser.add_argument(
         "--per-request-sample",
         type=int,
-        default=2000,
+        default=500,
         help="bodies for the new-client-per-POST diagnostic (0: skip it)",
     )
     parser.add_argument("--skip-baseline", action="store_true")
@@ -829,7 +844,6 @@ def main() -> None:
     # ----- the pipeline's figures
     pipe = arrival_figures(run.hits)
     firsts = first_hits(run.hits)
-    last_commit = max(run.sweep.commits.values())
     first_commit = min(run.sweep.commits.values())
     lag_recorded: list[float] = []
     lag_commit: list[float] = []
@@ -874,7 +888,7 @@ def main() -> None:
     )
     print(
         f"  deliveries/s from commit to last     : {end_to_end:>9,.1f}   "
-        f"(first arrival {pipe.first_arrival - last_commit:.2f} s after the commit)"
+        f"(first arrival {pipe.first_arrival - first_commit:.2f} s after the first commit)"
     )
     print(
         f"  lag arrival − recorded_at            : p50 {lag_r['p50_s']:.2f} s  "
@@ -915,7 +929,7 @@ def main() -> None:
         "stopped_early": run.stopped_early,
         "deliveries_per_s_window": r(pipe.per_s_window, 1),
         "deliveries_per_s_end_to_end": r(end_to_end, 1),
-        "first_delivery_after_commit_s": r(pipe.first_arrival - last_commit),
+        "first_delivery_after_commit_s": r(pipe.first_arrival - first_commit),
         "lag_recorded_p50_s": r(lag_r["p50_s"]),
         "lag_recorded_p99_s": r(lag_r["p99_s"]),
         "lag_commit_p50_s": r(lag_c["p50_s"]),
@@ -932,7 +946,7 @@ def main() -> None:
             f"baseline: {len(bodies):,} bodies POSTed by httpx, {args.processes} process(es) × "
             f"{CONCURRENCY} threads, keep-alive clients"
         )
-        base = run_baseline(ctx, bodies, args.processes, CONCURRENCY, per_request=False)
+        base = run_baseline(ctx, bodies, args.processes, CONCURRENCY, KEEP_ALIVE)
         bf = arrival_figures(base.hits)
         ratio = pipe.per_s_window / bf.per_s_window
         print(
@@ -944,18 +958,18 @@ def main() -> None:
         )
         print(f"ratio pipeline / baseline (arrival windows): {ratio:.1%}")
         summary.update(baseline_per_s=r(bf.per_s_window, 1), ratio=r(ratio, 4))
-        if args.per_request_sample:
-            sample = bodies[: args.per_request_sample]
-            log(f"diagnostic: {len(sample):,} POSTs with a new httpx.Client each")
-            diag = run_baseline(ctx, sample, args.processes, CONCURRENCY, per_request=True)
+        sample = bodies[: args.per_request_sample]
+        for mode, what in DIAGNOSTICS if sample else ():
+            log(f"diagnostic: {len(sample):,} POSTs, {what}")
+            diag = run_baseline(ctx, sample, args.processes, CONCURRENCY, mode)
             df = arrival_figures(diag.hits)
             cpu = sum(c["cpu_s"] for c in diag.children)
             print(
-                f"diagnostic, a new httpx.Client per POST as network.post does "
-                f"({len(sample):,} bodies, {concurrency} threads): {df.per_s_window:>9,.1f} "
-                f"POSTs/s; {df.distinct / cpu if cpu else float('nan'):,.1f} per client CPU-s"
+                f"diagnostic, {what} ({len(sample):,} bodies, {concurrency} threads): "
+                f"{df.per_s_window:>9,.1f} POSTs/s; "
+                f"{df.distinct / cpu if cpu else float('nan'):,.1f} per client CPU-s"
             )
-            summary["per_request_client_per_s"] = r(df.per_s_window, 1)
+            summary[f"{mode}_per_s"] = r(df.per_s_window, 1)
     print(json.dumps(summary))
 
 

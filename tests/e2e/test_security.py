@@ -74,7 +74,8 @@ def test_the_admin_sees_the_admin_controls(admin_page: Page, demo: Demo) -> None
     """The other side of the rep test: the selectors it counts do exist for an admin."""
     page = admin_page
     page.goto(demo.at("/"))
-    expect(page.locator("nav [data-admin]")).to_have_count(3)  # users, API keys, settings
+    # Users, API keys, webhooks, the audit log, settings.
+    expect(page.locator("nav [data-admin]")).to_have_count(5)
     page.goto(demo.at(f"/campaigns/{demo.campaign_id}"))
     expect(page.locator(".actions[data-admin] button[name=state]").first).to_be_visible()
     expect(page.locator("input[name=contact_id]").first).to_be_visible()
