@@ -178,6 +178,9 @@ def serve(
         log_level=settings.log_level.lower(),
         # The app logs one line per request itself, with its X-Request-ID (app/web/request_id.py).
         access_log=False,
+        # Forwarded headers are believed only from TRACKER_TRUSTED_PROXIES, by the app itself
+        # (uvicorn's own default trusts 127.0.0.1).
+        proxy_headers=False,
     )
 
 

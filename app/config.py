@@ -34,6 +34,12 @@ class Settings(BaseSettings):
     import_batch_size: Annotated[int, Field(gt=0, le=100_000)] = 5000
     # Days an ended import's uploaded file is kept (to download again, or to audit); 0 keeps it.
     import_file_retention_days: Annotated[int, Field(ge=0, le=36_500)] = 30
+    # Reverse proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (IPs or CIDRs,
+    # comma-separated); nobody's by default, so a client cannot pose as another address.
+    trusted_proxies: str = ""
+    # Where users reach the service, e.g. https://tracker.example.com: over https, cookies are
+    # Secure with the __Host- prefix and HSTS is sent.
+    public_url: str | None = None
     # Events are kept this many days after they are recorded (SPEC §4 Events), then purged.
     event_retention_days: Annotated[int, Field(ge=1, le=3650)] = 30
     # Development and tests only: webhooks may use http and reach any address (SPEC §4 Events).

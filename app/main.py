@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from app import migrations
 from app.api import API_PREFIX, install_api
@@ -143,8 +144,14 @@ def create_app(
     # The last added runs first: the request id sees every answer (the 413s and 405s too), and
     # HEAD runs as GET through everything below it.
     app.add_middleware(BodyLimitMiddleware, limit_for=body_limit)
-    app.add_middleware(SecurityHeadersMiddleware)
+    app.add_middleware(
+        SecurityHeadersMiddleware, hsts=(settings.public_url or "").startswith("https://")
+    )
     app.add_middleware(HeadAsGetMiddleware)
     app.add_middleware(RequestIdMiddleware)
+    if settings.trusted_proxies.strip():
+        # Outermost: the client's own address and scheme, as a trusted proxy saw them, for every
+        # layer below (the sign-in throttle, the log, Secure cookies). Nobody else's headers count.
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
     app.mount("/static", StaticFiles(directory=str(ROOT / "static")), name="static")
     return app

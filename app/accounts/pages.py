@@ -19,10 +19,12 @@ from app.accounts.security import (
     Viewer,
     ViewerDep,
     check_login_csrf,
-    cookie_is_secure,
     current_viewer,
+    forget_cookie,
     new_login_csrf,
+    read_cookie,
     session_policy,
+    write_cookie,
 )
 from app.accounts.sessions import open_session, sign_in, sign_out
 from app.domain.statuses import Role
@@ -62,14 +64,7 @@ def _login_page(
         {"error": error, "email": email, "next": next_, "login_csrf": token},
         status_code=status,
     )
-    response.set_cookie(
-        LOGIN_CSRF_COOKIE,
-        token,
-        httponly=True,
-        samesite="strict",
-        secure=cookie_is_secure(request),
-        max_age=3600,
-    )
+    write_cookie(response, request, LOGIN_CSRF_COOKIE, token, samesite="strict", max_age=3600)
     return response
 
 
@@ -95,7 +90,7 @@ def login(
     settings = request.app.state.settings
     ip = request.client.host if request.client else "unknown"
     device = throttle.known_device(
-        settings.secret_key, request.cookies.get(throttle.DEVICE_COOKIE), email
+        settings.secret_key, read_cookie(request, throttle.DEVICE_COOKIE), email
     )
     try:
         signed = sign_in(
@@ -107,7 +102,7 @@ def login(
             device=device,
             now=now,
             policy=session_policy(settings),
-            old_token=request.cookies.get(SESSION_COOKIE),
+            old_token=read_cookie(request, SESSION_COOKIE),
         )
     except RateLimited as exc:
         response = _login_page(
@@ -124,34 +119,32 @@ def login(
             status=401,
         )
     response = RedirectResponse(_safe_next(next), status_code=303)
-    response.set_cookie(
+    write_cookie(
+        response,
+        request,
         SESSION_COOKIE,
         signed.token,
-        httponly=True,
-        samesite="lax",
-        secure=cookie_is_secure(request),
         max_age=settings.session_absolute_hours * 3600,
     )
     if device is None:  # this browser is a known device of the account from now on
-        response.set_cookie(
+        write_cookie(
+            response,
+            request,
             throttle.DEVICE_COOKIE,
             throttle.device_cookie(settings.secret_key, email),
-            httponly=True,
-            samesite="lax",
-            secure=cookie_is_secure(request),
             max_age=throttle.DEVICE_COOKIE_DAYS * 86400,
         )
-    response.delete_cookie(LOGIN_CSRF_COOKIE)
+    forget_cookie(response, request, LOGIN_CSRF_COOKIE)
     return response
 
 
 @router.post("/logout", dependencies=[CsrfDep])
 def logout(request: Request, session: SessionDep, viewer: ViewerDep) -> Response:
-    token = request.cookies.get(SESSION_COOKIE)
+    token = read_cookie(request, SESSION_COOKIE)
     if token:
         sign_out(session, token=token)
     response = RedirectResponse("/login", status_code=303)
-    response.delete_cookie(SESSION_COOKIE)
+    forget_cookie(response, request, SESSION_COOKIE)
     return response
 
 
@@ -236,12 +229,12 @@ def change_password(
         old_token=None,
     )
     response = RedirectResponse("/account?saved=1", status_code=303)
-    response.set_cookie(
+    write_cookie(
+        response,
+        request,
         SESSION_COOKIE,
         signed.token,
-        httponly=True,
-        samesite="lax",
-        secure=cookie_is_secure(request),
+        max_age=request.app.state.settings.session_absolute_hours * 3600,
     )
     return response
 

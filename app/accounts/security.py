@@ -7,9 +7,9 @@ import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Annotated
+from typing import Annotated, Literal
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Response
 from sqlalchemy.orm import Session
 
 from app.accounts.sessions import SessionPolicy, find_session, touch_session
@@ -32,8 +32,51 @@ def session_policy(settings: Settings) -> SessionPolicy:
     )
 
 
+def behind_tls(request: Request) -> bool:
+    """Whether users reach us over https: TRACKER_PUBLIC_URL says so, or the request came over
+    https (directly, or through a trusted proxy's X-Forwarded-Proto)."""
+    public_url = request.app.state.settings.public_url or ""
+    return public_url.startswith("https://") or request.url.scheme == "https"
+
+
 def cookie_is_secure(request: Request) -> bool:
-    return request.url.scheme == "https"
+    return behind_tls(request)
+
+
+def cookie_name(request: Request, base: str) -> str:
+    """Over https a cookie carries the `__Host-` prefix: the browser then keeps it only if it is
+    Secure, for the whole host (Path=/) and set by this host (no Domain), never by a subdomain."""
+    return f"__Host-{base}" if behind_tls(request) else base
+
+
+def read_cookie(request: Request, base: str) -> str | None:
+    return request.cookies.get(cookie_name(request, base))
+
+
+def write_cookie(
+    response: Response,
+    request: Request,
+    base: str,
+    value: str,
+    *,
+    max_age: int | None = None,
+    samesite: Literal["lax", "strict"] = "lax",
+) -> None:
+    response.set_cookie(
+        cookie_name(request, base),
+        value,
+        max_age=max_age,
+        path="/",
+        httponly=True,
+        samesite=samesite,
+        secure=behind_tls(request),
+    )
+
+
+def forget_cookie(response: Response, request: Request, base: str) -> None:
+    response.delete_cookie(
+        cookie_name(request, base), path="/", secure=behind_tls(request), httponly=True
+    )
 
 
 @dataclass(frozen=True)
@@ -56,7 +99,7 @@ class Viewer:
 def current_viewer(request: Request, session: Session | None = None) -> Viewer | None:
     """The viewer of this request's session cookie, read in `session` when given (a read-only one),
     otherwise in a short read transaction of its own."""
-    token = request.cookies.get(SESSION_COOKIE)
+    token = read_cookie(request, SESSION_COOKIE)
     if not token:
         return None
     settings: Settings = request.app.state.settings
@@ -144,7 +187,7 @@ def new_login_csrf() -> str:
 
 
 def check_login_csrf(request: Request, sent: str | None) -> None:
-    cookie = request.cookies.get(LOGIN_CSRF_COOKIE)
+    cookie = read_cookie(request, LOGIN_CSRF_COOKIE)
     if not sent or not cookie or not hmac.compare_digest(sent, cookie):
         raise Forbidden("The sign-in form expired. Reload the page and try again.")
 

@@ -27,6 +27,7 @@ SECURITY_HEADERS = [
 # in a cache, and most of it is contact data a shared browser or proxy must not keep. A response
 # that sets its own Cache-Control keeps it.
 NO_STORE = (b"cache-control", b"no-store")
+HSTS = (b"strict-transport-security", b"max-age=31536000; includeSubDomains")
 STATIC_PREFIX = "/static/"
 
 
@@ -47,14 +48,16 @@ class SecurityHeadersMiddleware:
     dynamic one, and the headers a request's handling left in `request.state.response_headers`
     (the API's rate-limit budget), which reach error answers too."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, *, hsts: bool = False) -> None:
         self.app = app
+        # Behind TLS (TRACKER_PUBLIC_URL is https): browsers use https only, for a year.
+        self.hsts = [HSTS] if hsts else []
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        defaults = headers_for(scope["path"])
+        defaults = [*headers_for(scope["path"]), *self.hsts]
 
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":

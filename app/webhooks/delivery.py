@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.events import repository as events_repository
 from app.events.numbering import Numberer
 from app.events.schemas import event_read
-from app.models import Webhook
+from app.models import Webhook, WebhookDelivery
 from app.webhooks import network, repository, signing
 from app.webhooks.service import Keys, set_enabled, signing_secrets
 
@@ -185,61 +185,89 @@ def send(claimed: Claimed, keys: Keys) -> network.Answer:
 def record(
     factory: sessionmaker[Session], claimed: Claimed, answer: network.Answer, *, now: datetime
 ) -> None:
+    record_many(factory, [(claimed, answer)], now=now)
+
+
+def record_many(
+    factory: sessionmaker[Session],
+    outcomes: list[tuple[Claimed, network.Answer]],
+    *,
+    now: datetime,
+) -> None:
+    """Record a batch of outcomes in ONE transaction: each subscription's row locked once (before
+    its deliveries, the order set_enabled takes them in), one commit for the batch."""
     with factory.begin() as session:
-        delivery = repository.delivery_for_update(session, claimed.delivery_id)
-        webhook = repository.webhook_for_update(session, claimed.webhook_id)
-        if delivery is None or webhook is None:
-            return  # the subscription was deleted meanwhile
-        repository.add_attempt(
+        webhooks = {
+            wid: repository.webhook_for_update(session, wid)
+            for wid in sorted({c.webhook_id for c, _ in outcomes})
+        }
+        for claimed, answer in sorted(outcomes, key=lambda o: o[0].delivery_id):
+            webhook = webhooks[claimed.webhook_id]
+            delivery = repository.delivery_for_update(session, claimed.delivery_id)
+            if delivery is None or webhook is None:
+                continue  # the subscription was deleted meanwhile
+            _record_one(session, delivery, webhook, answer, now=now)
+
+
+def _record_one(
+    session: Session,
+    delivery: WebhookDelivery,
+    webhook: Webhook,
+    answer: network.Answer,
+    *,
+    now: datetime,
+) -> None:
+    """One outcome: the attempt's row, then delivered, retried, failed or the subscription disabled."""
+    repository.add_attempt(
+        session,
+        {
+            "delivery_id": delivery.id,
+            "webhook_id": webhook.id,
+            "attempted_at": now,
+            "status_code": answer.status,
+            "duration_ms": answer.duration_ms,
+            "excerpt": answer.excerpt[:1024],
+            "error": (answer.error or "")[:500] or None,
+        },
+    )
+    if delivery.state != repository.PENDING:
+        return  # delivered by another process whose lease overlapped, or cancelled
+    delivery.lease_until = delivery.lease_owner = None
+    delivery.last_status = answer.status
+    delivery.last_error = (answer.error or "")[:500] or None
+    if answer.status is not None and 200 <= answer.status < 300:
+        delivery.state = repository.DELIVERED
+        delivery.delivered_at = now
+        delivery.next_attempt_at = None
+        webhook.failing_since = None
+        return
+    if answer.status == 410:
+        delivery.state = repository.FAILED
+        delivery.next_attempt_at = None
+        set_enabled(
             session,
-            {
-                "delivery_id": delivery.id,
-                "webhook_id": webhook.id,
-                "attempted_at": now,
-                "status_code": answer.status,
-                "duration_ms": answer.duration_ms,
-                "excerpt": answer.excerpt[:1024],
-                "error": (answer.error or "")[:500] or None,
-            },
+            webhook,
+            enabled=False,
+            now=now,
+            reason="The receiver answered 410 Gone: it asked for no more deliveries",
         )
-        if delivery.state != repository.PENDING:
-            return  # delivered by another process whose lease overlapped, or cancelled
-        delivery.lease_until = delivery.lease_owner = None
-        delivery.last_status = answer.status
-        delivery.last_error = (answer.error or "")[:500] or None
-        if answer.status is not None and 200 <= answer.status < 300:
-            delivery.state = repository.DELIVERED
-            delivery.delivered_at = now
-            delivery.next_attempt_at = None
-            webhook.failing_since = None
-            return
-        if answer.status == 410:
-            delivery.state = repository.FAILED
-            delivery.next_attempt_at = None
-            set_enabled(
-                session,
-                webhook,
-                enabled=False,
-                now=now,
-                reason="The receiver answered 410 Gone: it asked for no more deliveries",
-            )
-            return
-        webhook.failing_since = webhook.failing_since or now
-        retry_after = answer.retry_after if answer.status in (429, 503) else None
-        again = next_try(delivery.attempts, now, retry_after)
-        if again is None:
-            delivery.state = repository.FAILED
-            delivery.next_attempt_at = None
-        else:
-            delivery.next_attempt_at = again
-        if now - webhook.failing_since >= DISABLE_AFTER_FAILING:
-            set_enabled(
-                session,
-                webhook,
-                enabled=False,
-                now=now,
-                reason=f"Every delivery failed for 5 days (since {webhook.failing_since:%Y-%m-%d %H:%M} UTC)",
-            )
+        return
+    webhook.failing_since = webhook.failing_since or now
+    retry_after = answer.retry_after if answer.status in (429, 503) else None
+    again = next_try(delivery.attempts, now, retry_after)
+    if again is None:
+        delivery.state = repository.FAILED
+        delivery.next_attempt_at = None
+    else:
+        delivery.next_attempt_at = again
+    if now - webhook.failing_since >= DISABLE_AFTER_FAILING:
+        set_enabled(
+            session,
+            webhook,
+            enabled=False,
+            now=now,
+            reason=f"Every delivery failed for 5 days (since {webhook.failing_since:%Y-%m-%d %H:%M} UTC)",
+        )
 
 
 def deliver_due(
@@ -258,8 +286,8 @@ def deliver_due(
     pool = pool or ThreadPoolExecutor(CONCURRENCY, thread_name_prefix="webhook")
     try:
         futures = [(c, pool.submit(send, c, keys)) for c in claimed]
-        for c, future in futures:
-            record(factory, c, future.result(), now=clock())
+        outcomes = [(c, future.result()) for c, future in futures]
+        record_many(factory, outcomes, now=clock())
     finally:
         if own:
             pool.shutdown()

@@ -29,6 +29,7 @@ The resolver is injectable so that tests (and the app's tests) run without DNS.
 from __future__ import annotations
 
 import email.utils
+import functools
 import ipaddress
 import re
 import socket
@@ -406,13 +407,24 @@ class _GuardedBackend(httpcore.NetworkBackend):
         raise httpcore.ConnectError("; ".join(failures))
 
 
+@functools.cache
+def _default_ssl_context() -> ssl.SSLContext:
+    """The verifying context, built once per process: loading the CA bundle costs ~20 ms of CPU
+    (under the GIL), more than the rest of a local delivery. An SSLContext is safe to share."""
+    return httpx.create_ssl_context(verify=True, trust_env=False)
+
+
 class _GuardedTransport(httpx.HTTPTransport):
     """httpx's own transport (request/response conversion, exception mapping), with a connection
     pool that connects through `_GuardedBackend`. httpx has no public knob for the network
     backend, so the pool it builds is replaced by an equivalent one that has it."""
 
     def __init__(self, *, backend: _GuardedBackend, verify: ssl.SSLContext | bool) -> None:
-        ssl_context = httpx.create_ssl_context(verify=verify, trust_env=False)
+        ssl_context = (
+            _default_ssl_context()
+            if verify is True
+            else httpx.create_ssl_context(verify=verify, trust_env=False)
+        )
         super().__init__(verify=ssl_context, trust_env=False, retries=0)
         self._pool = httpcore.ConnectionPool(
             ssl_context=ssl_context,

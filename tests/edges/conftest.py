@@ -51,3 +51,4 @@ def routes_of(client: TestClient) -> FastAPI:
     """The app behind a test client, to add a route that fails in a given way."""
     assert isinstance(client.app, FastAPI)
     return client.app
+from tests.pages.conftest import team  # noqa: F401, E402 - the proxy tests use it
