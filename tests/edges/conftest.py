@@ -14,6 +14,7 @@ from app.domain.statuses import Role
 from app.models import Campaign
 from tests.builders import a_campaign, a_sender, a_workspace, an_api_key
 from tests.pages.conftest import PASSWORD, login
+from tests.pages.conftest import team  # noqa: F401 - the proxy tests use it
 
 
 @dataclass
@@ -51,4 +52,3 @@ def routes_of(client: TestClient) -> FastAPI:
     """The app behind a test client, to add a route that fails in a given way."""
     assert isinstance(client.app, FastAPI)
     return client.app
-from tests.pages.conftest import team  # noqa: F401, E402 - the proxy tests use it
