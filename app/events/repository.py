@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -9,6 +10,7 @@ from typing import Any
 from sqlalchemy import delete, exists, insert, select, text, update
 from sqlalchemy.orm import Session
 
+from app.db import UTCDateTime
 from app.models import Event, EventHead
 
 # The key of the numberer's advisory lock on PostgreSQL ("evnt" in ASCII): one numberer at a time.
@@ -163,3 +165,55 @@ def set_purged_through(session: Session, *, workspace_id: int, through: int) -> 
         .where(EventHead.workspace_id == workspace_id)
         .values(purged_through=through)
     )
+
+
+# ---------------------------------------------------------------- set-based writers
+
+
+# The contact summary of SPEC §4 Events, built by the database from the contact's row.
+_CREATED_POSTGRESQL = (
+    "INSERT INTO events (uid, workspace_id, type, occurred_at, recorded_at, data) "
+    "SELECT 'evt_' || replace(gen_random_uuid()::text, '-', ''), c.workspace_id, "
+    "%(type)s, %(now)s, %(now)s, jsonb_build_object('contact', jsonb_build_object("
+    "'id', c.id, 'campaign_id', c.campaign_id, 'linkedin_url', c.linkedin_url, "
+    "'first_name', c.first_name, 'last_name', c.last_name, 'email', c.email, "
+    "'company', c.company, 'status', c.status), 'source', c.source, 'cause', %(cause)s::text) "
+    "FROM unnest(%(ids)s::bigint[]) WITH ORDINALITY AS u(id, n) "
+    "JOIN contacts c ON c.id = u.id ORDER BY u.n"
+)
+_CREATED_SQLITE = (
+    "INSERT INTO events (uid, workspace_id, type, occurred_at, recorded_at, data) "
+    "SELECT 'evt_' || lower(hex(randomblob(16))), c.workspace_id, ?, ?, ?, "
+    "json_object('contact', json_object("
+    "'id', c.id, 'campaign_id', c.campaign_id, 'linkedin_url', c.linkedin_url, "
+    "'first_name', c.first_name, 'last_name', c.last_name, 'email', c.email, "
+    "'company', c.company, 'status', c.status), 'source', c.source, 'cause', ?) "
+    "FROM json_each(?) AS p JOIN contacts c ON c.id = p.value ORDER BY p.key"
+)
+
+
+def insert_created_events(
+    session: Session, contact_ids: Sequence[int], *, cause: str, now: datetime
+) -> int:
+    """The `contact.created` events of contacts just inserted, in ONE INSERT … SELECT: the
+    database builds each event's `data` from the contact's row and draws its random public id,
+    so a batch of 5,000 costs no Python work per event (written per row, the outbox halved the
+    import's rate)."""
+    if not contact_ids:
+        return 0
+    connection = session.connection()
+    dialect = connection.dialect
+    bind = UTCDateTime().dialect_impl(dialect).bind_processor(dialect)
+    stamp = bind(now) if bind is not None else now
+    if dialect.name == "postgresql":
+        sql = _CREATED_POSTGRESQL
+        params: Any = {
+            "type": "contact.created",
+            "now": stamp,
+            "cause": cause,
+            "ids": list(contact_ids),
+        }
+    else:
+        sql = _CREATED_SQLITE
+        params = ("contact.created", stamp, stamp, cause, json.dumps(list(contact_ids)))
+    return int(connection.exec_driver_sql(sql, params).rowcount or 0)

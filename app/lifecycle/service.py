@@ -603,21 +603,8 @@ def insert_new_contacts(
         inserted = repository.insert_contacts_skip_existing(session, rows, common=common)
         created = [{**common, **r} for r in rows if r["linkedin_url"] in inserted]
         counts.bump(session, counts.deltas_for_rows(created))
-        outbox.record_many(
-            session,
-            (
-                outbox.event_row(
-                    workspace_id=row["workspace_id"],
-                    type=EventType.CONTACT_CREATED,
-                    data={
-                        "contact": outbox.summary_of_row(inserted[row["linkedin_url"]], row),
-                        "source": getattr(row["source"], "value", row["source"]),
-                        "cause": cause.value,
-                    },
-                    now=now,
-                )
-                for row in created
-            ),
+        outbox.record_created(
+            session, [inserted[row["linkedin_url"]] for row in created], cause=cause.value, now=now
         )
     return inserted
 
