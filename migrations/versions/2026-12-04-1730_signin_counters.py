@@ -45,7 +45,7 @@ def downgrade() -> None:
         sa.Column("id", sa.INTEGER(), nullable=False),
         sa.Column("email", sa.VARCHAR(length=320), nullable=False),
         sa.Column("ip", sa.VARCHAR(length=64), nullable=False),
-        sa.Column("at", sa.DATETIME(), nullable=False),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_login_failures")),
     )
     with op.batch_alter_table("login_failures", schema=None) as batch_op:

@@ -89,6 +89,7 @@ def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
 @contextmanager
 def receiver() -> Iterator[Receiver]:
     r = Receiver()
+    ThreadingHTTPServer.request_queue_size = 128  # four workers × 8 connections at once
     server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(r))
     server.daemon_threads = True
     r.url = f"http://127.0.0.1:{server.server_address[1]}"
