@@ -26,7 +26,6 @@ its own heads table.
 from __future__ import annotations
 
 import threading
-from collections import defaultdict
 
 from sqlalchemy import Connection
 from sqlalchemy.orm import Session, sessionmaker
@@ -41,19 +40,19 @@ def number_once(session: Session, *, batch: int = NUMBER_BATCH) -> int:
     """One numbering pass in the caller's transaction (which must commit it); returns how many
     events it numbered."""
     repository.take_numberer_lock(session)
-    rows = repository.unnumbered(session, batch)
-    if not rows:
+    waiting = repository.batch_end(session, batch)
+    if waiting is None:
         return 0
-    workspaces = {workspace_id for _id, workspace_id in rows}
-    known = repository.last_seqs(session, workspaces)
-    heads = defaultdict(int, known)
-    numbers = []
-    for event_id, workspace_id in rows:
-        heads[workspace_id] += 1
-        numbers.append({"id": event_id, "seq": heads[workspace_id]})
-    repository.set_seqs(session, numbers)
+    _count, max_id = waiting
+    # One statement numbers the batch (an event that committed meanwhile with a smaller id is
+    # numbered too: it is committed, and its number follows those already given).
+    numbered = repository.number_up_to(session, max_id)
+    heads: dict[int, int] = {}
+    for workspace_id, seq in numbered:
+        heads[workspace_id] = max(heads.get(workspace_id, 0), seq)
+    known = repository.last_seqs(session, heads)
     repository.save_last_seqs(session, heads, known=known)
-    return len(rows)
+    return len(numbered)
 
 
 def number_pending(

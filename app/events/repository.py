@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, exists, insert, select, text, update
+from sqlalchemy import delete, exists, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from app.db import UTCDateTime
@@ -36,15 +36,12 @@ def has_unnumbered(session: Session) -> bool:
     return bool(session.scalar(select(exists().where(Event.seq.is_(None)))))
 
 
-def unnumbered(session: Session, limit: int) -> list[tuple[int, int]]:
-    """(id, workspace_id) of committed events without a number, oldest id first."""
-    rows = session.execute(
-        select(Event.id, Event.workspace_id)
-        .where(Event.seq.is_(None))
-        .order_by(Event.id)
-        .limit(limit)
-    )
-    return [(row.id, row.workspace_id) for row in rows]
+def batch_end(session: Session, limit: int) -> tuple[int, int] | None:
+    """How many committed events wait (up to `limit`) and the largest id among the first
+    `limit` of them, or None when none wait."""
+    ids = select(Event.id).where(Event.seq.is_(None)).order_by(Event.id).limit(limit).subquery()
+    count, last = session.execute(select(func.count(), func.max(ids.c.id))).one()
+    return (int(count), int(last)) if count else None
 
 
 def last_seqs(session: Session, workspace_ids: Iterable[int]) -> dict[int, int]:
@@ -56,9 +53,31 @@ def last_seqs(session: Session, workspace_ids: Iterable[int]) -> dict[int, int]:
     return {row.workspace_id: row.last_seq for row in rows}
 
 
-def set_seqs(session: Session, numbers: Sequence[Mapping[str, int]]) -> None:
-    """`numbers`: {"id", "seq"} per event (one executemany by primary key)."""
-    session.execute(update(Event), list(numbers))
+def number_up_to(session: Session, max_id: int) -> list[tuple[int, int]]:
+    """Number every committed, unnumbered event with an id up to `max_id`, in ONE statement: each
+    workspace's next numbers in id order (its head plus a row number), computed by the database.
+    Returns (workspace_id, seq) of each row numbered."""
+    numbered = (
+        select(
+            Event.id.label("id"),
+            (
+                func.coalesce(EventHead.last_seq, 0)
+                + func.row_number().over(partition_by=Event.workspace_id, order_by=Event.id)
+            ).label("seq"),
+        )
+        .select_from(Event)
+        .outerjoin(EventHead, EventHead.workspace_id == Event.workspace_id)
+        .where(Event.seq.is_(None), Event.id <= max_id)
+        .subquery()
+    )
+    rows = session.execute(
+        update(Event)
+        .where(Event.id == numbered.c.id)
+        .values(seq=numbered.c.seq)
+        .returning(Event.workspace_id, Event.seq)
+        .execution_options(synchronize_session=False)
+    )
+    return [(int(row[0]), int(row[1] or 0)) for row in rows]
 
 
 def save_last_seqs(session: Session, heads: Mapping[int, int], *, known: Iterable[int]) -> None:
