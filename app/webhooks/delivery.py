@@ -306,7 +306,15 @@ class Deliverer:
         self.numberer = Numberer(factory)
         self.pool = ThreadPoolExecutor(CONCURRENCY, thread_name_prefix="webhook")
 
+    def subscribed(self) -> bool:
+        """Whether any subscription is enabled (read without SQLite's write lock): with none, a
+        pass numbers nothing and fans nothing out (the events' own job numbers the log)."""
+        with self.numberer.reader() as session:
+            return repository.any_enabled(session)
+
     def __call__(self, stopping: threading.Event | None = None) -> int:
+        if not self.subscribed():
+            return 0  # nothing to deliver: no numbering, no fan-out
         self.numberer(stopping)
         sent = 0
         while stopping is None or not stopping.is_set():

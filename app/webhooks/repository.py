@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy import and_, exists, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from app.models import EventHead, Webhook, WebhookAttempt, WebhookDelivery
@@ -37,6 +37,10 @@ def event_head(session: Session, workspace_id: int) -> int:
 
 
 # ---------------------------------------------------------------- fan-out
+
+
+def any_enabled(session: Session) -> bool:
+    return bool(session.scalar(select(exists().where(Webhook.enabled))))
 
 
 def webhooks_behind(session: Session, limit: int) -> list[Webhook]:
