@@ -176,6 +176,11 @@ async def check_csrf(request: Request, viewer: Annotated[Viewer, Depends(require
         form = await request.form()
         value = form.get(CSRF_FIELD)
         sent = value if isinstance(value, str) else None
+    require_csrf_token(viewer, sent)
+
+
+def require_csrf_token(viewer: Viewer, sent: str | None) -> None:
+    """Raises Forbidden unless `sent` is the viewer's session CSRF token."""
     if not sent or not hmac.compare_digest(sent, viewer.csrf_token):
         raise Forbidden(
             "The form expired or was not sent from this site. Reload the page and try again."

@@ -11,16 +11,13 @@ from __future__ import annotations
 import json
 import pathlib
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
-from tempfile import SpooledTemporaryFile
-from typing import Annotated, Any, BinaryIO, cast
+from dataclasses import dataclass
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field, ValidationError
-from python_multipart.exceptions import FormParserError
-from python_multipart.multipart import MultipartParser, parse_options_header
 
 from app.accounts.api_caller import (
     IDEMPOTENCY_HEADER_DOC,
@@ -29,7 +26,7 @@ from app.accounts.api_caller import (
     StreamedIdempotencyDep,
 )
 from app.domain.statuses import DuplicatePolicy
-from app.errors import PayloadTooLarge, ValidationFailed
+from app.errors import ValidationFailed
 from app.idempotency.fingerprint import FormFingerprint
 from app.imports import service
 from app.imports.schemas import ImportList, ImportRead
@@ -38,6 +35,7 @@ from app.schemas import MAX_ID
 from app.web.api_common import CONFLICT, NOT_FOUND
 from app.web.deps import SessionDep, SettingsDep
 from app.web.downloads import csv_response
+from app.web.upload_stream import MultipartForm, read_multipart
 
 router = APIRouter(prefix="/imports", tags=["imports"])
 Id = Annotated[int, Path(ge=1, le=MAX_ID)]
@@ -70,9 +68,6 @@ def import_read(job: ContactImport) -> ImportRead:
 
 # ---------------------------------------------------------------- the upload, read as it streams
 
-SPOOLED_IN_MEMORY = 1024 * 1024  # a file part past this goes to a temporary file
-MAX_FIELD_BYTES = 64 * 1024  # a form field other than the file (`mapping` is at most 10,000)
-MAX_PARTS = 16
 MAPPING_MAX_LENGTH = 10_000
 
 
@@ -123,183 +118,47 @@ class Upload:
     fingerprint: str
 
 
-def _text(raw: bytes) -> str:
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        return raw.decode("latin-1")
-
-
-@dataclass
-class _FormReader:
-    """python-multipart's callbacks: each part is fed to the fingerprint as it arrives; the file
-    part's data waits in `pending` until the reader writes it to the spool (off the event loop)."""
-
-    fingerprint: FormFingerprint
-    max_file_bytes: int
-    fields: dict[str, str] = field(default_factory=dict)
-    file: UploadFile | None = None
-    pending: list[bytes] = field(default_factory=list)
-    ended: bool = False
-    _parts: int = 0
-    _file_bytes: int = 0
-    _headers: dict[bytes, bytes] = field(default_factory=dict)
-    _header_name: bytes = b""
-    _header_value: bytes = b""
-    _name: str = ""
-    _in_file: bool = False
-    _value: bytearray = field(default_factory=bytearray)
-
-    def callbacks(self) -> Any:
-        return {
-            "on_part_begin": self.on_part_begin,
-            "on_part_data": self.on_part_data,
-            "on_part_end": self.on_part_end,
-            "on_header_field": self.on_header_field,
-            "on_header_value": self.on_header_value,
-            "on_header_end": self.on_header_end,
-            "on_headers_finished": self.on_headers_finished,
-            "on_end": self.on_end,
-        }
-
-    def on_part_begin(self) -> None:
-        self._parts += 1
-        if self._parts > MAX_PARTS:
-            raise ValidationFailed(
-                f"The form has more than {MAX_PARTS} parts",
-                {"file": ["Send the file and its fields"]},
-            )
-        self._headers, self._value = {}, bytearray()
-
-    def on_header_field(self, data: bytes, start: int, end: int) -> None:
-        self._header_name += data[start:end]
-
-    def on_header_value(self, data: bytes, start: int, end: int) -> None:
-        self._header_value += data[start:end]
-
-    def on_header_end(self) -> None:
-        self._headers[self._header_name.lower()] = self._header_value
-        self._header_name, self._header_value = b"", b""
-
-    def on_headers_finished(self) -> None:
-        _, options = parse_options_header(self._headers.get(b"content-disposition"))
-        if b"name" not in options:
-            raise ValidationFailed(
-                "A form part has no name",
-                {"file": ['Each part needs Content-Disposition: form-data; name="…"']},
-            )
-        self._name = _text(options[b"name"])
-        filename = _text(options[b"filename"]) if b"filename" in options else None
-        self._in_file = filename is not None
-        if self._in_file:
-            if self._name != "file" or self.file is not None:
-                raise ValidationFailed(
-                    "Send one file, as the form field `file`", {"file": ["One CSV file"]}
-                )
-            # Closed by read_upload once the route is done with it.
-            spool = SpooledTemporaryFile(max_size=SPOOLED_IN_MEMORY)
-            self.file = UploadFile(cast(BinaryIO, spool), filename=filename, size=0)
-        elif self._name == "file":
-            raise ValidationFailed(
-                "The form field `file` must be a file", {"file": ["Attach the CSV file"]}
-            )
-        elif self._name in self.fields:
-            raise ValidationFailed(
-                f"The form field {self._name} was sent twice", {self._name: ["Send it once"]}
-            )
-        self.fingerprint.begin_part(self._name, filename)
-
-    def on_part_data(self, data: bytes, start: int, end: int) -> None:
-        piece = data[start:end]
-        self.fingerprint.update(piece)
-        if self._in_file:
-            self._file_bytes += len(piece)
-            if self._file_bytes > self.max_file_bytes:
-                raise PayloadTooLarge(
-                    f"The file is larger than {self.max_file_bytes:,} bytes; split it into smaller files"
-                )
-            self.pending.append(piece)
-            return
-        if len(self._value) + len(piece) > MAX_FIELD_BYTES:
-            raise ValidationFailed(
-                f"The form field {self._name} is too long",
-                {self._name: [f"At most {MAX_FIELD_BYTES:,} bytes"]},
-            )
-        self._value += piece
-
-    def on_part_end(self) -> None:
-        self.fingerprint.end_part()
-        if not self._in_file:
-            self.fields[self._name] = _text(bytes(self._value))
-
-    def on_end(self) -> None:
-        self.ended = True
-
-
 def _invalid(errors: list[dict[str, Any]]) -> RequestValidationError:
     """Field errors worded and placed as FastAPI words those of declared form parameters."""
     return RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in errors])
 
 
-def _validated(reader: _FormReader) -> tuple[ImportForm, UploadFile]:
+def _validated(form: MultipartForm) -> tuple[ImportForm, UploadFile]:
     errors: list[dict[str, Any]] = []
-    form: ImportForm | None = None
+    fields: ImportForm | None = None
     try:
         # An empty optional field takes its default, as in FastAPI's forms.
-        form = ImportForm.model_validate({k: v for k, v in reader.fields.items() if v != ""})
+        fields = ImportForm.model_validate({k: v for k, v in form.fields.items() if v != ""})
     except ValidationError as exc:
         errors.extend(dict(e) for e in exc.errors(include_url=False))
-    if reader.file is None:
+    if form.file is None:
         errors.append({"type": "missing", "loc": ("file",), "msg": "Field required", "input": None})
-    if errors or form is None or reader.file is None:
+    if errors or fields is None or form.file is None:
         raise _invalid(errors)
-    return form, reader.file
+    return fields, form.file
 
 
 async def read_upload(request: Request, caller: ApiCallerDep) -> AsyncIterator[Upload]:
     """The multipart upload, read from the stream after `caller` (the API key and its rate budget)
     was checked, fingerprinted part by part as it arrives. The spool is closed after the route."""
     del caller  # a parameter only so that the key is checked before the body is read
-    kind, params = parse_options_header(request.headers.get("content-type"))
-    if kind != b"multipart/form-data" or not params.get(b"boundary"):
-        raise ValidationFailed(
-            "Send the upload as multipart/form-data",
-            {"file": ["A multipart form with the CSV file"]},
-        )
-    settings = request.app.state.settings
-    reader = _FormReader(
-        FormFingerprint(request.method, request.url.path), max_file_bytes=settings.upload_max_bytes
+    fingerprint = FormFingerprint(request.method, request.url.path)
+    form = await read_multipart(
+        request.stream(),
+        content_type=request.headers.get("content-type"),
+        max_file_bytes=request.app.state.settings.upload_max_bytes,
+        fingerprint=fingerprint,
     )
     try:
-        parser = MultipartParser(params[b"boundary"], reader.callbacks())
-        async for chunk in request.stream():
-            parser.write(chunk)
-            if reader.file is not None:
-                for piece in reader.pending:
-                    await reader.file.write(piece)  # in a thread once the spool is on disk
-            reader.pending.clear()
-        parser.finalize()
-        if not reader.ended:
-            raise ValidationFailed(
-                "The multipart body ended before its closing boundary", {"file": ["Send it whole"]}
-            )
-        form, file = _validated(reader)
-        await file.seek(0)
-        upload = Upload(form=form, file=file, fingerprint=reader.fingerprint.hexdigest())
-    except FormParserError as exc:
-        if reader.file is not None:
-            await reader.file.close()
-        raise ValidationFailed(
-            "The multipart body is malformed", {"file": ["Send a multipart/form-data body"]}
-        ) from exc
+        fields, file = _validated(form)
     except BaseException:
-        if reader.file is not None:
-            await reader.file.close()
+        if form.file is not None:
+            await form.file.close()
         raise
     try:
-        yield upload
+        yield Upload(form=fields, file=file, fingerprint=fingerprint.hexdigest())
     finally:
-        await upload.file.close()
+        await file.close()
 
 
 UploadDep = Annotated[Upload, Depends(read_upload, scope="function")]

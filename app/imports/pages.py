@@ -3,18 +3,25 @@
 from __future__ import annotations
 
 import re
-import uuid
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from app.accounts import audit
-from app.accounts.security import CSRF_HEADER, AdminDep, CsrfDep, ViewerDep
+from app.accounts.security import (
+    CSRF_FIELD,
+    CSRF_HEADER,
+    AdminDep,
+    CsrfDep,
+    ViewerDep,
+    require_csrf_token,
+)
 from app.campaigns.service import list_campaigns
+from app.config import Settings
 from app.domain.statuses import DuplicatePolicy, ImportState
 from app.errors import AppError, Forbidden, PayloadTooLarge, ValidationFailed
 from app.imports import service
@@ -23,7 +30,7 @@ from app.web.deps import NowDep, SessionDep
 from app.web.downloads import csv_response
 from app.web.forms import form_id
 from app.web.templating import page
-from app.web.upload_stream import read_upload
+from app.web.upload_stream import read_multipart
 
 router = APIRouter(include_in_schema=False)
 TOKEN = re.compile(r"^[0-9a-f]{32}$")
@@ -120,44 +127,42 @@ def _preview_page(
 
 @router.post("/imports/upload")
 async def upload(request: Request, session: SessionDep, viewer: AdminDep) -> Response:
-    """The session is checked (AdminDep) before a byte of the body is read; the body is then
-    parsed as it streams (app.web.upload_stream): the CSRF field first, the file straight to
-    disk within the upload cap."""
+    """The session is checked (AdminDep) before a byte of the body is read; the body is then read
+    as it streams (app.web.upload_stream), the CSRF token checked before the file part is kept
+    (htmx sends it as a header; a plain form sends it as the first field)."""
     settings = request.app.state.settings
-    folder = Path(settings.data_dir) / "imports"
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{uuid.uuid4().hex}.csv"
-    opened: list[IO[bytes]] = []
+    header = request.headers.get(CSRF_HEADER)
+    if header is not None:
+        require_csrf_token(viewer, header)
 
-    def open_file() -> IO[bytes]:
-        opened.append(path.open("wb"))
-        return opened[0]
+    def csrf_first(fields: dict[str, str]) -> None:
+        if header is None:
+            require_csrf_token(viewer, fields.get(CSRF_FIELD))
 
     campaign_id: int | None = None
     try:
+        form = await read_multipart(
+            request.stream(),
+            content_type=request.headers.get("content-type"),
+            max_file_bytes=settings.upload_max_bytes,
+            before_file=csrf_first,
+        )
         try:
-            form = await read_upload(
-                request.stream(),
-                content_type=request.headers.get("content-type", ""),
-                csrf_token=viewer.csrf_token,
-                open_file=open_file,
-                max_bytes=settings.upload_max_bytes,
-                header_token=request.headers.get(CSRF_HEADER),
-            )
+            csrf_first(form.fields)  # a form without a file is checked too
+            campaign_id = form_id(form.fields.get("campaign_id"))
+            if form.file is None:
+                raise ValidationFailed("Choose a CSV file to upload", {"file": ["Choose a file"]})
+            if campaign_id is None:
+                raise ValidationFailed(
+                    "Choose the campaign to import into", {"campaign_id": ["Choose a campaign"]}
+                )
+            path = await run_in_threadpool(_keep_upload, form.file, viewer, settings)
         finally:
-            for handle in opened:
-                handle.close()
-        campaign_id = form_id(form.fields.get("campaign_id"))
-        if campaign_id is None:
-            raise ValidationFailed(
-                "Choose the campaign to import into", {"campaign_id": ["Choose a campaign"]}
-            )
-        await run_in_threadpool(_keep_upload, path, form.filename, viewer)
+            if form.file is not None:
+                await form.file.close()
     except Forbidden:
-        path.unlink(missing_ok=True)
         raise
     except AppError as exc:
-        path.unlink(missing_ok=True)
         return await run_in_threadpool(_upload_refused, request, session, viewer, campaign_id, exc)
     return await run_in_threadpool(
         _preview_page,
@@ -171,12 +176,20 @@ async def upload(request: Request, session: SessionDep, viewer: AdminDep) -> Res
     )
 
 
-def _keep_upload(path: Path, filename: str | None, viewer: Any) -> None:
-    """Check the file reads as CSV; keep its name and owner beside it for the next steps."""
-    service.inspect_file(path)
-    # Keep the original name beside the upload for the commit step.
-    path.with_suffix(".name").write_text((filename or "upload.csv")[:255], encoding="utf-8")
+def _keep_upload(file: UploadFile, viewer: Any, settings: Settings) -> Path:
+    """Copy the upload to the imports folder and check it reads as CSV; keep its name and owner
+    beside it for the next steps. Returns its path (its stem is the upload's token)."""
+    path, _size = service.store_upload(
+        file.file, data_dir=settings.data_dir, max_bytes=settings.upload_max_bytes
+    )
+    try:
+        service.inspect_file(path)
+    except AppError:
+        path.unlink(missing_ok=True)
+        raise
+    path.with_suffix(".name").write_text((file.filename or "upload.csv")[:255], encoding="utf-8")
     path.with_suffix(".owner").write_text(_owner(viewer), encoding="utf-8")
+    return path
 
 
 def _upload_refused(

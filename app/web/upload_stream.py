@@ -1,145 +1,206 @@
-"""Reading a multipart upload ourselves, as it streams, AFTER the session check (SPEC §8).
+"""Reading a multipart upload ourselves, as it streams, AFTER the caller was checked (SPEC §8).
 
-FastAPI parses a route's declared File/Form parameters before its dependencies run, so a route
-that declared them read (and spooled) a whole upload for an anonymous or forged request before it
-looked at the session. The upload route declares none: its session check runs first, then this
-parser reads the body chunk by chunk. The form's CSRF field comes before the file (the template
-puts it first, as browsers send fields in document order): the token is checked the moment its part
-ends, and a file part that arrives before a valid token is refused without reading it. The file
-part is written straight to disk, within the upload cap."""
+FastAPI parses a route's declared File/Form parameters before its dependencies run, so a route that
+declared them read (and spooled) a whole upload for an anonymous or forged request before it looked
+at the session or the API key. The upload routes (the API's `POST /imports`, the dashboard's
+`/imports/upload`) declare none: they check the caller, then read the body with `read_multipart`:
+
+- small fields into `fields` (64 KiB each, 16 parts at most, each once);
+- the one file part (the field `file`) into a spool (in memory up to 1 MiB, then on disk), written
+  off the event loop, within the upload cap;
+- each part fed to an Idempotency-Key fingerprint as it arrives, when the route keeps one;
+- `before_file(fields)`, when given, runs the moment the file part begins, with the fields read so
+  far: the dashboard checks its CSRF token there (the template puts it first; browsers send fields
+  in document order), so a forged form's file is refused before a byte of it is kept.
+"""
 
 from __future__ import annotations
 
-import hmac
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from typing import IO
+from tempfile import SpooledTemporaryFile
+from typing import Any, BinaryIO, cast
 
-from python_multipart import MultipartParser
-from python_multipart.multipart import parse_options_header
+from fastapi import UploadFile
+from python_multipart.exceptions import FormParserError
+from python_multipart.multipart import MultipartParser, parse_options_header
 
-from app.errors import Forbidden, PayloadTooLarge, ValidationFailed
+from app.errors import PayloadTooLarge, ValidationFailed
+from app.idempotency.fingerprint import FormFingerprint
 
-MAX_FIELD_BYTES = 64 * 1024
+SPOOLED_IN_MEMORY = 1024 * 1024  # a file part past this goes to a temporary file
+MAX_FIELD_BYTES = 64 * 1024  # a form field other than the file
+MAX_PARTS = 16
+FILE_FIELD = "file"
+
+
+def _text(raw: bytes) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("latin-1")
 
 
 @dataclass
-class StreamedForm:
+class _FormReader:
+    """python-multipart's callbacks: each part is fed to the fingerprint as it arrives; the file
+    part's data waits in `pending` until the reader writes it to the spool (off the event loop)."""
+
+    max_file_bytes: int
+    fingerprint: FormFingerprint | None = None
+    before_file: Callable[[dict[str, str]], None] | None = None
     fields: dict[str, str] = field(default_factory=dict)
-    filename: str | None = None
-    size: int = 0
+    file: UploadFile | None = None
+    pending: list[bytes] = field(default_factory=list)
+    ended: bool = False
+    _parts: int = 0
+    _file_bytes: int = 0
+    _headers: dict[bytes, bytes] = field(default_factory=dict)
+    _header_name: bytes = b""
+    _header_value: bytes = b""
+    _name: str = ""
+    _in_file: bool = False
+    _value: bytearray = field(default_factory=bytearray)
+
+    def callbacks(self) -> Any:
+        return {
+            "on_part_begin": self.on_part_begin,
+            "on_part_data": self.on_part_data,
+            "on_part_end": self.on_part_end,
+            "on_header_field": self.on_header_field,
+            "on_header_value": self.on_header_value,
+            "on_header_end": self.on_header_end,
+            "on_headers_finished": self.on_headers_finished,
+            "on_end": self.on_end,
+        }
+
+    def on_part_begin(self) -> None:
+        self._parts += 1
+        if self._parts > MAX_PARTS:
+            raise ValidationFailed(
+                f"The form has more than {MAX_PARTS} parts",
+                {FILE_FIELD: ["Send the file and its fields"]},
+            )
+        self._headers, self._value = {}, bytearray()
+
+    def on_header_field(self, data: bytes, start: int, end: int) -> None:
+        self._header_name += data[start:end]
+
+    def on_header_value(self, data: bytes, start: int, end: int) -> None:
+        self._header_value += data[start:end]
+
+    def on_header_end(self) -> None:
+        self._headers[self._header_name.lower()] = self._header_value
+        self._header_name, self._header_value = b"", b""
+
+    def on_headers_finished(self) -> None:
+        _, options = parse_options_header(self._headers.get(b"content-disposition"))
+        if b"name" not in options:
+            raise ValidationFailed(
+                "A form part has no name",
+                {FILE_FIELD: ['Each part needs Content-Disposition: form-data; name="…"']},
+            )
+        self._name = _text(options[b"name"])
+        filename = _text(options[b"filename"]) if b"filename" in options else None
+        self._in_file = filename is not None
+        if self._in_file:
+            if self._name != FILE_FIELD or self.file is not None:
+                raise ValidationFailed(
+                    "Send one file, as the form field `file`", {FILE_FIELD: ["One CSV file"]}
+                )
+            if self.before_file is not None:
+                self.before_file(self.fields)
+            # Closed by read_multipart's caller once the route is done with it.
+            spool = SpooledTemporaryFile(max_size=SPOOLED_IN_MEMORY)
+            self.file = UploadFile(cast(BinaryIO, spool), filename=filename, size=0)
+        elif self._name == FILE_FIELD:
+            raise ValidationFailed(
+                "The form field `file` must be a file", {FILE_FIELD: ["Attach the CSV file"]}
+            )
+        elif self._name in self.fields:
+            raise ValidationFailed(
+                f"The form field {self._name} was sent twice", {self._name: ["Send it once"]}
+            )
+        if self.fingerprint is not None:
+            self.fingerprint.begin_part(self._name, filename)
+
+    def on_part_data(self, data: bytes, start: int, end: int) -> None:
+        piece = data[start:end]
+        if self.fingerprint is not None:
+            self.fingerprint.update(piece)
+        if self._in_file:
+            self._file_bytes += len(piece)
+            if self._file_bytes > self.max_file_bytes:
+                raise PayloadTooLarge(
+                    f"The file is larger than {self.max_file_bytes:,} bytes; split it into smaller files"
+                )
+            self.pending.append(piece)
+            return
+        if len(self._value) + len(piece) > MAX_FIELD_BYTES:
+            raise ValidationFailed(
+                f"The form field {self._name} is too long",
+                {self._name: [f"At most {MAX_FIELD_BYTES:,} bytes"]},
+            )
+        self._value += piece
+
+    def on_part_end(self) -> None:
+        if self.fingerprint is not None:
+            self.fingerprint.end_part()
+        if not self._in_file:
+            self.fields[self._name] = _text(bytes(self._value))
+
+    def on_end(self) -> None:
+        self.ended = True
 
 
-def boundary_of(content_type: str) -> bytes:
-    kind, options = parse_options_header(content_type)
-    boundary = options.get(b"boundary")
-    if kind != b"multipart/form-data" or not boundary:
-        raise ValidationFailed(
-            "Send the file as multipart/form-data", {"file": ["Choose a CSV file"]}
-        )
-    return boundary
+@dataclass
+class MultipartForm:
+    fields: dict[str, str]
+    file: UploadFile | None  # the caller closes it
 
 
-async def read_upload(
+async def read_multipart(
     chunks: AsyncIterator[bytes],
     *,
-    content_type: str,
-    csrf_token: str,
-    open_file: Callable[[], IO[bytes]],
-    max_bytes: int,
-    file_field: str = "file",
-    header_token: str | None = None,
-) -> StreamedForm:
-    """Parse the body: small fields into `fields`, the file part into `open_file()`. Raises
-    Forbidden for a missing or wrong CSRF token (field or `header_token`; before any file byte is
-    written), PayloadTooLarge
-    past `max_bytes`, ValidationFailed for a body that is not a form with a file."""
-    form = StreamedForm()
-    state: dict[str, object] = {"name": None, "filename": None, "value": bytearray(), "out": None}
-    header: dict[str, bytes] = {"field": b"", "value": b""}
-    headers: dict[bytes, bytes] = {}
-    # htmx sends the token as a header too: then it is checked before the body is read at all.
-    csrf_ok = bool(header_token) and hmac.compare_digest(header_token or "", csrf_token)
-    failure: list[Exception] = []
-
-    def on_part_begin() -> None:
-        headers.clear()
-        state.update(name=None, filename=None, value=bytearray(), out=None)
-
-    def on_header_field(data: bytes, start: int, end: int) -> None:
-        header["field"] += data[start:end]
-
-    def on_header_value(data: bytes, start: int, end: int) -> None:
-        header["value"] += data[start:end]
-
-    def on_header_end() -> None:
-        headers[header["field"].lower()] = header["value"]
-        header["field"], header["value"] = b"", b""
-
-    def on_headers_finished() -> None:
-        _kind, options = parse_options_header(headers.get(b"content-disposition", b""))
-        name = options.get(b"name", b"").decode("utf-8", "replace")
-        state["name"] = name
-        if name == file_field:
-            if not csrf_ok:
-                raise Forbidden(
-                    "The form expired or was not sent from this site. Reload the page and try again."
-                )
-            form.filename = options.get(b"filename", b"upload.csv").decode("utf-8", "replace")
-            state["out"] = open_file()
-
-    def on_part_data(data: bytes, start: int, end: int) -> None:
-        out = state["out"]
-        if out is not None:
-            form.size += end - start
-            if form.size > max_bytes:
-                raise PayloadTooLarge(
-                    f"The file is larger than {max_bytes:,} bytes; split it into smaller files"
-                )
-            out.write(data[start:end])  # type: ignore[attr-defined]
-            return
-        value = state["value"]
-        assert isinstance(value, bytearray)  # noqa: S101 - set by on_part_begin
-        value += data[start:end]
-        if len(value) > MAX_FIELD_BYTES:
-            raise PayloadTooLarge("A form field is too long")
-
-    def on_part_end() -> None:
-        nonlocal csrf_ok
-        name = state["name"]
-        if state["out"] is not None:
-            return
-        value = state["value"]
-        assert isinstance(value, bytearray) and isinstance(name, str)  # noqa: S101
-        text = value.decode("utf-8", "replace")
-        form.fields[name] = text
-        if name == "csrf_token":
-            csrf_ok = bool(text) and hmac.compare_digest(text, csrf_token)
-
-    parser = MultipartParser(
-        boundary_of(content_type),
-        {
-            "on_part_begin": on_part_begin,
-            "on_part_data": on_part_data,
-            "on_part_end": on_part_end,
-            "on_header_field": on_header_field,
-            "on_header_value": on_header_value,
-            "on_header_end": on_header_end,
-            "on_headers_finished": on_headers_finished,
-        },
-    )
+    content_type: str | None,
+    max_file_bytes: int,
+    fingerprint: FormFingerprint | None = None,
+    before_file: Callable[[dict[str, str]], None] | None = None,
+) -> MultipartForm:
+    """Read a multipart body as it streams (see the module's docstring). Raises ValidationFailed
+    for a body that is not a well-formed multipart form, PayloadTooLarge past `max_file_bytes`, and
+    whatever `before_file` raises; the spool is closed then."""
+    kind, params = parse_options_header(content_type)
+    if kind != b"multipart/form-data" or not params.get(b"boundary"):
+        raise ValidationFailed(
+            "Send the upload as multipart/form-data",
+            {FILE_FIELD: ["A multipart form with the CSV file"]},
+        )
+    reader = _FormReader(max_file_bytes, fingerprint=fingerprint, before_file=before_file)
     try:
+        parser = MultipartParser(params[b"boundary"], reader.callbacks())
         async for chunk in chunks:
             parser.write(chunk)
+            if reader.file is not None:
+                for piece in reader.pending:
+                    await reader.file.write(piece)  # in a thread once the spool is on disk
+            reader.pending.clear()
         parser.finalize()
-    except (Forbidden, PayloadTooLarge) as exc:
-        failure.append(exc)
-    if failure:
-        raise failure[0]
-    if not csrf_ok:
-        raise Forbidden(
-            "The form expired or was not sent from this site. Reload the page and try again."
-        )
-    if form.filename is None:
-        raise ValidationFailed("Choose a CSV file to upload", {"file": ["Choose a CSV file"]})
-    return form
+        if not reader.ended:
+            raise ValidationFailed(
+                "The multipart body ended before its closing boundary",
+                {FILE_FIELD: ["Send it whole"]},
+            )
+        if reader.file is not None:
+            await reader.file.seek(0)
+    except FormParserError as exc:
+        if reader.file is not None:
+            await reader.file.close()
+        raise ValidationFailed(
+            "The multipart body is malformed", {FILE_FIELD: ["Send a multipart/form-data body"]}
+        ) from exc
+    except BaseException:
+        if reader.file is not None:
+            await reader.file.close()
+        raise
+    return MultipartForm(fields=reader.fields, file=reader.file)
