@@ -10,7 +10,6 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
 from app.accounts import audit, service, throttle
-from app.accounts.audit import Actor
 from app.accounts.security import (
     LOGIN_CSRF_COOKIE,
     SESSION_COOKIE,
@@ -267,7 +266,7 @@ def add_user(
         audit.record(
             session,
             workspace_id=viewer.workspace_id,
-            actor=actor_of(viewer),
+            actor=audit.user_actor(viewer.email, viewer.user_id),
             action="user.created",
             target=created.email,
             detail={"role": role.value},
@@ -306,7 +305,7 @@ def update_user(
     audit.record(
         session,
         workspace_id=viewer.workspace_id,
-        actor=actor_of(viewer),
+        actor=audit.user_actor(viewer.email, viewer.user_id),
         action="user.access_changed",
         target=user.email,
         detail={"role": role.value, "active": active},
@@ -333,7 +332,7 @@ def reset_password(
     audit.record(
         session,
         workspace_id=viewer.workspace_id,
-        actor=actor_of(viewer),
+        actor=audit.user_actor(viewer.email, viewer.user_id),
         action="user.password_reset",
         target=user.email,
         now=now,
@@ -384,7 +383,7 @@ def create_key(
     audit.record(
         session,
         workspace_id=viewer.workspace_id,
-        actor=actor_of(viewer),
+        actor=audit.user_actor(viewer.email, viewer.user_id),
         action="api_key.created",
         target=f"{issued.api_key.name} ({issued.api_key.prefix}…)",
         detail={"expires_at": expires_at.isoformat() if expires_at else None},
@@ -408,7 +407,7 @@ def revoke_key(key_id: int, session: SessionDep, viewer: AdminDep, now: NowDep) 
     audit.record(
         session,
         workspace_id=viewer.workspace_id,
-        actor=actor_of(viewer),
+        actor=audit.user_actor(viewer.email, viewer.user_id),
         action="api_key.revoked",
         target=f"{key.name} ({key.prefix}…)",
         now=now,
@@ -449,10 +448,6 @@ def audit_log(
             "more": events[-1].id if len(events) == 100 else None,
         },
     )
-
-
-def actor_of(viewer: Viewer) -> Actor:
-    return Actor(label=viewer.email, user_id=viewer.user_id)
 
 
 def expiry_of(value: str, now: datetime) -> datetime | None:

@@ -39,10 +39,6 @@ def behind_tls(request: Request) -> bool:
     return public_url.startswith("https://") or request.url.scheme == "https"
 
 
-def cookie_is_secure(request: Request) -> bool:
-    return behind_tls(request)
-
-
 def cookie_name(request: Request, base: str) -> str:
     """Over https a cookie carries the `__Host-` prefix: the browser then keeps it only if it is
     Secure, for the whole host (Path=/) and set by this host (no Domain), never by a subdomain."""

@@ -124,19 +124,6 @@ def numbered_page(
     return list(session.scalars(stmt.order_by(Event.seq).limit(limit)))
 
 
-def by_id_after(session: Session, *, workspace_id: int, after_id: int, limit: int) -> list[Event]:
-    """Committed events past an id, in id order: NOT a safe cursor on PostgreSQL (the tests show
-    it missing an event that commits late); kept to prove that."""
-    return list(
-        session.scalars(
-            select(Event)
-            .where(Event.workspace_id == workspace_id, Event.id > after_id)
-            .order_by(Event.id)
-            .limit(limit)
-        )
-    )
-
-
 # ---------------------------------------------------------------- retention
 
 

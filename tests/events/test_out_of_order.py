@@ -24,14 +24,14 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
 from app.campaigns.schemas import CampaignCreate
 from app.campaigns.service import create_campaign
 from app.db import make_sessionmaker, utcnow
-from app.events import outbox, repository
+from app.events import outbox
 from app.events.types import EventType
-from app.models import Workspace
+from app.models import Event, Workspace
 from tests.builders import a_sender, a_workspace, an_api_key
 from tests.conftest import PG_URL
 from tests.live import committed, drop_workspace, live_server
@@ -111,8 +111,14 @@ class IdReader(threading.Thread):
 
     def poll(self) -> int:
         with self.factory() as session:
-            rows = repository.by_id_after(
-                session, workspace_id=self.workspace_id, after_id=self.after_id, limit=50
+            # Committed events past an id, in id order: NOT a safe cursor on PostgreSQL.
+            rows = list(
+                session.scalars(
+                    select(Event)
+                    .where(Event.workspace_id == self.workspace_id, Event.id > self.after_id)
+                    .order_by(Event.id)
+                    .limit(50)
+                )
             )
             if rows:
                 self.after_id = rows[-1].id
