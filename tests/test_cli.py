@@ -15,8 +15,12 @@ import pytest
 BIN = [sys.executable, "-m", "app"]
 
 
-def run(env: dict[str, str], *args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run([*BIN, *args], env=env, capture_output=True, text=True, timeout=120)
+def run(
+    env: dict[str, str], *args: str, ok: bool = True, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run(
+        [*BIN, *args], env=env, input=stdin, capture_output=True, text=True, timeout=120
+    )
     if ok:
         assert proc.returncode == 0, proc.stderr
     return proc
@@ -137,32 +141,11 @@ def test_set_password_from_stdin_ends_the_users_sessions(env: dict[str, str]) ->
             policy=SessionPolicy(idle=timedelta(hours=2), absolute=timedelta(hours=24)),
             old_token=None,
         )
-    short = subprocess.run(
-        [*BIN, "set-password", "boss@acme.io"],
-        env=env,
-        input="short\n",
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    short = run(env, "set-password", "boss@acme.io", ok=False, stdin="short\n")
     assert short.returncode == 2 and "8" in short.stderr  # what to fix; nothing changed
-    unknown = subprocess.run(
-        [*BIN, "set-password", "nobody@acme.io"],
-        env=env,
-        input="a-long-password\n",
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    unknown = run(env, "set-password", "nobody@acme.io", ok=False, stdin="a-long-password\n")
     assert unknown.returncode == 2 and "nobody@acme.io" in unknown.stderr
-    done = subprocess.run(
-        [*BIN, "set-password", "boss@acme.io"],
-        env=env,
-        input="brand-new-password\n",
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = run(env, "set-password", "boss@acme.io", ok=False, stdin="brand-new-password\n")
     assert done.returncode == 0, done.stderr
     with factory() as session:
         user = session.scalars(select(User)).one()
