@@ -28,7 +28,9 @@ from app.db import make_engine, make_sessionmaker
 from app.domain.statuses import DuplicatePolicy
 from app.engine.runner import run_tick
 from app.errors import AppError
+from app.imports import running
 from app.imports import service as imports
+from app.imports import upload as uploads
 from app.lifecycle import counts
 from app.lifecycle import guard as lifecycle_guard
 from app.models import ContactImport
@@ -320,31 +322,34 @@ def import_csv(
                 # The campaign first: nothing is copied for an import that cannot happen.
                 with factory.begin() as session:
                     workspace_id = _workspace_of_campaign(session, campaign)
-                path, size = imports.copy_for_cli(
+                accepted = uploads.accept_file(
                     source, data_dir=settings.data_dir, max_bytes=settings.upload_max_bytes
                 )
-                with factory.begin() as session:
-                    job = imports.create_import(
-                        session,
-                        workspace_id=workspace_id,
-                        campaign_id=campaign,
-                        path=path,
-                        filename=source.name,
-                        size=size,
-                        created_by="CLI",
-                        user_id=None,
-                        mapping=None,
-                        on_duplicate=policy,
-                        now=system_clock(),
-                    )
-                    import_id = job.id
+                try:
+                    with factory.begin() as session:
+                        job = imports.create_import(
+                            session,
+                            workspace_id=workspace_id,
+                            campaign_id=campaign,
+                            upload=accepted,
+                            filename=source.name,
+                            created_by="CLI",
+                            user_id=None,
+                            mapping=None,
+                            on_duplicate=policy,
+                            now=system_clock(),
+                        )
+                        import_id = job.id
+                except BaseException:
+                    accepted.path.unlink(missing_ok=True)
+                    raise
             except AppError as exc:
                 typer.echo(f"error: {exc.detail}", err=True)
                 raise typer.Exit(2) from exc
         else:
             import_id = resume
         with factory.begin() as session:
-            claimed = imports.claim_next(session, now=system_clock(), import_id=import_id)
+            claimed = running.claim_next(session, now=system_clock(), import_id=import_id)
             if claimed is None:
                 typer.echo(
                     f"error: import {import_id} is not waiting to run (done, cancelled or running elsewhere)",
@@ -362,7 +367,7 @@ def import_csv(
                     bar.update(done - shown)
                     shown = done
 
-            result = imports.run_import(
+            result = running.run_import(
                 factory,
                 import_id=import_id,
                 clock=system_clock,

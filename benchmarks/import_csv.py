@@ -20,7 +20,7 @@ For each size (default: 100,000 and 1,000,000 rows; the 1,000,000-row file is ab
 Targets: app on SQLite ≥ 50 % of the ceiling, faster than sqlite-utils, peak RSS < 250 MB and
 about the same for 100,000 and 1,000,000 rows.
 
---profile ROWS additionally runs app.imports.service.run_import in this process under cProfile
+--profile ROWS additionally runs app.imports.running.run_import in this process under cProfile
 on the first ROWS rows (SQLite, and PostgreSQL with --database-url) and prints the top costs.
 sqlite-utils is not a project dependency: `.venv/bin/pip install sqlite-utils` to include it.
 """
@@ -331,7 +331,8 @@ def profile(
     from app.clock import system_clock
     from app.db import make_engine, make_sessionmaker
     from app.domain.statuses import DuplicatePolicy
-    from app.imports import service
+    from app.imports import running, service
+    from app.imports.upload import accept_file
 
     with fresh_database(database_url, label) as url:
         run_cli(["migrate"], bench_env(url))
@@ -343,26 +344,25 @@ def profile(
             with factory.begin() as session:
                 from app.campaigns.service import campaign_workspace
 
-                path, size = service.copy_for_cli(csv_path, data_dir=data_dir, max_bytes=10**12)
+                upload = accept_file(csv_path, data_dir=data_dir, max_bytes=10**12)
                 job = service.create_import(
                     session,
                     workspace_id=campaign_workspace(session, campaign_id),
                     campaign_id=campaign_id,
-                    path=path,
+                    upload=upload,
                     filename=csv_path.name,
-                    size=size,
                     created_by="profile",
                     user_id=None,
                     mapping=None,
                     on_duplicate=DuplicatePolicy.SKIP,
                     now=system_clock(),
                 )
-                service.claim_next(session, now=system_clock(), import_id=job.id)
+                running.claim_next(session, now=system_clock(), import_id=job.id)
                 import_id = job.id
             profiler = cProfile.Profile()
             t0 = time.perf_counter()
             profiler.enable()
-            result = service.run_import(
+            result = running.run_import(
                 factory, import_id=import_id, clock=system_clock, batch_size=batch
             )
             profiler.disable()

@@ -63,7 +63,6 @@ STATEMENT_ALLOW_LIST: Final[Mapping[str, str]] = {
             "app/accounts/rate_limit.py",
             "app/dashboard/service.py",
             "app/demo.py",
-            "app/imports/service.py",
         ],
         "to move into its feature's repository.py",
     ),

@@ -9,7 +9,6 @@ Its parts are fingerprinted for Idempotency-Key while they stream, and the file 
 from __future__ import annotations
 
 import json
-import pathlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -29,7 +28,9 @@ from app.domain.statuses import DuplicatePolicy
 from app.errors import ValidationFailed
 from app.idempotency.fingerprint import FormFingerprint
 from app.imports import service
+from app.imports.reader import Dialect
 from app.imports.schemas import ImportList, ImportRead
+from app.imports.upload import accept_upload
 from app.models import ContactImport
 from app.schemas import MAX_ID
 from app.web.api_common import CONFLICT, NOT_FOUND
@@ -164,7 +165,7 @@ async def read_upload(request: Request, caller: ApiCallerDep) -> AsyncIterator[U
 UploadDep = Annotated[Upload, Depends(read_upload, scope="function")]
 
 
-def _mapping(raw: str | None, path: pathlib.Path) -> dict[int, str] | None:
+def _mapping(raw: str | None, dialect: Dialect) -> dict[int, str] | None:
     """The columns the client mapped, checked against the file's header; None to detect them."""
     if not raw:
         return None
@@ -176,11 +177,7 @@ def _mapping(raw: str | None, path: pathlib.Path) -> dict[int, str] | None:
         ) from exc
     if not isinstance(mapping, dict):
         raise ValidationFailed("mapping must be a JSON object", {"mapping": ["column → field"]})
-    return (
-        service.parse_mapping(mapping, service.inspect_file(path, require_url=False))
-        if mapping
-        else None
-    )
+    return service.parse_mapping(mapping, dialect) if mapping else None
 
 
 @router.post(
@@ -204,12 +201,12 @@ def create_import(
 ) -> object:
     # Copied out of the spool before the key is claimed: on SQLite the claim takes the write lock,
     # and copying a large file must not hold it.
-    path, size = service.store_upload(
+    accepted = accept_upload(
         upload.file.file, data_dir=settings.data_dir, max_bytes=settings.upload_max_bytes
     )
     kept = False
     try:
-        columns = _mapping(upload.form.mapping, path)
+        columns = _mapping(upload.form.mapping, accepted.dialect)
 
         def work() -> tuple[int, ImportRead]:
             nonlocal kept
@@ -217,9 +214,8 @@ def create_import(
                 idem.session,
                 workspace_id=caller.workspace_id,
                 campaign_id=upload.form.campaign_id,
-                path=path,
+                upload=accepted,
                 filename=upload.file.filename or "upload.csv",
-                size=size,
                 created_by="API key",
                 user_id=None,
                 mapping=columns,
@@ -232,7 +228,7 @@ def create_import(
         return idem.run(work, fingerprint=upload.fingerprint)
     finally:
         if not kept:  # refused, failed, or replayed (the first request's import has its own file)
-            path.unlink(missing_ok=True)
+            accepted.path.unlink(missing_ok=True)
 
 
 @router.get("", response_model=ImportList, summary="Recent imports, newest first")

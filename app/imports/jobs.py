@@ -1,18 +1,18 @@
-"""The imports' background jobs: run queued imports, and remove uploaded files past the retention."""
+"""The imports' background jobs: run queued imports, remove uploaded files past the retention and
+uploads abandoned at the preview."""
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import threading
-import time
 from datetime import timedelta
-from pathlib import Path
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.clock import Clock
-from app.imports.service import REMOVE_BATCH, files_to_remove, run_pending_imports
+from app.imports.running import run_pending_imports
+from app.imports.service import REMOVE_BATCH, files_to_remove
+from app.imports.upload import remove_abandoned_uploads
 from app.jobs import Job
 
 log = logging.getLogger(__name__)
@@ -38,31 +38,6 @@ def remove_old_files(
             log.info("removed %d uploaded files of ended imports", len(paths))
         if len(paths) < REMOVE_BATCH:
             return
-
-
-ABANDONED_AFTER = timedelta(hours=24)
-SIDECARS = (".owner", ".name")
-
-
-def remove_abandoned_uploads(
-    data_dir: str, *, now: float | None = None, older_than: timedelta = ABANDONED_AFTER
-) -> int:
-    """Remove files uploaded from the dashboard but never imported (left at the mapping preview):
-    an upload still beside its sidecars (who uploaded it, its name: the commit removes them) and
-    untouched for a day. Returns how many went."""
-    cutoff = (time.time() if now is None else now) - older_than.total_seconds()
-    removed = 0
-    for sidecar in Path(data_dir, "imports").glob("*.name"):
-        upload = sidecar.with_suffix(".csv")
-        with contextlib.suppress(FileNotFoundError):
-            if sidecar.stat().st_mtime >= cutoff:
-                continue
-        for path in (upload, *(upload.with_suffix(s) for s in SIDECARS)):
-            path.unlink(missing_ok=True)
-        removed += 1
-    if removed:
-        log.info("removed %d uploads abandoned at the preview", removed)
-    return removed
 
 
 def jobs(

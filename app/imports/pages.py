@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Request, UploadFile
@@ -25,6 +23,7 @@ from app.config import Settings
 from app.domain.statuses import DuplicatePolicy, ImportState
 from app.errors import AppError, Forbidden, PayloadTooLarge, ValidationFailed
 from app.imports import service
+from app.imports import upload as uploads
 from app.imports.reader import FIELDS
 from app.web.deps import NowDep, SessionDep
 from app.web.downloads import csv_response
@@ -33,7 +32,6 @@ from app.web.templating import page
 from app.web.upload_stream import read_multipart
 
 router = APIRouter(include_in_schema=False)
-TOKEN = re.compile(r"^[0-9a-f]{32}$")
 FIELD_LABELS = {
     "linkedin_url": "LinkedIn profile URL",
     "first_name": "First name",
@@ -49,22 +47,8 @@ def _owner(viewer: Any) -> str:
     return f"{viewer.workspace_id}:{viewer.user_id}"
 
 
-def _upload_path(request: Request, token: str, viewer: Any) -> Path:
-    """The upload of this token, if THIS user of THIS workspace made it: a token is bound to its
-    workspace and user (a file beside it says whose), so another workspace's admin holding it
-    previews and commits nothing. A stranger's token reads as expired: no hint it exists."""
-    expired = ValidationFailed(
-        "The upload expired; choose the file again", {"file": ["Upload it again"]}
-    )
-    if not TOKEN.match(token):
-        raise expired
-    path = Path(request.app.state.settings.data_dir) / "imports" / f"{token}.csv"
-    owner = path.with_suffix(".owner")
-    if not path.exists() or not owner.exists():
-        raise expired
-    if owner.read_text(encoding="utf-8").strip() != _owner(viewer):
-        raise expired
-    return path
+def _kept(request: Request, token: str, viewer: Any) -> uploads.KeptUpload:
+    return uploads.kept_upload(request.app.state.settings.data_dir, token, owner=_owner(viewer))
 
 
 @router.get("/imports")
@@ -104,12 +88,13 @@ def _preview_page(
     policy: str,
     error: str | None = None,
 ) -> Response:
-    path = _upload_path(request, token, viewer)
+    kept = _kept(request, token, viewer)
     result = service.preview(
         session,
         workspace_id=viewer.workspace_id,
         campaign_id=campaign_id,
-        path=path,
+        path=kept.path,
+        dialect=kept.dialect,
         mapping=mapping,
     )
     context = {
@@ -156,7 +141,7 @@ async def upload(request: Request, session: SessionDep, viewer: AdminDep) -> Res
                 raise ValidationFailed(
                     "Choose the campaign to import into", {"campaign_id": ["Choose a campaign"]}
                 )
-            path = await run_in_threadpool(_keep_upload, form.file, viewer, settings)
+            token = await run_in_threadpool(_keep_upload, form.file, viewer, settings)
         finally:
             if form.file is not None:
                 await form.file.close()
@@ -169,27 +154,25 @@ async def upload(request: Request, session: SessionDep, viewer: AdminDep) -> Res
         request,
         session,
         viewer,
-        token=path.stem,
+        token=token,
         campaign_id=campaign_id,
         mapping=None,
         policy="skip",
     )
 
 
-def _keep_upload(file: UploadFile, viewer: Any, settings: Settings) -> Path:
-    """Copy the upload to the imports folder and check it reads as CSV; keep its name and owner
-    beside it for the next steps. Returns its path (its stem is the upload's token)."""
-    path, _size = service.store_upload(
+def _keep_upload(file: UploadFile, viewer: Any, settings: Settings) -> str:
+    """Accept the upload (refused when it does not read as CSV with a profile-URL column) and
+    keep it for its preview; returns its token."""
+    accepted = uploads.accept_upload(
         file.file, data_dir=settings.data_dir, max_bytes=settings.upload_max_bytes
     )
     try:
-        service.inspect_file(path)
+        uploads.require_url_column(accepted.dialect)
     except AppError:
-        path.unlink(missing_ok=True)
+        accepted.path.unlink(missing_ok=True)
         raise
-    path.with_suffix(".name").write_text((file.filename or "upload.csv")[:255], encoding="utf-8")
-    path.with_suffix(".owner").write_text(_owner(viewer), encoding="utf-8")
-    return path
+    return uploads.keep_for_preview(accepted, filename=file.filename or "", owner=_owner(viewer))
 
 
 def _upload_refused(
@@ -234,7 +217,7 @@ def _campaign_id(value: object) -> int:
 async def refresh_preview(request: Request, session: SessionDep, viewer: AdminDep) -> Response:
     form = await request.form()
     token, campaign_id = str(form.get("token", "")), _campaign_id(form.get("campaign_id"))
-    dialect = service.inspect_file(_upload_path(request, token, viewer))
+    dialect = _kept(request, token, viewer).dialect
     raw = _mapping_from_form(form, len(dialect.header))
     try:
         mapping = (
@@ -266,8 +249,8 @@ async def refresh_preview(request: Request, session: SessionDep, viewer: AdminDe
 async def commit(request: Request, session: SessionDep, viewer: AdminDep, now: NowDep) -> Response:
     form = await request.form()
     token, campaign_id = str(form.get("token", "")), _campaign_id(form.get("campaign_id"))
-    path = _upload_path(request, token, viewer)
-    dialect = service.inspect_file(path)
+    kept = _kept(request, token, viewer)
+    dialect = kept.dialect
     policy_value = str(form.get("on_duplicate", "skip"))
     try:
         mapping = service.parse_mapping(
@@ -290,23 +273,19 @@ async def commit(request: Request, session: SessionDep, viewer: AdminDep, now: N
             policy=policy_value,
             error=message,
         )
-    name_file = path.with_suffix(".name")
-    filename = name_file.read_text(encoding="utf-8") if name_file.exists() else "upload.csv"
-    name_file.unlink(missing_ok=True)
-    path.with_suffix(".owner").unlink(missing_ok=True)
     job = service.create_import(
         session,
         workspace_id=viewer.workspace_id,
         campaign_id=campaign_id,
-        path=path,
-        filename=filename,
-        size=path.stat().st_size,
+        upload=uploads.AcceptedUpload(kept.path, kept.path.stat().st_size, dialect),
+        filename=kept.filename,
         created_by=viewer.email,
         user_id=viewer.user_id,
         mapping=mapping,
         on_duplicate=policy,
         now=now,
     )
+    uploads.release(kept)
     target = f"/imports/{job.id}"
     if request.headers.get("hx-request") == "true":
         return Response(status_code=204, headers={"HX-Redirect": target})

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.accounts import jobs as account_jobs
 from app.clock import FixedClock
-from app.imports.jobs import remove_abandoned_uploads
+from app.imports.upload import remove_abandoned_uploads
 from app.models import IdempotencyKey, SigninCounter, WebSession
 from tests.api.conftest import make_api
 from tests.conftest import T0
@@ -81,8 +81,8 @@ def test_uploads_abandoned_at_the_preview_are_removed_after_a_day(tmp_path: Path
     folder.mkdir()
     day_old = time.time() - 25 * 3600
     for token, sidecars, age in [
-        ("a" * 32, (".name", ".owner"), day_old),  # abandoned: goes
-        ("b" * 32, (".name", ".owner"), time.time()),  # being previewed now: stays
+        ("a" * 32, (".json",), day_old),  # abandoned: goes
+        ("b" * 32, (".json",), time.time()),  # being previewed now: stays
         ("c" * 32, (), day_old),  # committed (an import's file): stays
     ]:
         for suffix in (".csv", *sidecars):
@@ -91,5 +91,5 @@ def test_uploads_abandoned_at_the_preview_are_removed_after_a_day(tmp_path: Path
             os.utime(path, (age, age))
     assert remove_abandoned_uploads(str(tmp_path)) == 1
     assert sorted(p.name for p in folder.iterdir()) == sorted(
-        [f"{'b' * 32}.csv", f"{'b' * 32}.name", f"{'b' * 32}.owner", f"{'c' * 32}.csv"]
+        [f"{'b' * 32}.csv", f"{'b' * 32}.json", f"{'c' * 32}.csv"]
     )

@@ -29,7 +29,7 @@ from app.api import API_PREFIX
 from app.clock import FixedClock
 from app.config import Settings
 from app.idempotency.fingerprint import BodyFingerprint, FormFingerprint, request_fingerprint
-from app.imports.service import run_pending_imports
+from app.imports.running import run_pending_imports
 from app.main import create_app
 from app.models import Activity, ContactImport, IdempotencyKey
 from app.senders.schemas import SenderRead

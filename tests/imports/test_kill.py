@@ -27,7 +27,8 @@ from sqlalchemy.orm import Session
 from app.clock import system_clock
 from app.db import make_engine
 from app.domain.statuses import DuplicatePolicy, ImportState
-from app.imports import service
+from app.imports import running, service
+from app.imports.upload import accept_file
 from app.models import Campaign, Contact, ContactImport
 from tests.builders import a_campaign, a_workspace
 from tests.conftest import PG_URL
@@ -237,21 +238,20 @@ def claimed_import(target: Target, source: Path, tmp_path: Path, *, owner: str |
     """An import of `source` created and claimed as `contact-tracker import` would, then (with an
     owner given) recorded as held by that process: the state a SIGKILL leaves behind."""
     with committed(target.engine) as s:
-        path, size = service.copy_for_cli(source, data_dir=str(tmp_path), max_bytes=10**9)
+        upload = accept_file(source, data_dir=str(tmp_path), max_bytes=10**9)
         job = service.create_import(
             s,
             workspace_id=s.get_one(Campaign, target.campaign_id).workspace_id,
             campaign_id=target.campaign_id,
-            path=path,
+            upload=upload,
             filename=source.name,
-            size=size,
             created_by="CLI",
             user_id=None,
             mapping=None,
             on_duplicate=DuplicatePolicy.SKIP,
             now=system_clock(),
         )
-        claimed = service.claim_next(s, now=system_clock(), import_id=job.id)
+        claimed = running.claim_next(s, now=system_clock(), import_id=job.id)
         assert claimed is not None
         if owner is not None:
             claimed.lease_owner = owner

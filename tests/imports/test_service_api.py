@@ -26,9 +26,10 @@ from app.clock import FixedClock
 from app.config import Settings
 from app.contacts.service import add_contacts
 from app.domain.statuses import DuplicatePolicy, ImportState
-from app.imports import service
+from app.imports import running, service
 from app.imports.jobs import remove_old_files
-from app.imports.service import run_pending_imports
+from app.imports.running import run_pending_imports
+from app.imports.upload import accept_file
 from app.main import create_app
 from app.models import Contact, ContactImport
 from tests.api.conftest import Api, make_api
@@ -544,11 +545,11 @@ def test_cancel_a_running_import_stops_it_before_its_next_batch(
     cid = api.campaign()["id"]
     created = queue(api, cid, csv_bytes(HEADER, people(0, 20)))
     with session_factory.begin() as s:
-        claimed = service.claim_next(s, now=clock(), import_id=created["id"])
+        claimed = running.claim_next(s, now=clock(), import_id=created["id"])
         assert claimed is not None and claimed.state is ImportState.RUNNING
     assert job(api, created["id"])["state"] == "running"
     assert api.post(f"/api/v1/imports/{created['id']}/cancel").json()["state"] == "cancelled"
-    result = service.run_import(session_factory, import_id=created["id"], clock=clock)
+    result = running.run_import(session_factory, import_id=created["id"], clock=clock)
     assert result.state is ImportState.CANCELLED
     assert contacts(api, cid) == [] and counts_of(job(api, created["id"]))[1] == 0
 
@@ -795,12 +796,12 @@ def test_two_overlapping_imports_into_one_campaign_end_without_duplicates(
     second = queue(api, cid, csv_bytes(HEADER, people(30, 90)))
     # One at a time per campaign: while the first holds its lease, the second stays queued.
     with session_factory.begin() as s:
-        claimed = service.claim_next(s, now=clock())
+        claimed = running.claim_next(s, now=clock())
         assert claimed is not None and claimed.id == first["id"]
     with session_factory.begin() as s:
-        assert service.claim_next(s, now=clock()) is None
+        assert running.claim_next(s, now=clock()) is None
     assert job(api, second["id"])["state"] == "queued"
-    service.run_import(session_factory, import_id=first["id"], clock=clock, batch_size=7)
+    running.run_import(session_factory, import_id=first["id"], clock=clock, batch_size=7)
     assert run_all(session_factory, clock, batch_size=11) == 1
     a, b = job(api, first["id"]), job(api, second["id"])
     assert (a["state"], b["state"]) == ("done", "done")
@@ -833,7 +834,7 @@ def test_a_failing_batch_is_retried_from_the_checkpoint_then_fails_clearly(
 ) -> None:
     cid = api.campaign()["id"]
     created = queue(api, cid, csv_bytes(HEADER, people(0, 10)))
-    real = service._apply_batch
+    real = running._apply_batch
     calls = {"n": 0, "fail_from": 3}
 
     def flaky(session: Session, job_: ContactImport, rows: Any, now: Any) -> None:
@@ -842,7 +843,7 @@ def test_a_failing_batch_is_retried_from_the_checkpoint_then_fails_clearly(
             raise RuntimeError("server closed the connection unexpectedly")
         real(session, job_, rows, now)
 
-    monkeypatch.setattr(service, "_apply_batch", flaky)
+    monkeypatch.setattr(running, "_apply_batch", flaky)
     assert run_all(session_factory, clock, batch_size=2) == 1
     body = job(api, created["id"])
     # Two batches committed; the third failed: still resumable, not stuck and not half-applied.
@@ -859,7 +860,7 @@ def test_a_failing_batch_is_retried_from_the_checkpoint_then_fails_clearly(
     # A database that stays away: after MAX_FAILURES attempts the import fails with the reason.
     again = queue(api, cid, csv_bytes(HEADER, people(10, 14)))
     calls["fail_from"] = 0
-    for _ in range(service.MAX_FAILURES):
+    for _ in range(running.MAX_FAILURES):
         clock.advance(seconds=1)
         run_all(session_factory, clock)
     body = job(api, again["id"])
@@ -890,9 +891,8 @@ def test_an_import_beside_concurrent_api_writes_ends_without_duplicates(
                 s,
                 workspace_id=ws_id,
                 campaign_id=cid,
-                path=path,
+                upload=accept_file(path, data_dir=str(tmp_path), max_bytes=10**9),
                 filename="overlap.csv",
-                size=path.stat().st_size,
                 created_by="test",
                 user_id=None,
                 mapping=None,
@@ -948,9 +948,9 @@ def test_lease_expiry_lets_another_worker_resume_a_dead_run(
     cid = api.campaign()["id"]
     created = queue(api, cid, csv_bytes(HEADER, people(0, 9)))
     with session_factory.begin() as s:
-        assert service.claim_next(s, now=clock()) is not None  # a worker that then dies
+        assert running.claim_next(s, now=clock()) is not None  # a worker that then dies
     assert run_all(session_factory, clock) == 0  # its lease still holds
-    clock.set(clock() + service.LEASE + timedelta(seconds=1))
+    clock.set(clock() + running.LEASE + timedelta(seconds=1))
     assert run_all(session_factory, clock) == 1
     assert counts_of(job(api, created["id"])) == (9, 9, 0, 0)
 

@@ -1,0 +1,130 @@
+"""The imports' queries: the import records, their rejected rows and their undo record."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, exists, insert, select, update
+from sqlalchemy.orm import Session
+
+from app.domain.statuses import ImportState
+from app.models import Contact, ContactImport, ImportChange, ImportRejection
+
+
+def list_imports(
+    session: Session, *, workspace_id: int, campaign_id: int | None, limit: int
+) -> list[ContactImport]:
+    stmt = select(ContactImport).where(ContactImport.workspace_id == workspace_id)
+    if campaign_id is not None:
+        stmt = stmt.where(ContactImport.campaign_id == campaign_id)
+    return list(session.scalars(stmt.order_by(ContactImport.id.desc()).limit(limit)))
+
+
+def locked(session: Session, import_id: int) -> ContactImport:
+    """The import, its row locked until the transaction ends (a batch against a cancel)."""
+    return session.scalars(
+        select(ContactImport).where(ContactImport.id == import_id).with_for_update()
+    ).one()
+
+
+def claimable(
+    session: Session, *, now: datetime, import_id: int | None, limit: int = 20
+) -> list[ContactImport]:
+    """Queued imports and running ones whose lease lapsed (or, with `import_id`, that one import
+    if queued or running), oldest first, locked; rows another claimer holds are skipped."""
+    if import_id is None:
+        stmt = select(ContactImport).where(
+            (ContactImport.state == ImportState.QUEUED)
+            | ((ContactImport.state == ImportState.RUNNING) & (ContactImport.lease_until < now))
+        )
+    else:
+        stmt = select(ContactImport).where(
+            ContactImport.id == import_id,
+            ContactImport.state.in_([ImportState.QUEUED, ImportState.RUNNING]),
+        )
+    return list(
+        session.scalars(
+            stmt.order_by(ContactImport.id).limit(limit).with_for_update(skip_locked=True)
+        )
+    )
+
+
+def campaign_busy(session: Session, *, campaign_id: int, besides: int, now: datetime) -> bool:
+    """Another import of the campaign runs under a live lease."""
+    return bool(
+        session.scalar(
+            select(
+                exists().where(
+                    ContactImport.campaign_id == campaign_id,
+                    ContactImport.id != besides,
+                    ContactImport.state == ImportState.RUNNING,
+                    ContactImport.lease_until >= now,
+                )
+            )
+        )
+    )
+
+
+def add_rejections(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    session.execute(insert(ImportRejection), rows)
+
+
+def rejections_after(
+    session: Session, import_id: int, *, after_row: int, limit: int
+) -> Sequence[Any]:
+    """(row_number, cells, reason) of the import's rejected rows past `after_row`, in file order."""
+    return session.execute(
+        select(ImportRejection.row_number, ImportRejection.cells, ImportRejection.reason)
+        .where(ImportRejection.import_id == import_id, ImportRejection.row_number > after_row)
+        .order_by(ImportRejection.row_number)
+        .limit(limit)
+    ).all()
+
+
+def campaign_contacts_by_url(
+    session: Session, campaign_id: int, urls: Collection[str]
+) -> Sequence[Contact]:
+    return session.scalars(
+        select(Contact).where(Contact.campaign_id == campaign_id, Contact.linkedin_url.in_(urls))
+    ).all()
+
+
+def merged_contact_ids(session: Session, import_id: int) -> set[int]:
+    """The contacts that existed before the import and that it has merged a row into."""
+    return set(
+        session.scalars(select(ImportChange.contact_id).where(ImportChange.import_id == import_id))
+    )
+
+
+def restore_changes(session: Session, import_id: int) -> None:
+    """Put back the fields the import changed on contacts it did not create; forget its changes."""
+    for change in session.scalars(select(ImportChange).where(ImportChange.import_id == import_id)):
+        if not change.previous:
+            continue  # the contact's first row in the file changed nothing
+        session.execute(
+            update(Contact)
+            .where(Contact.id == change.contact_id)
+            .values(**change.previous)
+            .execution_options(synchronize_session=False)
+        )
+    session.execute(delete(ImportChange).where(ImportChange.import_id == import_id))
+
+
+def ended_with_files(
+    session: Session, *, ended: Collection[ImportState], before: datetime, limit: int
+) -> Sequence[ContactImport]:
+    """Imports that ended before `before` and still have their file, locked, skipping rows
+    another process holds."""
+    return session.scalars(
+        select(ContactImport)
+        .where(
+            ContactImport.state.in_(list(ended)),
+            ContactImport.finished_at < before,
+            ContactImport.file_removed_at.is_(None),
+        )
+        .order_by(ContactImport.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    ).all()

@@ -1,0 +1,272 @@
+"""Running an import: claim it, read its file in batches, commit each batch with its checkpoint.
+
+Crash safety: each batch's contacts, rejections, counters and checkpoint commit in one transaction,
+so a run killed at any point resumes after the last committed row with nothing twice and nothing
+missing. Two imports into one campaign run one at a time (the second waits, visibly queued). A run
+that dies on an error (a database outage, say) is retried from its checkpoint, and fails after a
+few attempts.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.campaigns.service import get_campaign
+from app.domain.statuses import ContactSource, DuplicatePolicy, ImportState
+from app.imports import repository
+from app.imports.reader import Row, UnreadableFile, read_batches
+from app.imports.service import finish
+from app.lifecycle import service as lifecycle
+from app.lifecycle.service import Cause
+from app.models import ContactImport, ImportChange
+
+LEASE = timedelta(minutes=2)
+MAX_FAILURES = 5
+UPDATABLE = ("first_name", "last_name", "email", "company", "title")
+
+
+def this_process() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def owner_gone(owner: str | None) -> bool:
+    """True when a lease holder was a process on this machine that no longer runs (a dead
+    process's PID, or a zombie's). Another machine's processes are never judged from here."""
+    host, _, pid = (owner or "").rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit() or int(pid) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except OSError:
+        return False  # it exists (another user's process, say)
+    try:  # a killed child its parent has not reaped yet is a zombie: state Z after the name
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rpartition(")")[2].split()[:1] == ["Z"]
+
+
+def claim_next(
+    session: Session, *, now: datetime, import_id: int | None = None
+) -> ContactImport | None:
+    """Take a queued import (or one whose owner stopped renewing its lease), one per campaign at a time."""
+    # An explicit resume (`import_id`) also takes over a running import whose process is gone
+    # (killed on this machine), without waiting for its lease to lapse.
+    for job in repository.claimable(session, now=now, import_id=import_id):
+        if (
+            job.state is ImportState.RUNNING
+            and job.lease_until is not None
+            and job.lease_until >= now
+            and not owner_gone(job.lease_owner)
+        ):
+            continue
+        if repository.campaign_busy(session, campaign_id=job.campaign_id, besides=job.id, now=now):
+            continue
+        job.state = ImportState.RUNNING
+        job.started_at = job.started_at or now
+        job.lease_until = now + LEASE
+        job.lease_owner = this_process()
+        return job
+    return None
+
+
+def _apply_batch(session: Session, job: ContactImport, rows: list[Row], now: datetime) -> None:
+    """One batch in the caller's transaction: new contacts, duplicates per policy, rejections, checkpoint."""
+    campaign = get_campaign(
+        session, workspace_id=job.workspace_id, campaign_id=job.campaign_id, with_steps=False
+    )
+    start = lifecycle.new_contact_columns(campaign.type, ContactSource.CSV, now)
+    rejections = []
+    fresh: dict[str, dict[str, Any]] = {}
+    duplicate_rows: list[dict[str, Any]] = []
+    in_file = 0
+    for row in rows:
+        if row.contact is None:
+            rejections.append(
+                {
+                    "import_id": job.id,
+                    "row_number": row.number,
+                    "reason": (row.reason or "Invalid")[:500],
+                    "cells": {"cells": row.cells},
+                }
+            )
+            continue
+        url = str(row.contact["linkedin_url"])
+        if url in fresh:
+            in_file += 1  # the file's first row for a person decides; later ones only count
+            continue
+        fresh[url] = row.contact
+    # The reader's contact dicts hold exactly the varying columns: the URL, the updatable fields
+    # and custom_fields; everything else is the same for the whole batch.
+    common = {
+        "workspace_id": job.workspace_id,
+        "campaign_id": campaign.id,
+        "source": ContactSource.CSV,
+        **start,
+        "created_at": now,
+        "updated_at": now,
+        "import_id": job.id,
+    }
+    inserted = lifecycle.insert_new_contacts(
+        session, list(fresh.values()), common=common, cause=Cause.IMPORT, now=now
+    )
+    duplicate_rows.extend(contact for url, contact in fresh.items() if url not in inserted)
+    if job.on_duplicate is not DuplicatePolicy.SKIP and duplicate_rows:
+        _merge_duplicates(session, job, campaign.id, duplicate_rows)
+    if rejections:
+        repository.add_rejections(session, rejections)
+    job.rows_read += len(rows)
+    job.imported += len(inserted)
+    job.duplicates += len(duplicate_rows) + in_file
+    job.invalid += len(rejections)
+    job.checkpoint_row = rows[-1].number
+    job.lease_until = now + LEASE
+    job.failures = 0
+
+
+def _merge_duplicates(
+    session: Session, job: ContactImport, campaign_id: int, rows: list[dict[str, Any]]
+) -> None:
+    """Fill empty fields, or overwrite them, on contacts that existed before this import."""
+    # The first row for a person is the one that merges, whatever the batch boundaries.
+    by_url: dict[str, dict[str, Any]] = {}
+    for r in rows:
+        by_url.setdefault(str(r["linkedin_url"]), r)
+    recorded = repository.merged_contact_ids(session, job.id)
+    for contact in repository.campaign_contacts_by_url(session, campaign_id, list(by_url)):
+        if contact.import_id == job.id or contact.id in recorded:
+            continue  # created or already merged by this same file: a later row is a plain duplicate
+        incoming = by_url[contact.linkedin_url]
+        previous: dict[str, Any] = {}
+        for name in UPDATABLE:
+            value = incoming.get(name)
+            current = getattr(contact, name)
+            if (
+                value
+                and (job.on_duplicate is DuplicatePolicy.OVERWRITE or not current)
+                and value != current
+            ):
+                previous[name] = current
+                setattr(contact, name, value)
+        extra = incoming.get("custom_fields") or {}
+        if extra:
+            merged = dict(contact.custom_fields)
+            for key, value in extra.items():
+                if job.on_duplicate is DuplicatePolicy.OVERWRITE or not merged.get(key):
+                    merged[key] = value
+            if merged != contact.custom_fields:
+                previous["custom_fields"] = contact.custom_fields
+                contact.custom_fields = merged
+        # Recorded even when nothing changed: the file's first row for this person has merged,
+        # so its later rows (in any batch) are plain duplicates.
+        session.add(ImportChange(import_id=job.id, contact_id=contact.id, previous=previous))
+        recorded.add(contact.id)
+
+
+def run_import(
+    factory: sessionmaker[Session],
+    *,
+    import_id: int,
+    clock: Callable[[], datetime],
+    batch_size: int = 5000,
+    progress: Callable[[ContactImport], None] | None = None,
+) -> ContactImport:
+    """Run (or resume) one claimed import to its end, a committed batch at a time."""
+    with factory.begin() as session:
+        job = session.get_one(ContactImport, import_id)
+        path, start = Path(job.path), job.checkpoint_row
+        mapping = {int(k): str(v) for k, v in job.mapping.items()}
+    try:
+        with contextlib.closing(read_batches(str(path), mapping, start, batch_size)) as batches:
+            for batch in batches:
+                if not _commit_batch(factory, import_id, batch, clock, progress):
+                    return _load(factory, import_id)
+    except (UnreadableFile, OSError) as exc:
+        with factory.begin() as session:
+            job = session.get_one(ContactImport, import_id)
+            finish(session, job, ImportState.FAILED, now=clock(), error=str(exc))
+        return _load(factory, import_id)
+    with factory.begin() as session:
+        job = session.get_one(ContactImport, import_id)
+        if job.state is ImportState.RUNNING:
+            finish(session, job, ImportState.DONE, now=clock())
+    return _load(factory, import_id)
+
+
+def _commit_batch(
+    factory: sessionmaker[Session],
+    import_id: int,
+    batch: list[Row],
+    clock: Callable[[], datetime],
+    progress: Callable[[ContactImport], None] | None,
+) -> bool:
+    """Commit one batch; False when the import was cancelled meanwhile (the batch is not applied)."""
+    with factory.begin() as session:
+        job = repository.locked(session, import_id)
+        if job.state is not ImportState.RUNNING:
+            return False
+        _apply_batch(session, job, batch, clock())
+        session.flush()
+        if progress is not None:
+            progress(job)
+    return True
+
+
+def _load(factory: sessionmaker[Session], import_id: int) -> ContactImport:
+    with factory() as session:
+        return session.get_one(ContactImport, import_id)
+
+
+def record_failure(
+    factory: sessionmaker[Session], *, import_id: int, error: str, now: datetime
+) -> None:
+    """A run died on an error (a database outage, say): retry later, or fail after a few attempts."""
+    with factory.begin() as session:
+        job = session.get(ContactImport, import_id)
+        if job is None or job.state is not ImportState.RUNNING:
+            return
+        job.failures += 1
+        if job.failures >= MAX_FAILURES:
+            finish(
+                session,
+                job,
+                ImportState.FAILED,
+                now=now,
+                error=f"Stopped after {job.failures} failed attempts: {error}",
+            )
+        else:
+            job.lease_until = now  # resumable at once by the next pass
+
+
+def run_pending_imports(
+    factory: sessionmaker[Session], *, clock: Callable[[], datetime], batch_size: int = 5000
+) -> int:
+    """Background jobs: run every import that is due, one after another. Returns how many ran."""
+    ran = 0
+    while True:
+        try:
+            with factory.begin() as session:
+                job = claim_next(session, now=clock())
+                job_id = job.id if job else None
+        except Exception:  # noqa: BLE001 - the database may be away; try again next pass
+            return ran
+        if job_id is None:
+            return ran
+        try:
+            run_import(factory, import_id=job_id, clock=clock, batch_size=batch_size)
+        except Exception as exc:  # noqa: BLE001 - recorded on the import, retried from its checkpoint
+            try:
+                record_failure(factory, import_id=job_id, error=str(exc), now=clock())
+            except Exception:  # noqa: BLE001
+                return ran
+        ran += 1
