@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from app.accounts.service import create_user, create_workspace
@@ -36,8 +35,13 @@ from app.domain.transitions import (
     initial_status,
     transition,
 )
-from app.lifecycle.service import activity_kind_for, insert_replayed_contacts, state_columns
-from app.models import Activity, Campaign, SenderAccount
+from app.lifecycle.service import (
+    activity_kind_for,
+    insert_replayed_activities,
+    insert_replayed_contacts,
+    state_columns,
+)
+from app.models import Campaign, SenderAccount
 from app.senders.schemas import SenderCreate, SenderLimits, WorkingHours
 from app.senders.service import create_sender, sender_pacing
 
@@ -391,5 +395,5 @@ def _seed_contacts(
             )
     activity_rows.sort(key=lambda r: r["created_at"])
     if activity_rows:
-        session.execute(insert(Activity), activity_rows)
+        insert_replayed_activities(session, activity_rows)
     return serial

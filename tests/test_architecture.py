@@ -56,16 +56,6 @@ STATEMENT_BUILDERS: Final[frozenset[str]] = frozenset(
 # small, one reason per entry; an entry that no longer builds statements fails the test too.
 STATEMENT_ALLOW_LIST: Final[Mapping[str, str]] = {
     "app/migrations.py": "reads Alembic's version table with raw `text()` SQL; it has no model",
-    # Not moved yet (issue 12 stays open for them): each entry leaves when its statements move
-    # into its feature's repository.py; the stale check below fails the moment one builds none.
-    **dict.fromkeys(
-        [
-            "app/accounts/rate_limit.py",
-            "app/dashboard/service.py",
-            "app/demo.py",
-        ],
-        "to move into its feature's repository.py",
-    ),
 }
 
 # --- Rules 3 and 4: the domain is pure, and only the web knows the web ----------------------------

@@ -14,12 +14,8 @@ from fastapi.responses import Response
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
-from app.accounts.rate_limit import (
-    budget_headers,
-    check_budget,
-    count_request,
-    resolve_and_count_postgres,
-)
+from app.accounts.rate_limit import budget_headers, check_budget
+from app.accounts.repository import count_request, resolve_and_count_postgres
 from app.accounts.service import LAST_USED_RESOLUTION, hash_api_key, resolve_api_key
 from app.clock import Clock
 from app.config import Settings

@@ -5,21 +5,19 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict, defaultdict
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, case, func, select
-from sqlalchemy.orm import QueryableAttribute, Session
+from sqlalchemy.orm import Session
 
 from app.campaigns.schemas import CampaignStats
 from app.campaigns.service import campaign_stats
+from app.dashboard import repository
 from app.domain.actions import KINDS_OF
 from app.domain.pacing import CappedAction
 from app.domain.statuses import ActivityKind, CampaignState, CampaignType, Outcome
-from app.models import Activity, Campaign, SenderAccount
+from app.models import Campaign, SenderAccount
 
 WARN_AT = 0.8
 
@@ -85,24 +83,9 @@ def sender_progress(session: Session, sender: SenderAccount, now: datetime) -> l
     """Today's invites and messages against the daily caps, and the rolling week's invites."""
     day_start = _local_day_start(now, sender.timezone)
     week_start = now - timedelta(days=7)
-    today_flag = case((Activity.completed_at >= day_start, 1), else_=0)
-    rows = session.execute(
-        select(Activity.kind, func.count(), func.sum(today_flag))
-        .where(
-            Activity.sender_id == sender.id,
-            Activity.outcome == Outcome.SUCCESS,
-            Activity.completed_at > week_start,
-            Activity.kind.in_(
-                [
-                    ActivityKind.CONNECTION_REQUEST,
-                    ActivityKind.FOLLOW_UP,
-                    ActivityKind.GROUP_MESSAGE,
-                    ActivityKind.INMAIL,
-                ]
-            ),
-        )
-        .group_by(Activity.kind)
-    ).all()
+    rows = repository.capped_actions_by_kind(
+        session, sender_id=sender.id, day_start=day_start, week_start=week_start
+    )
     today: dict[ActivityKind, int] = defaultdict(int)
     week: dict[ActivityKind, int] = defaultdict(int)
     for kind, n_week, n_today in rows:
@@ -117,57 +100,9 @@ def sender_progress(session: Session, sender: SenderAccount, now: datetime) -> l
     ]
 
 
-def _campaigns_with_pending(session: Session, campaign_ids: Sequence[int]) -> set[int]:
-    """Which campaigns have any action waiting, in one statement: per campaign, a probe for its
-    first such action (the alert only asks yes/no). Each probe is ordered by completed_at so that
-    it is read from the (campaign_id, completed_at) index: as EXISTS, PostgreSQL expects a
-    pending row early in a sequential scan, but a campaign's actions are stored together, so the
-    scan crossed every earlier campaign's."""
-    if not campaign_ids:
-        return set()
-    first_pending = (
-        select(Activity.id)
-        .where(
-            Activity.campaign_id == Campaign.id,
-            Activity.completed_at.is_(None),
-            Activity.outcome == Outcome.PENDING,
-        )
-        .order_by(Activity.completed_at)
-        .limit(1)
-        .correlate(Campaign)
-        .scalar_subquery()
-    )
-    rows = session.execute(
-        select(Campaign.id, first_pending).where(Campaign.id.in_(campaign_ids))
-    ).all()
-    return {cid for cid, pending in rows if pending is not None}
-
-
-def _workspace_campaigns(
-    session: Session, workspace_id: int, *, archived: bool, limit: int = 500
-) -> list[Campaign]:
-    """The workspace's campaigns in id order, the archived ones or the others, without their
-    follow-up steps: the cards never show them (the relationship raises if one ever does)."""
-    state = Campaign.state == CampaignState.ARCHIVED
-    return list(
-        session.scalars(
-            select(Campaign)
-            .where(Campaign.workspace_id == workspace_id, state if archived else ~state)
-            .order_by(Campaign.id)
-            .limit(limit)
-        )
-    )
-
-
 def count_archived(session: Session, *, workspace_id: int) -> int:
-    return int(
-        session.scalar(
-            select(func.count()).where(
-                Campaign.workspace_id == workspace_id, Campaign.state == CampaignState.ARCHIVED
-            )
-        )
-        or 0
-    )
+    """How many campaigns the overview hides under "Archived"."""
+    return repository.count_archived(session, workspace_id=workspace_id)
 
 
 def funnel(stats: CampaignStats, campaign_id: int) -> list[FunnelBar]:
@@ -199,16 +134,11 @@ def overview(
     session: Session, *, workspace_id: int, now: datetime, archived: bool = False
 ) -> list[CampaignCard]:
     """A card per campaign: the live ones (draft, running, paused), or the archived ones."""
-    campaigns = _workspace_campaigns(session, workspace_id, archived=archived)
+    campaigns = repository.workspace_campaigns(session, workspace_id, archived=archived)
     ids = [c.id for c in campaigns]
     stats = campaign_stats(session, ids)
-    senders = {
-        s.id: s
-        for s in session.scalars(
-            select(SenderAccount).where(SenderAccount.id.in_({c.sender_id for c in campaigns}))
-        )
-    }
-    pending = _campaigns_with_pending(session, ids)
+    senders = repository.senders_by_id(session, {c.sender_id for c in campaigns})
+    pending = repository.campaigns_with_pending(session, ids)
     progress_cache: dict[int, list[Progress]] = {}
     cards = []
     for c in campaigns:
@@ -245,15 +175,6 @@ class DayBar:
     day: date
     success: int
     error: int
-
-
-def _utc_day(session: Session, column: QueryableAttribute[datetime | None]) -> ColumnElement[Any]:
-    """The UTC calendar day of a stored instant, computed by the database. SQLite keeps instants as
-    naive UTC text ('YYYY-MM-DD HH:MM:SS…'), so the day is its first ten characters; PostgreSQL
-    keeps timestamptz, so the day is taken in UTC whatever the connection's time zone."""
-    if session.get_bind().dialect.name == "postgresql":
-        return func.date(func.timezone("UTC", column))
-    return func.substr(column, 1, 10)
 
 
 DayCounts = dict[date, tuple[int, int]]  # day → (succeeded, failed)
@@ -329,22 +250,10 @@ def actions_per_day(
 def _count_days(
     session: Session, *, workspace_id: int, since: datetime, until: datetime | None
 ) -> DayCounts:
-    campaign_ids = select(Campaign.id).where(Campaign.workspace_id == workspace_id)
-    day = _utc_day(session, Activity.completed_at)
-    stmt = (
-        select(day, Activity.outcome, func.count())
-        .where(
-            Activity.campaign_id.in_(campaign_ids),
-            Activity.completed_at >= since,
-            Activity.outcome != Outcome.PENDING,
-            Activity.kind != ActivityKind.EVENT,
-        )
-        .group_by(day, Activity.outcome)
-    )
-    if until is not None:
-        stmt = stmt.where(Activity.completed_at < until)
     per_day: dict[date, list[int]] = defaultdict(lambda: [0, 0])
-    for on, outcome, n in session.execute(stmt).all():
+    for on, outcome, n in repository.actions_by_day(
+        session, workspace_id=workspace_id, since=since, until=until
+    ):
         if on is None:
             continue
         key = on if isinstance(on, date) else date.fromisoformat(on)

@@ -249,6 +249,10 @@ def mark_withdrawn(
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
+def insert_activities(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
+    session.execute(insert(Activity), list(rows))
+
+
 def insert_contacts(session: Session, rows: Sequence[Mapping[str, Any]]) -> list[int]:
     """Insert whole contacts; their ids in the rows' order."""
     return list(

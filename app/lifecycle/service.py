@@ -617,6 +617,11 @@ def insert_replayed_contacts(session: Session, rows: Sequence[Mapping[str, Any]]
         return repository.insert_contacts(session, rows)
 
 
+def insert_replayed_activities(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Insert the activity log of replayed histories (the demo's), oldest first."""
+    repository.insert_activities(session, rows)
+
+
 def delete_contacts(session: Session, where: ColumnElement[bool], *, now: datetime) -> int:
     """Remove the contacts matching `where` (an import undone), with their counts and their
     `contact.deleted` events."""
