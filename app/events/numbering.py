@@ -17,6 +17,10 @@ events any reader can see are always a prefix of the workspace's log: a reader t
 largest `seq` it read never misses and never repeats an event. An event whose transaction
 commits late is simply numbered by a later pass, after the ones already read.
 
+On SQLite none of this is needed: write transactions are serialised (BEGIN IMMEDIATE), so a
+writer numbers its own events as it inserts them (`repository.numbers_at_write`), without the
+UPDATE a later pass would cost each event; the numberer then finds nothing to do there.
+
 The log lags its writers by at most the numberer's interval; `GET /events` (and the webhooks'
 dispatcher) also run a pass on demand when committed events wait, so a client reads its own
 writes. The numberer never touches a row a writer holds: it only UPDATEs committed events and

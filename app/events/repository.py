@@ -17,9 +17,33 @@ from app.models import Event, EventHead
 NUMBERER_LOCK_KEY = 0x65766E74
 
 
+def numbers_at_write(session: Session) -> bool:
+    """SQLite: the writer numbers its own events. Its write transactions are serialised (each
+    takes the lock up front, BEGIN IMMEDIATE), so the numbers a writer gives follow every number
+    already committed and no other writer commits in between: its events become readable, in
+    order, when it commits. Numbering at the INSERT spares every event an UPDATE after it.
+    PostgreSQL's writers commit out of order: there the numberer does it after they commit."""
+    return session.get_bind().dialect.name != "postgresql"
+
+
 def insert_events(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
-    """One multi-row INSERT (SQLAlchemy's insertmanyvalues: up to 1,000 rows a statement)."""
-    session.execute(insert(Event), list(rows))
+    """One multi-row INSERT (SQLAlchemy's insertmanyvalues: up to 1,000 rows a statement); on
+    SQLite numbered as they are written (`numbers_at_write`)."""
+    rows = list(rows)
+    if not rows:
+        return
+    if not numbers_at_write(session):
+        session.execute(insert(Event), rows)
+        return
+    known = last_seqs(session, {int(r["workspace_id"]) for r in rows})
+    heads = dict(known)
+    numbered = []
+    for row in rows:
+        workspace_id = int(row["workspace_id"])
+        heads[workspace_id] = heads.get(workspace_id, 0) + 1
+        numbered.append({**row, "seq": heads[workspace_id]})
+    session.execute(insert(Event), numbered)
+    save_last_seqs(session, heads, known=known)
 
 
 # ---------------------------------------------------------------- the numberer
@@ -187,14 +211,24 @@ _CREATED_POSTGRESQL = (
     "FROM unnest(%(ids)s::bigint[]) WITH ORDINALITY AS u(id, n) "
     "JOIN contacts c ON c.id = u.id ORDER BY u.n"
 )
+# SQLite numbers at the INSERT (`numbers_at_write`): each workspace's head plus a row number in
+# the order of the given ids; the heads then move by as many.
 _CREATED_SQLITE = (
-    "INSERT INTO events (uid, workspace_id, type, occurred_at, recorded_at, data) "
-    "SELECT 'evt_' || lower(hex(randomblob(16))), c.workspace_id, ?, ?, ?, "
-    "json_object('contact', json_object("
+    "INSERT INTO events (uid, workspace_id, seq, type, occurred_at, recorded_at, data) "
+    "SELECT 'evt_' || lower(hex(randomblob(16))), c.workspace_id, "
+    "coalesce(h.last_seq, 0) + row_number() OVER (PARTITION BY c.workspace_id ORDER BY p.key), "
+    "?, ?, ?, json_object('contact', json_object("
     "'id', c.id, 'campaign_id', c.campaign_id, 'linkedin_url', c.linkedin_url, "
     "'first_name', c.first_name, 'last_name', c.last_name, 'email', c.email, "
     "'company', c.company, 'status', c.status), 'source', c.source, 'cause', ?) "
-    "FROM json_each(?) AS p JOIN contacts c ON c.id = p.value ORDER BY p.key"
+    "FROM json_each(?) AS p JOIN contacts c ON c.id = p.value "
+    "LEFT JOIN event_heads h ON h.workspace_id = c.workspace_id ORDER BY p.key"
+)
+_CREATED_SQLITE_HEADS = (
+    "INSERT INTO event_heads (workspace_id, last_seq, purged_through) "
+    "SELECT c.workspace_id, count(*), 0 FROM json_each(?) AS p JOIN contacts c ON c.id = p.value "
+    "WHERE true GROUP BY c.workspace_id "
+    "ON CONFLICT (workspace_id) DO UPDATE SET last_seq = event_heads.last_seq + excluded.last_seq"
 )
 
 
@@ -220,6 +254,10 @@ def insert_created_events(
             "ids": list(contact_ids),
         }
     else:
+        ids = json.dumps(list(contact_ids))
         sql = _CREATED_SQLITE
-        params = ("contact.created", stamp, stamp, cause, json.dumps(list(contact_ids)))
-    return int(connection.exec_driver_sql(sql, params).rowcount or 0)
+        params = ("contact.created", stamp, stamp, cause, ids)
+    written = int(connection.exec_driver_sql(sql, params).rowcount or 0)
+    if dialect.name != "postgresql":
+        connection.exec_driver_sql(_CREATED_SQLITE_HEADS, (ids,))
+    return written

@@ -11,8 +11,10 @@ from app.db import Base, BigId
 
 class Event(Base):
     """One change an integration may care about (SPEC §4 Events), written by app.events.outbox in
-    the transaction of the change. `seq` is NULL until the numberer (app.events.numbering) gives
-    it the workspace's next number after the row committed: readers see numbered events only.
+    the transaction of the change. On PostgreSQL `seq` is NULL until the numberer
+    (app.events.numbering) gives it the workspace's next number after the row committed: readers
+    see numbered events only. On SQLite, whose writers are serialised, the writer numbers its
+    events as it inserts them (app.events.repository.numbers_at_write).
 
     `id` only orders the numberer's work; on SQLite it is AUTOINCREMENT, so no id is ever used
     twice after a purge. `uid` is the public `evt_…` id (random: it tells nobody how busy the
@@ -45,9 +47,10 @@ Index(
 
 
 class EventHead(Base):
-    """Per workspace: the last `seq` the numberer gave, and the last one retention purged (an
-    `after` below it asks for events that are gone: 410). Written by the numberer and the purge
-    only, never by the writers of changes, so no writer waits on it."""
+    """Per workspace: the last `seq` given, and the last one retention purged (an `after` below it
+    asks for events that are gone: 410). On PostgreSQL written by the numberer and the purge only,
+    never by the writers of changes, so no writer waits on it; on SQLite the writer moves it as it
+    numbers (it holds the only write lock anyway)."""
 
     __tablename__ = "event_heads"
 
