@@ -106,8 +106,10 @@ def record_many(session: Session, rows: Iterable[Mapping[str, Any]]) -> int:
 
 
 def record_created(
-    session: Session, contact_ids: Sequence[int], *, cause: str, now: datetime
+    session: Session, contact_ids: Sequence[int], *, workspace_id: int, cause: str, now: datetime
 ) -> int:
-    """The `contact.created` events of a batch of new contacts, in one statement that builds
-    their data from the rows just inserted."""
-    return repository.insert_created_events(session, contact_ids, cause=cause, now=now)
+    """The `contact.created` events of a batch of new contacts of one workspace, in one statement
+    that builds their data from the rows just inserted."""
+    return repository.insert_created_events(
+        session, contact_ids, workspace_id=workspace_id, cause=cause, now=now
+    )

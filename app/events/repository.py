@@ -211,29 +211,30 @@ _CREATED_POSTGRESQL = (
     "FROM unnest(%(ids)s::bigint[]) WITH ORDINALITY AS u(id, n) "
     "JOIN contacts c ON c.id = u.id ORDER BY u.n"
 )
-# SQLite numbers at the INSERT (`numbers_at_write`): each workspace's head plus a row number in
-# the order of the given ids; the heads then move by as many.
+# SQLite numbers at the INSERT (`numbers_at_write`): the workspace's head plus the contact's place
+# in the given ids (json_each's key counts from 0), then the head moves to the largest number
+# given. A window function (row_number) over the batch cost 1.2 µs an event more, a third of the
+# whole INSERT.
 _CREATED_SQLITE = (
     "INSERT INTO events (uid, workspace_id, seq, type, occurred_at, recorded_at, data) "
     "SELECT 'evt_' || lower(hex(randomblob(16))), c.workspace_id, "
-    "coalesce(h.last_seq, 0) + row_number() OVER (PARTITION BY c.workspace_id ORDER BY p.key), "
-    "?, ?, ?, json_object('contact', json_object("
+    "(SELECT coalesce(max(last_seq), 0) FROM event_heads WHERE workspace_id = ?1) + p.key + 1, "
+    "?2, ?3, ?3, json_object('contact', json_object("
     "'id', c.id, 'campaign_id', c.campaign_id, 'linkedin_url', c.linkedin_url, "
     "'first_name', c.first_name, 'last_name', c.last_name, 'email', c.email, "
-    "'company', c.company, 'status', c.status), 'source', c.source, 'cause', ?) "
-    "FROM json_each(?) AS p JOIN contacts c ON c.id = p.value "
-    "LEFT JOIN event_heads h ON h.workspace_id = c.workspace_id ORDER BY p.key"
+    "'company', c.company, 'status', c.status), 'source', c.source, 'cause', ?4) "
+    "FROM json_each(?5) AS p JOIN contacts c ON c.id = p.value "
+    "WHERE c.workspace_id = ?1 ORDER BY p.key"
 )
-_CREATED_SQLITE_HEADS = (
+_SQLITE_HEAD = (
     "INSERT INTO event_heads (workspace_id, last_seq, purged_through) "
-    "SELECT c.workspace_id, count(*), 0 FROM json_each(?) AS p JOIN contacts c ON c.id = p.value "
-    "WHERE true GROUP BY c.workspace_id "
-    "ON CONFLICT (workspace_id) DO UPDATE SET last_seq = event_heads.last_seq + excluded.last_seq"
+    "SELECT ?1, coalesce((SELECT max(seq) FROM events WHERE workspace_id = ?1), 0), 0 WHERE true "
+    "ON CONFLICT (workspace_id) DO UPDATE SET last_seq = excluded.last_seq"
 )
 
 
 def insert_created_events(
-    session: Session, contact_ids: Sequence[int], *, cause: str, now: datetime
+    session: Session, contact_ids: Sequence[int], *, workspace_id: int, cause: str, now: datetime
 ) -> int:
     """The `contact.created` events of contacts just inserted, in ONE INSERT … SELECT: the
     database builds each event's `data` from the contact's row and draws its random public id,
@@ -254,10 +255,9 @@ def insert_created_events(
             "ids": list(contact_ids),
         }
     else:
-        ids = json.dumps(list(contact_ids))
         sql = _CREATED_SQLITE
-        params = ("contact.created", stamp, stamp, cause, ids)
+        params = (workspace_id, "contact.created", stamp, cause, json.dumps(list(contact_ids)))
     written = int(connection.exec_driver_sql(sql, params).rowcount or 0)
     if dialect.name != "postgresql":
-        connection.exec_driver_sql(_CREATED_SQLITE_HEADS, (ids,))
+        connection.exec_driver_sql(_SQLITE_HEAD, (workspace_id,))
     return written

@@ -604,7 +604,11 @@ def insert_new_contacts(
         created = [{**common, **r} for r in rows if r["linkedin_url"] in inserted]
         counts.bump(session, counts.deltas_for_rows(created))
         outbox.record_created(
-            session, [inserted[row["linkedin_url"]] for row in created], cause=cause.value, now=now
+            session,
+            [inserted[row["linkedin_url"]] for row in created],
+            workspace_id=int(common["workspace_id"]),
+            cause=cause.value,
+            now=now,
         )
     return inserted
 
