@@ -3,6 +3,9 @@
 Each backend is migrated once per run with `alembic upgrade head`; each test then runs inside one
 transaction that is rolled back (`join_transaction_mode="create_savepoint"`), so services and requests
 that commit only release savepoints.
+
+The clients every feature folder uses are here too: `api` and `other_api` (two workspaces, each with
+an API key) and `team` (an admin and a rep to sign in to the dashboard); see tests/clients.py.
 """
 
 from __future__ import annotations
@@ -21,12 +24,16 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app import migrations
 from app.accounts import passwords
+from app.accounts.service import create_user
 from app.clock import FixedClock
 from app.config import Settings
 from app.db import make_engine
+from app.domain.statuses import Role
 from app.lifecycle import counts
 from app.lifecycle import guard as lifecycle_guard
 from app.main import create_app
+from tests.builders import a_campaign, a_sender, a_workspace
+from tests.clients import PASSWORD, Api, Team, make_api
 
 PG_URL = os.environ.get("TRACKER_TEST_DATABASE_URL")
 
@@ -116,3 +123,37 @@ def app_client(
     app = create_app(settings, session_factory=session_factory, clock=clock)
     with TestClient(app, raise_server_exceptions=False) as client:
         yield client
+
+
+@pytest.fixture
+def api(session: Session, app_client: TestClient) -> Iterator[Api]:
+    yield make_api(session, app_client)
+
+
+@pytest.fixture
+def other_api(session: Session, app_client: TestClient) -> Iterator[Api]:
+    yield make_api(session, app_client)
+
+
+@pytest.fixture
+def team(session: Session) -> Team:
+    workspace = a_workspace(session)
+    admin = create_user(
+        session,
+        workspace_id=workspace.id,
+        email=f"boss{workspace.id}@x.io",
+        password=PASSWORD,
+        role=Role.ADMIN,
+    )
+    rep = create_user(
+        session,
+        workspace_id=workspace.id,
+        email=f"rep{workspace.id}@x.io",
+        password=PASSWORD,
+        role=Role.REP,
+    )
+    campaign = a_campaign(session, workspace, a_sender(session, workspace), name="Berlin CTOs")
+    session.flush()
+    return Team(
+        workspace=workspace, admin_email=admin.email, rep_email=rep.email, campaign=campaign
+    )

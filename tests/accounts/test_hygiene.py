@@ -15,7 +15,7 @@ from app.clock import FixedClock
 from app.domain.statuses import Role
 from app.models import User
 from tests.builders import a_workspace
-from tests.pages.conftest import Team, login
+from tests.clients import Team, login
 
 
 def user_id(session: Session, email: str) -> int:

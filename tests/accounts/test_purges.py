@@ -16,9 +16,8 @@ from app.accounts import jobs as account_jobs
 from app.clock import FixedClock
 from app.imports.upload import remove_abandoned_uploads
 from app.models import IdempotencyKey, SigninCounter, WebSession
-from tests.api.conftest import make_api
+from tests.clients import Team, login, make_api
 from tests.conftest import T0
-from tests.pages.conftest import Team, login
 
 IDLE = timedelta(minutes=120)
 

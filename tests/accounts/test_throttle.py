@@ -26,8 +26,8 @@ from app.accounts.service import create_user
 from app.clock import FixedClock
 from app.domain.statuses import Role
 from tests.builders import a_workspace
+from tests.clients import PASSWORD, Team
 from tests.live import committed, drop_workspace, live_server
-from tests.pages.conftest import PASSWORD, Team
 
 WRONG = "not-the-password"
 
@@ -110,7 +110,7 @@ def test_a_high_ceiling_per_address(
 
 
 def test_the_current_password_check_is_throttled_too(app_client: TestClient, team: Team) -> None:
-    from tests.pages.conftest import login
+    from tests.clients import login
 
     csrf = login(app_client, team.rep_email)
     codes = [

@@ -16,8 +16,8 @@ from app.clock import FixedClock
 from app.config import Settings
 from app.main import create_app
 from app.models import ApiKey, ApiRateWindow
-from tests.api.conftest import Api, make_api
 from tests.builders import a_workspace, an_api_key
+from tests.clients import Api, make_api
 from tests.conftest import T0
 from tests.live import committed, drop_workspace, live_server
 

@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 
 from app.models import Contact
 from app.pagination import encode_cursor
-from tests.api.conftest import Api, person
+from tests.clients import Api, person
 
 
 def test_thousand_item_bulk_with_valid_duplicate_and_invalid_items(

@@ -21,7 +21,7 @@ from app.contacts.service import report_event
 from app.engine.sweeps import withdraw_stale_invites
 from app.events.service import purge_expired
 from app.models import Event
-from tests.api.conftest import Api, person
+from tests.clients import Api, person
 from tests.conftest import T0
 
 SUMMARY_KEYS = {

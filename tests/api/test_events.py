@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.api.conftest import Api, person
+from tests.clients import Api, person
 
 
 def new_contact(api: Api, **campaign: object) -> tuple[dict, str]:

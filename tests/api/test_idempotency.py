@@ -12,8 +12,8 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from app.models import Contact
-from tests.api.conftest import Api, person
 from tests.builders import a_workspace, an_api_key
+from tests.clients import Api, person
 from tests.live import committed, drop_workspace, live_server
 
 

@@ -33,8 +33,8 @@ from app.imports.running import run_pending_imports
 from app.main import create_app
 from app.models import Activity, ContactImport, IdempotencyKey
 from app.senders.schemas import SenderRead
-from tests.api.conftest import Api, make_api, person
 from tests.builders import a_workspace, an_api_key
+from tests.clients import Api, make_api, person
 from tests.conftest import T0
 from tests.live import committed, drop_workspace, live_server
 

@@ -20,8 +20,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.clock import FixedClock
 from app.config import Settings
 from app.main import create_app
-from tests.api.conftest import person
 from tests.builders import a_campaign, a_workspace, an_api_key
+from tests.clients import person
 
 CHECKS = [
     not_a_server_error,

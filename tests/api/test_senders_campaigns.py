@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from tests.api.conftest import Api
+from tests.clients import Api
 
 
 def test_sender_created_with_spec_defaults(api: Api) -> None:

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from tests.api.conftest import Api, person
+from tests.clients import Api, person
 
 REPR = re.compile(r"<\w+\.\w+: ")
 

@@ -13,11 +13,7 @@ from app.accounts.service import create_user
 from app.domain.statuses import Role
 from app.models import Campaign
 from tests.builders import a_campaign, a_sender, a_workspace, an_api_key
-from tests.pages.conftest import (
-    PASSWORD,
-    login,
-    team,  # noqa: F401 - the proxy tests use it
-)
+from tests.clients import PASSWORD, login
 
 
 @dataclass

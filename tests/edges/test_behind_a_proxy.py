@@ -15,7 +15,7 @@ from app.accounts import sessions
 from app.clock import FixedClock
 from app.config import Settings
 from app.main import create_app
-from tests.pages.conftest import PASSWORD, Team
+from tests.clients import PASSWORD, Team
 
 
 def client_for(

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from app.clock import FixedClock
 from app.contacts.pages import done_message
 from app.contacts.service import add_contacts
-from tests.api.conftest import person
+from tests.clients import person
 from tests.edges.conftest import Admin
 
 BANNER = 'class="flash ok"'

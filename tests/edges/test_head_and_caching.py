@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from app.clock import FixedClock
 from app.contacts.service import add_contacts
 from app.models import Campaign
-from tests.api.conftest import person
+from tests.clients import person
 from tests.edges.conftest import Admin
 
 # Headers that describe the body, which HEAD answers like GET (RFC 9110 §9.3.2).

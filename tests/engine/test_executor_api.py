@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.clock import FixedClock
 from app.config import EngineMode
 from app.engine.runner import run_tick
-from tests.api.conftest import Api, person
+from tests.clients import Api, person
 from tests.conftest import T0
 
 TUESDAY_9 = T0.replace(hour=9) + timedelta(days=1)

@@ -32,8 +32,8 @@ from app.imports.running import run_pending_imports
 from app.imports.upload import accept_file
 from app.main import create_app
 from app.models import Contact, ContactImport
-from tests.api.conftest import Api, make_api
 from tests.builders import a_campaign, a_workspace
+from tests.clients import Api, make_api
 from tests.live import committed, drop_workspace
 
 PROBLEM = "application/problem+json"

@@ -29,11 +29,10 @@ from app.domain.statuses import (
 from app.domain.transitions import ContactEvent
 from app.lifecycle.guard import LifecycleBypass, owning
 from app.models import Contact
-from tests.api.conftest import Api, person
 from tests.builders import a_campaign, a_workspace, an_api_key
+from tests.clients import PASSWORD, Api, login, person
 from tests.engine.helpers import at, make_world, sandbox_urls
 from tests.engine.test_engine import set_state
-from tests.pages.conftest import PASSWORD, login
 
 K = ActivityKind
 S = ContactStatus

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.clock import FixedClock
 from app.config import Settings
 from app.main import create_app
-from tests.pages.conftest import Team, login
+from tests.clients import Team, login
 
 CAP = 256 * 1024  # the forms' cap
 BIG = 300 * 1024  # past it

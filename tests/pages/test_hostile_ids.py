@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.pages.conftest import Team, login
+from tests.clients import Team, login
 
 HUGE = "99999999999999999999999"
 

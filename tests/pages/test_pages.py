@@ -21,7 +21,7 @@ from app.dashboard.service import ClosedDays
 from app.domain.statuses import ActivityKind, CampaignState, Outcome
 from app.models import Activity, Campaign, Contact
 from tests.builders import a_campaign
-from tests.pages.conftest import PASSWORD, Team, login
+from tests.clients import PASSWORD, Team, login
 
 HX = {"HX-Request": "true"}
 

@@ -20,7 +20,7 @@ from app.domain.statuses import Role
 from app.main import create_app
 from app.models import ContactImport
 from tests.builders import a_campaign, a_workspace
-from tests.pages.conftest import PASSWORD, Team, login
+from tests.clients import PASSWORD, Team, login
 
 CSV = b"First Name,LinkedIn URL\nAda,https://www.linkedin.com/in/ada\n"
 

@@ -7,8 +7,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from app.config import Settings
-from tests.api.conftest import Api, make_api
-from tests.pages.conftest import team  # noqa: F401 - the pages tests use it
+from tests.clients import Api, make_api
 from tests.webhooks.receiver import Receiver, receiver
 
 

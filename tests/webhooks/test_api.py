@@ -15,7 +15,7 @@ from app.config import Settings
 from app.main import create_app
 from app.models import Webhook
 from app.webhooks.service import Keys, signing_secrets
-from tests.api.conftest import Api, make_api
+from tests.clients import Api, make_api
 
 
 def test_create_shows_the_secret_once_and_lists_without_it(api: Api) -> None:

@@ -17,7 +17,7 @@ from app.config import Settings
 from app.events.numbering import number_pending
 from app.webhooks import delivery
 from app.webhooks.service import Keys
-from tests.api.conftest import Api, person
+from tests.clients import Api, person
 from tests.webhooks.receiver import Receiver, Reply
 
 

@@ -10,9 +10,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.clock import FixedClock
 from app.config import Settings
-from tests.api.conftest import Api
 from tests.builders import an_api_key
-from tests.pages.conftest import Team, login
+from tests.clients import Api, Team, login
 from tests.webhooks.receiver import Receiver
 from tests.webhooks.test_delivery import pump
 

@@ -14,11 +14,10 @@ from app.domain.statuses import ActivityKind, ContactStatus
 from app.models import Workspace
 from app.workspaces import service
 from app.workspaces.schemas import WorkspaceUpdate
-from tests.api.conftest import Api, person
 from tests.builders import an_api_key
+from tests.clients import Api, Team, login, person
 from tests.conftest import T0
 from tests.engine.helpers import at, make_world, sandbox_urls
-from tests.pages.conftest import Team, login
 
 
 def invite(api: Api, count: int) -> list[int]:

@@ -1,15 +1,18 @@
+"""Clients for the tests of every feature folder: `Api` (a workspace's API key and a client that
+sends it) and the dashboard's sign-in (`login`, the `Team` of an admin and a rep). Their fixtures,
+`api`, `other_api` and `team`, are in tests/conftest.py."""
+
 from __future__ import annotations
 
-from collections.abc import Iterator
+import re
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
-import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
-from app.models import Workspace
+from app.models import Campaign, Workspace
 from tests.builders import a_workspace, an_api_key
 
 
@@ -66,15 +69,33 @@ def make_api(session: Session, client: TestClient) -> Api:
     return Api(client=client, workspace=workspace, token=token)
 
 
-@pytest.fixture
-def api(session: Session, app_client: TestClient) -> Iterator[Api]:
-    yield make_api(session, app_client)
-
-
-@pytest.fixture
-def other_api(session: Session, app_client: TestClient) -> Iterator[Api]:
-    yield make_api(session, app_client)
-
-
 def person(i: int, **kw: Any) -> dict[str, Any]:
     return {"linkedin_url": f"https://www.linkedin.com/in/person-{i}", "first_name": f"P{i}", **kw}
+
+
+PASSWORD = "password-123"
+
+
+def login(client: TestClient, email: str, password: str = PASSWORD) -> str:
+    """Sign in through the form; returns the session's CSRF token (read from the page)."""
+    form = client.get("/login")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
+    assert token, form.text
+    response = client.post(
+        "/login",
+        data={"email": email, "password": password, "csrf_token": token.group(1)},
+        follow_redirects=False,
+    )
+    assert response.status_code == 303, response.text
+    page = client.get("/account")
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert csrf
+    return csrf.group(1)
+
+
+@dataclass
+class Team:
+    workspace: Workspace
+    admin_email: str
+    rep_email: str
+    campaign: Campaign

@@ -1,1 +1,0 @@
-from tests.pages.conftest import team  # noqa: F401 - the throttle tests use it
