@@ -1,6 +1,7 @@
 """Clients for the tests of every feature folder: `Api` (a workspace's API key and a client that
-sends it) and the dashboard's sign-in (`login`, the `Team` of an admin and a rep). Their fixtures,
-`api`, `other_api` and `team`, are in tests/conftest.py."""
+sends it), `limited_client` (an app with settings of its own) and the dashboard's sign-in (`login`,
+the `Team` of an admin and a rep). Their fixtures, `api`, `other_api` and `team`, are in
+tests/conftest.py."""
 
 from __future__ import annotations
 
@@ -10,8 +11,11 @@ from typing import Any
 
 import httpx
 from fastapi.testclient import TestClient
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
+from app.clock import FixedClock
+from app.config import Settings
+from app.main import create_app
 from app.models import Campaign, Workspace
 from tests.builders import a_workspace, an_api_key
 
@@ -67,6 +71,14 @@ def make_api(session: Session, client: TestClient) -> Api:
     token = an_api_key(session, workspace)
     session.flush()
     return Api(client=client, workspace=workspace, token=token)
+
+
+def limited_client(
+    session_factory: sessionmaker[Session], clock: FixedClock, **overrides: object
+) -> TestClient:
+    """A client of an app with its own settings (a rate limit, a body cap), on the test's database."""
+    settings = Settings(database_url="sqlite://", secret_key="x" * 32, **overrides)  # type: ignore[arg-type]
+    return TestClient(create_app(settings, session_factory=session_factory, clock=clock))
 
 
 def person(i: int, **kw: Any) -> dict[str, Any]:
