@@ -4,19 +4,23 @@ Encodings: UTF-8 with or without BOM, UTF-16 with BOM (Excel's "Unicode text"), 
 latin-1 fallback. Delimiters: comma, semicolon or tab, detected. Quoted fields may hold newlines.
 LinkedIn's own Connections.csv starts with a "Notes:" preamble before its header; it is skipped.
 Headers are mapped from common names in several languages; unknown columns become custom fields.
-One bad row never stops the file: it comes back with a reason a person can act on.
+One bad row never stops the file: it comes back with a reason a person can act on. A malformed
+stretch never swallows the rows after it: a row that cannot end within MAX_RECORD_LINES physical
+lines or MAX_CELL characters (a stray or unclosed quote) is cut, its opening line comes back
+rejected, and reading starts again at the line after it. Every row knows its physical lines and
+the byte just past it, so a resumed read continues from a byte offset.
 """
 
 from __future__ import annotations
 
 import codecs
 import csv
-import io
 import re
 import unicodedata
-from collections.abc import Generator, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterator, Mapping
 from dataclasses import dataclass
-from typing import BinaryIO
+from functools import partial
+from typing import AnyStr, BinaryIO
 
 from app.domain.urls import InvalidProfileUrl, normalize_profile_url
 
@@ -25,7 +29,18 @@ MAX_PREAMBLE_LINES = 30
 DELIMITERS = (",", ";", "\t")
 FIELD_LIMITS = {"first_name": 200, "last_name": 200, "email": 320, "company": 300, "title": 300}
 MAX_CUSTOM_VALUE = 1000
-csv.field_size_limit(1024 * 1024)
+# One cell, in characters: above Excel's own cell limit (32,767) and Google Sheets' (50,000), so a
+# note a spreadsheet can hold is read whole (and then judged by the field limits above); a quoted
+# cell that runs on past it is a missing closing quote, not a note.
+MAX_CELL = 64 * 1024
+# Physical lines one row may span: an address or a note over several lines, never a whole file.
+MAX_RECORD_LINES = 20
+# One physical line, in bytes: beyond it the line is read cut short and its row rejected, so a line
+# without an end (a 200 MB file with no line break) never has to fit in memory. A row the field
+# limits accept is far shorter (a thousand columns of a thousand characters).
+MAX_LINE_BYTES = 1024 * 1024
+BLOCK_BYTES = 64 * 1024
+csv.field_size_limit(MAX_CELL)
 
 FIELDS = ("linkedin_url", "first_name", "last_name", "full_name", "email", "company", "title")
 ALIASES: dict[str, set[str]] = {
@@ -189,13 +204,6 @@ def _fallback(exc: UnicodeError) -> tuple[str, int]:
 codecs.register_error("tracker_cp1252_fallback", _fallback)
 
 
-def _text_stream(raw: BinaryIO, encoding: str) -> io.TextIOWrapper:
-    # cp1252 leaves five bytes undefined; latin-1 decodes everything, so a stray byte never fails a row.
-    errors = "strict" if encoding == "utf-16" else "tracker_cp1252_fallback"
-    codec = "cp1252" if encoding == "cp1252" else encoding
-    return io.TextIOWrapper(raw, encoding=codec, errors=errors, newline="")
-
-
 def sniff(raw: BinaryIO, *, require_url: bool = True) -> Dialect:
     """Encoding, delimiter, preamble length, header and its mapping, from the start of the file.
 
@@ -245,14 +253,42 @@ def sniff(raw: BinaryIO, *, require_url: bool = True) -> Dialect:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class Position:
+    """A row boundary in a file: a read started here yields exactly the rows a whole read yields after it.
+
+    `offset` is the byte where the next physical line starts; `row_number` and `line_number` count
+    the data rows and the physical lines (preamble and header included) before it.
+    """
+
+    offset: int
+    row_number: int
+    line_number: int
+
+
 @dataclass(slots=True)
 class Row:
     """One data row: where it was, its cells, and either the contact it gives or why it can't."""
 
     number: int  # 1-based, counting data rows after the header
     cells: list[str]
-    contact: dict[str, object] | None = None
-    reason: str | None = None
+    contact: dict[str, object] | None
+    reason: str | None
+    first_line: int  # the physical lines it was read from, 1-based, counting every line of the file
+    last_line: int
+    end_offset: int  # the byte just past its last line
+
+    @property
+    def lines(self) -> str:
+        """Where it is in the file, for a person: 'line 7' or 'lines 7–9'."""
+        if self.first_line == self.last_line:
+            return f"line {self.first_line}"
+        return f"lines {self.first_line}–{self.last_line}"
+
+    @property
+    def resume_at(self) -> Position:
+        """Where a read continues after this row (`read_rows(..., start_at=row.resume_at)`)."""
+        return Position(self.end_offset, self.number, self.last_line)
 
 
 class RowPlan:
@@ -313,48 +349,299 @@ class RowPlan:
         return contact, None
 
 
+class _Cut(Exception):
+    """The row being read cannot end within the limits: raised through csv.reader by its lines."""
+
+    def __init__(self, why: str) -> None:
+        super().__init__(why)
+        self.why = why
+
+
+_TOO_MANY_LINES = f"within {MAX_RECORD_LINES} lines"
+_TOO_MANY_CHARACTERS = f"within {MAX_CELL:,} characters"
+_END_OF_FILE = "before the end of the file"
+# Line breaks as csv and spreadsheets see them: LF, CR LF and a lone CR. str.splitlines also breaks
+# at form feeds, U+2028 and others, which are text inside a cell.
+_TEXT_LINES = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+").findall
+
+
+class _Lines:
+    """A file's physical lines, decoded, counted and measured, for csv.reader to read rows from.
+
+    `line` is the number of the last line handed out and `offset` the byte just past it;
+    `before_row` is the line the row being read starts after, which the caller moves on as each row
+    ends. A row that would need a line past MAX_RECORD_LINES, or that the file ends inside (an open
+    quote), raises _Cut from the lines, which csv.reader passes on. A line longer than
+    MAX_LINE_BYTES is handed out cut short, and `long_line` names it.
+
+    Encodings whose line breaks are their ASCII bytes (UTF-8, the Windows code pages: in cp932,
+    cp936/gb18030, cp949 and cp950 every byte of a multi-byte character after the first is 0x30 or
+    above, never CR or LF) are split as bytes and each line decoded alone; UTF-16 is decoded first
+    and each line's bytes counted back.
+    """
+
+    def __init__(self, raw: BinaryIO, encoding: str) -> None:
+        self.raw = raw
+        codec = codecs.lookup(encoding).name
+        if codec == "utf-16":  # its BOM says which; a read that resumes past the BOM needs to know
+            raw.seek(0)
+            codec = "utf-16-be" if raw.read(2) == codecs.BOM_UTF16_BE else "utf-16-le"
+        elif codec == "utf-8-sig":  # the BOM is on line 1, which is never a data row
+            codec = "utf-8"
+        self.codec = codec
+        self.in_bytes = "\r\n".encode(codec) == b"\r\n"
+        # cp1252 leaves five bytes undefined; latin-1 decodes everything, so a stray byte never
+        # fails a row. Broken UTF-16 is refused whole.
+        self.errors = "tracker_cp1252_fallback" if self.in_bytes else "strict"
+        self.line = self.before_row = self.long_line = self.offset = 0
+
+    def start(self, at: Position) -> Iterator[str]:
+        """The lines from `at` (a line boundary) on."""
+        self.raw.seek(at.offset)
+        self.line = self.before_row = at.line_number
+        self.offset = at.offset
+        self.long_line = 0
+        return self._byte_lines() if self.in_bytes else self._text_lines()
+
+    def is_line_start(self, offset: int) -> bool:
+        """Whether a line starts at `offset`, or the file ends there."""
+        width = 1 if self.in_bytes else 2
+        end = self.raw.seek(0, 2)
+        if offset == end:
+            return True
+        if not width <= offset < end:
+            return False
+        self.raw.seek(offset - width)
+        return self.raw.read(width) in ("\n".encode(self.codec), "\r".encode(self.codec))
+
+    def _byte_lines(self) -> Iterator[str]:
+        codec, errors, line, offset = self.codec, self.errors, self.line, self.offset
+        chunks = iter(partial(self.raw.read, min(BLOCK_BYTES, MAX_LINE_BYTES)), b"")
+        for lines, size in _line_groups(chunks, _split_bytes, len, b"\n", b"\r", MAX_LINE_BYTES):
+            if size >= 0:  # a long line, cut short: count the bytes it had
+                offset += size - len(lines[0])
+                self.long_line = line + 1
+            for text in lines:
+                if line - self.before_row >= MAX_RECORD_LINES:
+                    raise _Cut(_TOO_MANY_LINES)
+                self.line = line = line + 1
+                self.offset = offset = offset + len(text)
+                yield text.decode(codec, errors)  # a line alone: no character spans a line break
+        self._end()
+
+    def _text_lines(self) -> Iterator[str]:
+        codec, line, offset = self.codec, self.line, self.offset
+        chunks = self._decoded_chunks()
+        for lines, size in _line_groups(
+            chunks, _TEXT_LINES, self._size, "\n", "\r", MAX_LINE_BYTES // 2
+        ):
+            if size >= 0:
+                offset += size - self._size(lines[0])
+                self.long_line = line + 1
+            # two bytes a character, unless a character beyond U+FFFF takes four
+            narrow = 2 * sum(map(len, lines)) == len("".join(lines).encode(codec))
+            for text in lines:
+                if line - self.before_row >= MAX_RECORD_LINES:
+                    raise _Cut(_TOO_MANY_LINES)
+                self.line = line = line + 1
+                self.offset = offset = offset + (2 * len(text) if narrow else self._size(text))
+                yield text
+        self._end()
+
+    def _end(self) -> None:
+        if self.line > self.before_row:  # csv.reader asked for more of a row: a quote never closed
+            raise _Cut(_END_OF_FILE)
+
+    def _decoded_chunks(self) -> Iterator[str]:
+        decoder = codecs.getincrementaldecoder(self.codec)(self.errors)
+        while block := self.raw.read(min(BLOCK_BYTES, MAX_LINE_BYTES)):
+            yield decoder.decode(block)
+        yield decoder.decode(b"", final=True)
+
+    def _size(self, text: str) -> int:
+        return len(text.encode(self.codec))
+
+
+def _line_groups(
+    chunks: Iterator[AnyStr],
+    split: Callable[[AnyStr], list[AnyStr]],
+    size: Callable[[AnyStr], int],
+    nl: AnyStr,
+    cr: AnyStr,
+    limit: int,
+) -> Iterator[tuple[list[AnyStr], int]]:
+    """The lines in `chunks`, a chunk's whole lines at a time, with -1.
+
+    A line longer than `limit` comes alone, cut to its first `limit` units, with its full size in
+    bytes in place of -1; the rest of it is read past, never held.
+    """
+    empty = nl[:0]
+    pending = empty  # the start of a line whose end is in a later chunk
+    carry: AnyStr | None = None  # what followed a long line in the chunk it ended in
+    while True:
+        if carry is not None:
+            chunk, carry = carry, None
+        elif (following := next(chunks, None)) is not None:
+            chunk = following
+        else:
+            break
+        grown = bool(pending)
+        if grown:
+            chunk, pending = pending + chunk, empty
+        if not chunk:
+            continue
+        lines = split(chunk)
+        if not lines[-1].endswith(nl):  # unfinished, or a CR whose LF may open the next chunk
+            pending = lines.pop()
+        # Only a line begun in an earlier chunk can be long: a chunk is never longer than `limit`.
+        if grown and lines and len(lines[0]) > limit:
+            whole = lines.pop(0)
+            yield [whole[:limit]], size(whole)
+        if lines:
+            yield lines, -1
+        if len(pending) > limit:
+            head, full, carry = _rest_of_line(pending, chunks, size, nl, cr)
+            pending = empty
+            yield [head[:limit]], full
+    if pending:
+        yield [pending], -1
+
+
+def _rest_of_line(
+    start: AnyStr, chunks: Iterator[AnyStr], size: Callable[[AnyStr], int], nl: AnyStr, cr: AnyStr
+) -> tuple[AnyStr, int, AnyStr | None]:
+    """A long line's start, its full size in bytes, and what follows it in the chunk it ends in."""
+    length, chunk = 0, start  # `start` holds no line break, unless a CR at its very end
+    while True:
+        n, r = chunk.find(nl), chunk.find(cr)
+        if n < 0 and r < 0:
+            length += size(chunk)
+            if (following := next(chunks, None)) is None:
+                return start, length, None
+            chunk = following
+            continue
+        end = (r if r >= 0 and (n < 0 or r < n) else n) + 1
+        if chunk[end - 1 : end] == cr:
+            if end == len(chunk):  # a CR that ends the chunk: an LF opening the next one is its
+                length += size(chunk)
+                rest = next((c for c in chunks if c), None)
+                if rest is not None and rest[:1] == nl:
+                    return start, length + size(nl), rest[1:]
+                return start, length, rest
+            if chunk[end : end + 1] == nl:
+                end += 1
+        return start, length + size(chunk[:end]), chunk[end:]
+
+
+def _split_bytes(chunk: bytes) -> list[bytes]:
+    return chunk.splitlines(keepends=True)  # at LF, CR LF and CR only, unlike str.splitlines
+
+
+def _line_cells(text: str, delimiter: str) -> list[str]:
+    """The cells of one line read alone (an open quote ends with it), for the row it is rejected as."""
+    return next(csv.reader([text.rstrip("\r\n")[:MAX_CELL]], delimiter=delimiter), [])
+
+
+def _long(line: int) -> str:
+    return f"Line {line} is longer than {MAX_LINE_BYTES // 2**20} MiB"
+
+
+def _cut_reason(cause: Exception, line: int, lines_read: int) -> str:
+    """Why a row that could not end is rejected, named by its opening line."""
+    if isinstance(cause, _Cut):
+        why = cause.why
+    elif "field limit" not in str(cause):  # pragma: no cover - csv's only error without strict
+        return f"Line {line} cannot be read as CSV: {cause}"
+    elif lines_read == 1:
+        return f"Line {line} has a cell longer than {MAX_CELL:,} characters"
+    else:
+        why = _TOO_MANY_CHARACTERS
+    return f"Unclosed quote on line {line}: a quoted cell does not end {why}"
+
+
 def read_rows(
     raw: BinaryIO,
     dialect: Dialect,
     *,
     mapping: Mapping[int, str] | None = None,
     start_after: int = 0,
+    start_at: Position | None = None,
 ) -> Iterator[Row]:
-    """Stream the data rows (memory stays flat). `start_after` skips rows already processed."""
-    stream = _text_stream(raw, dialect.encoding)
+    """Stream the data rows (memory stays flat).
+
+    `start_at` (a `Row.resume_at` from an earlier read of this file) seeks to that row boundary and
+    reads exactly the rows a whole read would have read after it, numbered alike; `start_after`
+    skips rows by their number. Raises UnreadableFile when UTF-16 text is broken, and ValueError
+    when `start_at` is not a line boundary after the header.
+    """
     used = dict(mapping) if mapping is not None else dialect.mapping
+    build = RowPlan(dialect.header, used).build
+    delimiter = dialect.delimiter
+    lines = _Lines(raw, dialect.encoding)
     number = 0
     try:
+        header = lines.start(Position(0, 0, 0))
         for _ in range(dialect.skip_lines + 1):
-            stream.readline()
-        reader = csv.reader(stream, delimiter=dialect.delimiter)
-        build = RowPlan(dialect.header, used).build
-        for cells in reader:
-            if not "".join(cells).strip():
-                continue  # a blank line, or one of empty cells only
+            if next(header, None) is None:
+                break
+            lines.before_row = lines.line
+        here = Position(lines.offset, 0, lines.line)
+        if start_at is not None:
+            if start_at.line_number < here.line_number or not (
+                start_at.offset == here.offset
+                or (start_at.offset > here.offset and lines.is_line_start(start_at.offset))
+            ):
+                raise ValueError(f"{start_at} is not a row boundary after this file's header")
+            here = start_at
+        number = here.row_number
+        while True:  # one csv.reader from the start, and another after each row that is cut
+            row_offset = here.offset
+            try:
+                last = here.line_number
+                for cells in csv.reader(lines.start(here), delimiter=delimiter):
+                    first = last + 1
+                    lines.before_row = last = lines.line
+                    row_offset = end = lines.offset
+                    if not "".join(cells).strip():
+                        continue  # a blank line, or one of empty cells only
+                    number += 1
+                    if number <= start_after:
+                        continue
+                    contact, reason = (
+                        build(cells) if lines.long_line < first else (None, _long(lines.long_line))
+                    )
+                    yield Row(number, cells, contact, reason, first, last, end)
+                return
+            except (_Cut, csv.Error) as cause:
+                reason = _cut_reason(cause, lines.before_row + 1, lines.line - lines.before_row)
+            # The row's opening line alone is rejected; reading starts again at the line after it.
+            text = next(lines.start(Position(row_offset, number, lines.before_row)))
             number += 1
-            if number <= start_after:
-                continue
-            contact, reason = build(cells)
-            yield Row(number, cells, contact, reason)
-    except csv.Error as exc:
-        raise UnreadableFile(f"The file stops being valid CSV after row {number}: {exc}") from exc
+            here = Position(lines.offset, number, lines.line)
+            if number > start_after:
+                cells = _line_cells(text, delimiter)
+                yield Row(number, cells, None, reason, lines.line, lines.line, lines.offset)
     except UnicodeDecodeError as exc:
         raise UnreadableFile(
             f"Row {number + 1} has bytes that are not valid {dialect.encoding.upper()}; save the file as UTF-8 CSV."
         ) from exc
-    finally:
-        stream.detach()
 
 
 def read_batches(
-    path: str, mapping: Mapping[int, str], start_after: int, size: int
+    path: str,
+    mapping: Mapping[int, str],
+    start_after: int,
+    size: int,
+    *,
+    start_at: Position | None = None,
 ) -> Generator[list[Row]]:
-    """The file's rows after `start_after`, in lists of `size`."""
+    """The file's rows after `start_at` (a row boundary) and `start_after` (a row number), in lists of `size`."""
     with open(path, "rb") as raw:
         dialect = sniff(raw, require_url=False)
         batch: list[Row] = []
-        for row in read_rows(raw, dialect, mapping=mapping, start_after=start_after):
+        for row in read_rows(
+            raw, dialect, mapping=mapping, start_after=start_after, start_at=start_at
+        ):
             batch.append(row)
             if len(batch) >= size:
                 yield batch
