@@ -302,6 +302,10 @@ def import_csv(
     resume: Annotated[
         int | None, typer.Option(help="Resume an interrupted import by its id")
     ] = None,
+    encoding: Annotated[
+        str | None,
+        typer.Option(help="The file's encoding (cp1251, shift_jis …); detected when absent"),
+    ] = None,
 ) -> None:
     """Import contacts from a CSV file into a campaign, with a progress bar; prints the import id."""
     settings = get_settings()
@@ -323,7 +327,10 @@ def import_csv(
                 with factory.begin() as session:
                     workspace_id = _workspace_of_campaign(session, campaign)
                 accepted = uploads.accept_file(
-                    source, data_dir=settings.data_dir, max_bytes=settings.upload_max_bytes
+                    source,
+                    data_dir=settings.data_dir,
+                    max_bytes=settings.upload_max_bytes,
+                    encoding=uploads.chosen_encoding(encoding),
                 )
                 try:
                     with factory.begin() as session:

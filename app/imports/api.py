@@ -28,9 +28,10 @@ from app.domain.statuses import DuplicatePolicy
 from app.errors import ValidationFailed
 from app.idempotency.fingerprint import FormFingerprint
 from app.imports import service
+from app.imports.encoding import ENCODINGS
 from app.imports.reader import Dialect
 from app.imports.schemas import ImportList, ImportRead
-from app.imports.upload import accept_upload
+from app.imports.upload import accept_upload, chosen_encoding
 from app.models import ContactImport
 from app.schemas import MAX_ID
 from app.web.api_common import CONFLICT, NOT_FOUND
@@ -70,6 +71,7 @@ def import_read(job: ContactImport) -> ImportRead:
 # ---------------------------------------------------------------- the upload, read as it streams
 
 MAPPING_MAX_LENGTH = 10_000
+ENCODING_MAX_LENGTH = 40
 
 
 class ImportForm(BaseModel):
@@ -78,6 +80,7 @@ class ImportForm(BaseModel):
     campaign_id: int = Field(ge=1, le=MAX_ID)
     mapping: str | None = Field(default=None, max_length=MAPPING_MAX_LENGTH)
     on_duplicate: DuplicatePolicy = DuplicatePolicy.SKIP
+    encoding: str | None = Field(default=None, max_length=ENCODING_MAX_LENGTH)
 
 
 # Documented by hand: the route declares no form parameters (FastAPI would read them first).
@@ -104,6 +107,15 @@ UPLOAD_BODY: dict[str, Any] = {
                         "type": "string",
                         "enum": [p.value for p in DuplicatePolicy],
                         "default": DuplicatePolicy.SKIP.value,
+                    },
+                    "encoding": {
+                        "type": "string",
+                        "maxLength": ENCODING_MAX_LENGTH,
+                        "description": (
+                            "The file's encoding, when detection should not decide: "
+                            + ", ".join(ENCODINGS)
+                            + " (and their usual aliases: windows-1251, shift_jis, gbk, big5 …)"
+                        ),
                     },
                 },
             }
@@ -188,9 +200,11 @@ def _mapping(raw: str | None, dialect: Dialect) -> dict[int, str] | None:
     summary="Import contacts from a CSV file",
     description=(
         "Multipart: `file`, `campaign_id`, optional `mapping` (JSON object: column name or index → field: "
-        "linkedin_url, first_name, last_name, full_name, email, company, title) and `on_duplicate` (skip, fill, "
-        "overwrite). Answers 202 with the import; it runs in the background. A file that cannot be read "
-        "(empty, not text, no profile-URL column) is refused with 422 saying why. The same file and "
+        "linkedin_url, first_name, last_name, full_name, email, company, title), `on_duplicate` (skip, fill, "
+        "overwrite) and `encoding` (detected from the lines with non-ASCII bytes when absent; "
+        "the import's `encoding` says which was used). Answers 202 with the import; it runs in "
+        "the background. A file that cannot be read (empty, not text, no profile-URL column) "
+        "is refused with 422 saying why. The same file and "
         "fields sent again with the same Idempotency-Key make no second import (whatever multipart "
         "boundary the retry draws). " + IDEMPOTENCY_HEADER_DOC
     ),
@@ -202,7 +216,10 @@ def create_import(
     # Copied out of the spool before the key is claimed: on SQLite the claim takes the write lock,
     # and copying a large file must not hold it.
     accepted = accept_upload(
-        upload.file.file, data_dir=settings.data_dir, max_bytes=settings.upload_max_bytes
+        upload.file.file,
+        data_dir=settings.data_dir,
+        max_bytes=settings.upload_max_bytes,
+        encoding=chosen_encoding(upload.form.encoding),
     )
     kept = False
     try:

@@ -499,6 +499,19 @@ def _previews(lines: Iterable[str]) -> tuple[str, ...]:
     return tuple(found)
 
 
+CP1252 = "cp1252"
+LATIN1_FOR_UNDEFINED = "tracker_latin1_for_undefined"
+
+
+def _latin1(exc: UnicodeError) -> tuple[str, int]:
+    if not isinstance(exc, UnicodeDecodeError):  # pragma: no cover - registered for decoding only
+        raise exc
+    return exc.object[exc.start : exc.end].decode("latin-1"), exc.end
+
+
+codecs.register_error(LATIN1_FOR_UNDEFINED, _latin1)
+
+
 def _read(lines: Sequence[bytes], encoding: str, errors: str = "strict") -> str | None:
     """The sampled lines in one encoding, one a line and NFC, or None if they do not decode."""
     try:
@@ -532,8 +545,18 @@ def detect(sample: Sample) -> Detection:
     if (text := _read(sample.lines, UTF8)) is not None:
         return _proven(UTF8, text.split("\n"))
     read = {e: _read(sample.lines, e) for e in LEGACY_ENCODINGS}
+    latin1 = read[CP1252] is None
+    if latin1:
+        # cp1252 leaves five bytes undefined that latin-1 files carry (C1 controls, a stray 0x81):
+        # the reader shows them as their latin-1 characters, so they do not rule cp1252 out; its
+        # mess is measured as latin-1's (which charset-normalizer can decode).
+        read[CP1252] = _read(sample.lines, CP1252, LATIN1_FOR_UNDEFINED)
     texts = {e: text for e, text in read.items() if text is not None}
-    mess = _mess(sample.lines, list(texts))
+    mess = _mess(
+        sample.lines, [e for e in texts if not (latin1 and e == CP1252)] + ["latin_1"] * latin1
+    )
+    if latin1:
+        mess[CP1252] = mess.pop("iso8859-1", 1.0)
     judged = {encoding: _judge(text, encoding) for encoding, text in texts.items()}
     score = {e: judged[e].share - mess.get(e, 1.0) for e in texts}
     best = max(score.values())

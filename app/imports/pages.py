@@ -21,9 +21,10 @@ from app.accounts.security import (
 from app.campaigns.service import list_campaigns
 from app.config import Settings
 from app.domain.statuses import DuplicatePolicy, ImportState
-from app.errors import AppError, Forbidden, PayloadTooLarge, ValidationFailed
+from app.errors import AppError, Forbidden, ImportRejected, PayloadTooLarge, ValidationFailed
 from app.imports import service
 from app.imports import upload as uploads
+from app.imports.encoding import Candidate, Detection
 from app.imports.reader import FIELDS
 from app.web.deps import NowDep, SessionDep
 from app.web.downloads import csv_response
@@ -47,8 +48,11 @@ def _owner(viewer: Any) -> str:
     return f"{viewer.workspace_id}:{viewer.user_id}"
 
 
-def _kept(request: Request, token: str, viewer: Any) -> uploads.KeptUpload:
-    return uploads.kept_upload(request.app.state.settings.data_dir, token, owner=_owner(viewer))
+def _kept(request: Request, token: str, viewer: Any, encoding: object = None) -> uploads.KeptUpload:
+    """This viewer's upload of `token`, read in the encoding the preview's form chose (if any)."""
+    kept = uploads.kept_upload(request.app.state.settings.data_dir, token, owner=_owner(viewer))
+    chosen = uploads.chosen_encoding(str(encoding or ""))
+    return kept.with_encoding(chosen) if chosen else kept
 
 
 @router.get("/imports")
@@ -87,8 +91,9 @@ def _preview_page(
     mapping: dict[int, str] | None,
     policy: str,
     error: str | None = None,
+    encoding: object = None,
 ) -> Response:
-    kept = _kept(request, token, viewer)
+    kept = _kept(request, token, viewer, encoding)
     result = service.preview(
         session,
         workspace_id=viewer.workspace_id,
@@ -101,6 +106,8 @@ def _preview_page(
         "token": token,
         "campaign_id": campaign_id,
         "preview": result,
+        "readings": _readings(kept.detection, result.dialect.encoding),
+        "ambiguous": kept.detection.ambiguous,
         "fields": FIELD_LABELS,
         "policy": policy,
         "error": error,
@@ -161,6 +168,13 @@ async def upload(request: Request, session: SessionDep, viewer: AdminDep) -> Res
     )
 
 
+def _readings(detection: Detection, used: str) -> list[Candidate]:
+    """The readings the preview offers: the one used and the plausible ones first, then every
+    other encoding that decodes the file (the admin may know better)."""
+    first = [c for c in detection.candidates if c.encoding == used or c.plausible]
+    return first + [c for c in detection.candidates if c not in first]
+
+
 def _keep_upload(file: UploadFile, viewer: Any, settings: Settings) -> str:
     """Accept the upload (refused when it does not read as CSV with a profile-URL column) and
     keep it for its preview; returns its token."""
@@ -217,7 +231,20 @@ def _campaign_id(value: object) -> int:
 async def refresh_preview(request: Request, session: SessionDep, viewer: AdminDep) -> Response:
     form = await request.form()
     token, campaign_id = str(form.get("token", "")), _campaign_id(form.get("campaign_id"))
-    dialect = _kept(request, token, viewer).dialect
+    encoding = form.get("encoding")
+    try:
+        dialect = _kept(request, token, viewer, encoding).dialect
+    except (ValidationFailed, ImportRejected) as exc:
+        return _preview_page(
+            request,
+            session,
+            viewer,
+            token=token,
+            campaign_id=campaign_id,
+            mapping=None,
+            policy=str(form.get("on_duplicate", "skip")),
+            error=exc.detail,
+        )
     raw = _mapping_from_form(form, len(dialect.header))
     try:
         mapping = (
@@ -233,6 +260,7 @@ async def refresh_preview(request: Request, session: SessionDep, viewer: AdminDe
             mapping=None,
             policy=str(form.get("on_duplicate", "skip")),
             error="; ".join(sum(exc.errors.values(), [])),
+            encoding=encoding,
         )
     return _preview_page(
         request,
@@ -242,6 +270,7 @@ async def refresh_preview(request: Request, session: SessionDep, viewer: AdminDe
         campaign_id=campaign_id,
         mapping=mapping,
         policy=str(form.get("on_duplicate", "skip")),
+        encoding=encoding,
     )
 
 
@@ -249,7 +278,8 @@ async def refresh_preview(request: Request, session: SessionDep, viewer: AdminDe
 async def commit(request: Request, session: SessionDep, viewer: AdminDep, now: NowDep) -> Response:
     form = await request.form()
     token, campaign_id = str(form.get("token", "")), _campaign_id(form.get("campaign_id"))
-    kept = _kept(request, token, viewer)
+    encoding = form.get("encoding")
+    kept = _kept(request, token, viewer, encoding)
     dialect = kept.dialect
     policy_value = str(form.get("on_duplicate", "skip"))
     try:
@@ -272,12 +302,13 @@ async def commit(request: Request, session: SessionDep, viewer: AdminDep, now: N
             mapping=None,
             policy=policy_value,
             error=message,
+            encoding=encoding,
         )
     job = service.create_import(
         session,
         workspace_id=viewer.workspace_id,
         campaign_id=campaign_id,
-        upload=uploads.AcceptedUpload(kept.path, kept.path.stat().st_size, dialect),
+        upload=kept.accepted(),
         filename=kept.filename,
         created_by=viewer.email,
         user_id=viewer.user_id,

@@ -1,7 +1,9 @@
 """Reading contact CSV files as people export them (SPEC §6): pure, streaming, no database.
 
-Encodings: UTF-8 with or without BOM, UTF-16 with BOM (Excel's "Unicode text"), and a cp1252 /
-latin-1 fallback. Delimiters: comma, semicolon or tab, detected. Quoted fields may hold newlines.
+Encodings: UTF-8 with or without BOM, UTF-16 with BOM (Excel's "Unicode text"), and the Windows
+code pages of SPEC §6, detected from the lines that carry non-ASCII bytes (app.imports.encoding); a
+byte a code page leaves undefined reads as its cp1252 / latin-1 character, never failing a row.
+Delimiters: comma, semicolon or tab, detected. Quoted fields may hold newlines.
 LinkedIn's own Connections.csv starts with a "Notes:" preamble before its header; it is skipped.
 Headers are mapped from common names in several languages; unknown columns become custom fields.
 One bad row never stops the file: it comes back with a reason a person can act on. A malformed
@@ -23,6 +25,7 @@ from functools import partial
 from typing import AnyStr, BinaryIO
 
 from app.domain.urls import InvalidProfileUrl, normalize_profile_url
+from app.imports.encoding import BinaryFile, detect, sample_file
 
 SAMPLE_BYTES = 64 * 1024
 MAX_PREAMBLE_LINES = 30
@@ -177,21 +180,18 @@ class Dialect:
         return {",": "comma", ";": "semicolon", "\t": "tab"}[self.delimiter]
 
 
-def detect_encoding(head: bytes) -> str:
-    """The encoding of a file from its first bytes. Raises UnreadableFile for binary data."""
-    if head.startswith(codecs.BOM_UTF8):
-        return "utf-8-sig"
-    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return "utf-16"
-    if b"\x00" in head:
-        raise UnreadableFile(
-            "This is not a text file (it contains binary data). Export the list as CSV and upload that."
-        )
-    try:  # only a truncated sample may end inside a multi-byte character
-        codecs.getincrementaldecoder("utf-8")().decode(head, final=len(head) < SAMPLE_BYTES)
-        return "utf-8"
-    except UnicodeDecodeError:
-        return "cp1252"
+def detect_encoding(raw: BinaryIO) -> str:
+    """The encoding of a file, detected among SPEC §6's from the lines that carry non-ASCII bytes
+    (app.imports.encoding), reading from the start; the file is left at its start. Raises
+    UnreadableFile for binary data. An upload is sampled as it is copied (app.imports.upload) and
+    passes the encoding it found to `sniff` instead."""
+    raw.seek(0)
+    try:
+        return detect(sample_file(raw)).encoding
+    except BinaryFile as exc:
+        raise UnreadableFile(str(exc)) from exc
+    finally:
+        raw.seek(0)
 
 
 def _fallback(exc: UnicodeError) -> tuple[str, int]:
@@ -204,8 +204,9 @@ def _fallback(exc: UnicodeError) -> tuple[str, int]:
 codecs.register_error("tracker_cp1252_fallback", _fallback)
 
 
-def sniff(raw: BinaryIO, *, require_url: bool = True) -> Dialect:
-    """Encoding, delimiter, preamble length, header and its mapping, from the start of the file.
+def sniff(raw: BinaryIO, *, require_url: bool = True, encoding: str | None = None) -> Dialect:
+    """Encoding (`encoding` when given, else detected), delimiter, preamble length, header and its
+    mapping, from the start of the file.
 
     Raises UnreadableFile when the file is empty, binary, or has no profile-URL column.
     """
@@ -213,7 +214,7 @@ def sniff(raw: BinaryIO, *, require_url: bool = True) -> Dialect:
     raw.seek(0)
     if not head.strip(b" \t\r\n\x00\xef\xbb\xbf\xff\xfe"):
         raise UnreadableFile("The file is empty.")
-    encoding = detect_encoding(head)
+    encoding = encoding or detect_encoding(raw)
     try:
         if encoding == "utf-16":
             text = head.decode("utf-16", errors="ignore")
@@ -546,8 +547,42 @@ def _long(line: int) -> str:
     return f"Line {line} is longer than {MAX_LINE_BYTES // 2**20} MiB"
 
 
+class _Swallowed(_Cut):
+    """A quote opened on a row's first line closes lines later, across lines that are rows of
+    their own: a stray quote, not a note over several lines."""
+
+    def __init__(self, last_line: int) -> None:
+        super().__init__(f"runs on to line {last_line} across rows of their own")
+        self.last_line = last_line
+
+
+def _swallows_rows(cells: list[str], url_column: int | None, delimiter: str) -> bool:
+    """Whether a row read over several lines holds, inside a cell, a line that is a row itself:
+    read alone, it has a profile URL in the URL column. A real note over three lines has none."""
+    if url_column is None:
+        return False
+    for cell in cells:
+        if "\n" not in cell and "\r" not in cell:
+            continue
+        for segment in re.split(r"\r\n|\r|\n", cell)[1:]:
+            inner = next(csv.reader([segment], delimiter=delimiter), [])
+            if len(inner) > url_column and _is_profile_url(inner[url_column]):
+                return True
+    return False
+
+
+def _is_profile_url(value: str) -> bool:
+    try:
+        normalize_profile_url(value.strip())
+    except InvalidProfileUrl:
+        return False
+    return True
+
+
 def _cut_reason(cause: Exception, line: int, lines_read: int) -> str:
     """Why a row that could not end is rejected, named by its opening line."""
+    if isinstance(cause, _Swallowed):
+        return f"Stray quote on line {line}: the quoted cell it opens {cause.why}"
     if isinstance(cause, _Cut):
         why = cause.why
     elif "field limit" not in str(cause):  # pragma: no cover - csv's only error without strict
@@ -576,6 +611,7 @@ def read_rows(
     """
     used = dict(mapping) if mapping is not None else dialect.mapping
     build = RowPlan(dialect.header, used).build
+    url_column = next((i for i, target in used.items() if target == "linkedin_url"), None)
     delimiter = dialect.delimiter
     lines = _Lines(raw, dialect.encoding)
     number = 0
@@ -599,11 +635,14 @@ def read_rows(
             try:
                 last = here.line_number
                 for cells in csv.reader(lines.start(here), delimiter=delimiter):
-                    first = last + 1
+                    first, start = last + 1, row_offset
                     lines.before_row = last = lines.line
                     row_offset = end = lines.offset
                     if not "".join(cells).strip():
                         continue  # a blank line, or one of empty cells only
+                    if last > first and _swallows_rows(cells, url_column, delimiter):
+                        lines.before_row, row_offset = first - 1, start
+                        raise _Swallowed(last)
                     number += 1
                     if number <= start_after:
                         continue
@@ -634,10 +673,11 @@ def read_batches(
     size: int,
     *,
     start_at: Position | None = None,
+    encoding: str | None = None,
 ) -> Generator[list[Row]]:
     """The file's rows after `start_at` (a row boundary) and `start_after` (a row number), in lists of `size`."""
     with open(path, "rb") as raw:
-        dialect = sniff(raw, require_url=False)
+        dialect = sniff(raw, require_url=False, encoding=encoding)
         batch: list[Row] = []
         for row in read_rows(
             raw, dialect, mapping=mapping, start_after=start_after, start_at=start_at

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.campaigns.service import get_campaign
 from app.domain.statuses import ContactSource, DuplicatePolicy, ImportState
 from app.imports import repository
-from app.imports.reader import Row, UnreadableFile, read_batches
+from app.imports.reader import Position, Row, UnreadableFile, read_batches
 from app.imports.service import finish
 from app.lifecycle import service as lifecycle
 from app.lifecycle.service import Cause
@@ -97,7 +97,7 @@ def _apply_batch(session: Session, job: ContactImport, rows: list[Row], now: dat
                     "import_id": job.id,
                     "row_number": row.number,
                     "reason": (row.reason or "Invalid")[:500],
-                    "cells": {"cells": row.cells},
+                    "cells": {"cells": row.cells, "lines": row.lines},
                 }
             )
             continue
@@ -129,7 +129,10 @@ def _apply_batch(session: Session, job: ContactImport, rows: list[Row], now: dat
     job.imported += len(inserted)
     job.duplicates += len(duplicate_rows) + in_file
     job.invalid += len(rejections)
-    job.checkpoint_row = rows[-1].number
+    last = rows[-1]
+    job.checkpoint_row = last.number
+    job.checkpoint_offset = last.end_offset
+    job.checkpoint_line = last.last_line
     job.lease_until = now + LEASE
     job.failures = 0
 
@@ -184,14 +187,25 @@ def run_import(
     """Run (or resume) one claimed import to its end, a committed batch at a time."""
     with factory.begin() as session:
         job = session.get_one(ContactImport, import_id)
-        path, start = Path(job.path), job.checkpoint_row
+        path, encoding = Path(job.path), job.encoding
         mapping = {int(k): str(v) for k, v in job.mapping.items()}
+        if job.checkpoint_offset is not None and job.checkpoint_line is not None:
+            # From the byte past the last committed row: the rows a whole read has after it.
+            start_after = 0
+            start_at: Position | None = Position(
+                job.checkpoint_offset, job.checkpoint_row, job.checkpoint_line
+            )
+        else:  # nothing committed yet, or an import from before offsets were kept
+            start_after, start_at = job.checkpoint_row, None
     try:
-        with contextlib.closing(read_batches(str(path), mapping, start, batch_size)) as batches:
+        batches = read_batches(
+            str(path), mapping, start_after, batch_size, start_at=start_at, encoding=encoding
+        )
+        with contextlib.closing(batches):
             for batch in batches:
                 if not _commit_batch(factory, import_id, batch, clock, progress):
                     return _load(factory, import_id)
-    except (UnreadableFile, OSError) as exc:
+    except (UnreadableFile, OSError, ValueError) as exc:  # ValueError: a checkpoint off the file
         with factory.begin() as session:
             job = session.get_one(ContactImport, import_id)
             finish(session, job, ImportState.FAILED, now=clock(), error=str(exc))

@@ -246,7 +246,9 @@ def undo_import(session: Session, *, workspace_id: int, import_id: int, now: dat
 def rejected_rows(
     session: Session, factory: sessionmaker[Session], *, workspace_id: int, import_id: int
 ) -> tuple[ContactImport, list[str], Iterator[list[str]]]:
-    """The rejected rows as CSV cells: the file's own columns, then the reason.
+    """The rejected rows as CSV cells: the file's own columns, then the row's number, where it is
+    in the file ("line 7", "lines 7–9"; empty for imports from before lines were kept) and the
+    reason.
 
     The import is checked in `session`; the rows are read lazily, a thousand at a time, each batch
     in a short session of `factory`'s, so a response can stream them after the request's own
@@ -256,7 +258,7 @@ def rejected_rows(
     if columns is None and Path(job.path).exists():  # an import from before headers were kept
         with contextlib.suppress(UnreadableFile, OSError):
             columns = _header_of(Path(job.path))
-    header = [*(columns or []), "row", "reason"]
+    header = [*(columns or []), "row", "line", "reason"]
 
     def rows() -> Iterator[list[str]]:
         last = 0
@@ -264,7 +266,8 @@ def rejected_rows(
             with factory() as reader:
                 batch = repository.rejections_after(reader, import_id, after_row=last, limit=1000)
             for number, cells, reason in batch:
-                yield [*[str(c) for c in cells.get("cells", [])], str(number), reason]
+                where = str(cells.get("lines", ""))
+                yield [*[str(c) for c in cells.get("cells", [])], str(number), where, reason]
             if len(batch) < 1000:
                 return
             last = batch[-1].row_number

@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy import BigInteger, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, BigId, JSONType, enum_column
@@ -40,8 +40,12 @@ class ContactImport(Base):
     imported: Mapped[int] = mapped_column(default=0)
     duplicates: Mapped[int] = mapped_column(default=0)
     invalid: Mapped[int] = mapped_column(default=0)
-    # The last data row whose effects are committed: a resumed run starts after it.
+    # The last data row whose effects are committed: a resumed run starts after it, at the byte
+    # just past that row (its physical line counted too), so it reads exactly the rows the first
+    # run would have. An import from before offsets were kept (offset NULL) skips rows by number.
     checkpoint_row: Mapped[int] = mapped_column(default=0)
+    checkpoint_offset: Mapped[int | None] = mapped_column(BigInteger)
+    checkpoint_line: Mapped[int | None] = mapped_column(BigInteger)
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]
     started_at: Mapped[datetime | None]

@@ -53,9 +53,12 @@ def test_upload_fix_mapping_progress_and_rejected_rows(
     with page.expect_download() as download:
         page.click("text=Download rejected rows")
     rows = list(csv.reader(io.StringIO(Path(download.value.path()).read_text(encoding="utf-8"))))
-    assert rows[0] == ["Vorname", "Nachname", "LinkedIn-Link", "Arbeitgeber", "row", "reason"]
+    assert rows[0] == [
+        *("Vorname", "Nachname", "LinkedIn-Link", "Arbeitgeber"),
+        *("row", "line", "reason"),
+    ]
     assert [r[0] for r in rows[1:]] == ["Carl", "Dora"]
-    assert "company page" in rows[1][5] and "Missing LinkedIn profile URL" in rows[2][5]
+    assert "company page" in rows[1][6] and "Missing LinkedIn profile URL" in rows[2][6]
     with committed(demo.engine) as session:
         stored = dict(
             session.execute(

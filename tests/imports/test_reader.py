@@ -76,9 +76,9 @@ class Read:
         return [row.number for row in self.rows]
 
 
-def read(data: bytes, **kwargs: object) -> Read:
+def read(data: bytes, encoding: str | None = None, **kwargs: object) -> Read:
     raw = io.BytesIO(data)
-    dialect = sniff(raw)
+    dialect = sniff(raw, encoding=encoding)
     rows = list(read_rows(raw, dialect, **kwargs))  # type: ignore[arg-type]
     for row in rows:  # every row is exactly one of: a contact, or a reason
         assert (row.contact is None) != (row.reason is None), row
@@ -281,7 +281,9 @@ def test_latin1_bytes_undefined_in_cp1252_never_refuse_the_file_or_spoil_other_n
 
 def test_latin1_byte_undefined_in_cp1252_decodes_to_its_latin1_character() -> None:
     data = b"URL,First Name,Last Name\r\nlinkedin.com/in/jose-x,Jos\xe9,X\x81Y\r\n"
-    result = read(data)
+    # Two names are too few to tell cp1252 from cp1256 (both have é): the file is read as cp1252,
+    # as an admin would pick at the preview; detection is tests/imports/test_encoding.py's.
+    result = read(data, encoding="cp1252")
     assert result.valid == [contact("jose-x", "José", "X\x81Y")]
 
 

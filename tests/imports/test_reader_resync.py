@@ -169,6 +169,23 @@ def test_a_stray_quote_costs_its_own_line_only(encoding: str, stray_row: int, wh
 
 
 @pytest.mark.parametrize("encoding", ENCODINGS)
+def test_a_stray_quote_closed_by_another_a_few_lines_on_costs_its_own_line_only(
+    encoding: str,
+) -> None:
+    """Two stray quotes pair up within 20 lines: the "cell" between them holds lines that are rows
+    of their own (a profile URL in the URL column), so it is no note: the opening line is rejected
+    and the lines it swallowed are read again, the closing line included."""
+    lines = people(12, encoding)
+    lines[3] = lines[3].replace(",", ',"', 1)  # row 3 opens a quote ...
+    lines[9] = lines[9].replace(",", ',x"', 1)  # ... that row 9's stray quote would close
+    rows = read(build(lines, encoding))
+    reason = "Stray quote on line 4: the quoted cell it opens runs on to line 10 across rows of their own"
+    assert rejected(rows) == [(3, reason, 4, 4)]
+    assert [n for n, _, _ in valid(rows)] == [i for i in range(1, 13) if i != 3]
+    assert valid(rows)[-1] == (12, url(12), 13)
+
+
+@pytest.mark.parametrize("encoding", ENCODINGS)
 def test_an_unclosed_quote_at_the_very_end_without_a_line_break(encoding: str) -> None:
     lines = people(3, encoding)
     lines[3] = 'linkedin.com/in/person-00003,"Ann'

@@ -243,10 +243,11 @@ def test_upload_is_queued_then_runs_to_done_with_exact_counts(
     assert stats(api, cid)["not_verified"] == 6 and stats(api, cid)["total"] == 6
 
     table = rejected(api, done)
-    assert table[0] == [*HEADER, "row", "reason"]
+    assert table[0] == [*HEADER, "row", "line", "reason"]
     assert [r[:7] for r in table[1:]] == [rows[5], rows[6], rows[7]]
     assert [r[7] for r in table[1:]] == ["6", "7", "8"]
-    reasons = [r[8] for r in table[1:]]
+    assert [r[8] for r in table[1:]] == ["line 7", "line 8", "line 9"]
+    reasons = [r[9] for r in table[1:]]
     assert reasons[0] == "Missing LinkedIn profile URL"
     assert reasons[1].startswith("Invalid profile URL") and "company" in reasons[1].lower()
     assert reasons[2] == "'not-an-email' is not an email address"
@@ -393,7 +394,7 @@ def test_rejected_rows_csv_neutralises_formulas(
     table = rejected(api, job(api, created["id"]))
     assert table[1][0] == '\'=HYPERLINK("http://evil")'
     assert table[1][2] == "'@SUM(A1)"
-    assert table[1][8].startswith("Invalid profile URL")
+    assert table[1][9].startswith("Invalid profile URL")
 
 
 def test_rejected_rows_csv_streams_every_row_past_its_batches(
@@ -406,8 +407,8 @@ def test_rejected_rows_csv_streams_every_row_past_its_batches(
     created = queue(api, cid, csv_bytes(HEADER, rows))
     run_all(session_factory, clock, batch_size=1000)
     table = rejected(api, job(api, created["id"]))
-    assert table[0][-2:] == ["row", "reason"]
-    assert [r[-2] for r in table[1:]] == [str(n) for n in range(1, 2346)]
+    assert table[0][-3:] == ["row", "line", "reason"]
+    assert [r[-3] for r in table[1:]] == [str(n) for n in range(1, 2346)]
     assert [r[1] for r in table[1:]] == [f"N{i}" for i in range(2345)]
 
 
@@ -434,7 +435,7 @@ def test_ended_imports_files_are_removed_after_the_retention_and_rejections_keep
         assert session.get_one(ContactImport, waiting["id"]).file_removed_at is None
     assert job(api, ended["id"])["file_removed_at"] is not None
     table = rejected(api, job(api, ended["id"]))
-    assert table[0] == [*HEADER, "row", "reason"]
+    assert table[0] == [*HEADER, "row", "line", "reason"]
     assert table[1][1] == "N"
     assert run_all(session_factory, clock) == 1  # the waiting import still runs from its file
     assert job(api, waiting["id"])["imported"] == 3
@@ -468,7 +469,7 @@ def test_removing_an_old_imports_file_keeps_its_header_when_none_was_stored(
     assert paths == stored_files(data_dir) and len(paths) == 1
     remove_old_files(session_factory, clock=clock, retention=timedelta(days=30))
     assert stored_files(data_dir) == []
-    assert rejected(api, job(api, ended["id"]))[0] == [*HEADER, "row", "reason"]
+    assert rejected(api, job(api, ended["id"]))[0] == [*HEADER, "row", "line", "reason"]
 
 
 def test_undo_removes_new_contacts_restores_fields_and_stats(
@@ -867,6 +868,61 @@ def test_a_failing_batch_is_retried_from_the_checkpoint_then_fails_clearly(
     assert body["state"] == "failed"
     assert "server closed the connection" in body["error"]
     assert body["finished_at"] is not None and counts_of(body)[1] == 0
+
+
+def test_a_crash_inside_a_resync_resumes_from_its_byte_offset_with_the_same_rows(
+    api: Api,
+    session: Session,
+    session_factory: sessionmaker[Session],
+    clock: FixedClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An unclosed quote on row 5 would swallow the next 20 lines: that row is cut and reading
+    restarts on the line after it. A run killed right after a batch inside that stretch resumes
+    from the byte past its last committed row (issue 16) and ends with exactly the rows,
+    rejections and line numbers of an uninterrupted run."""
+    lines = [",".join(HEADER)]
+    for i in range(30):
+        first = f'"Quoted {i}' if i == 4 else f'Str"ay{i}' if i == 12 else f"N{i}"
+        lines.append(f"{first},L{i},{url(f'p-{i}')},p{i}@example.com,Acme,CTO,")
+    content = ("\r\n".join(lines) + "\r\n").encode()
+
+    def outcome(campaign_id: int, import_id: int) -> tuple[Any, ...]:
+        table = rejected(api, job(api, import_id))
+        people_ = sorted(c["linkedin_url"] for c in contacts(api, campaign_id))
+        return counts_of(job(api, import_id)), people_, [r[-3:] for r in table[1:]]
+
+    clean_campaign = api.campaign()["id"]
+    clean = queue(api, clean_campaign, content)
+    run_all(session_factory, clock, batch_size=4)
+
+    cid = api.campaign()["id"]
+    created = queue(api, cid, content)
+    real = running._apply_batch
+    calls = {"n": 0}
+
+    def crash_after_two(session_: Session, job_: ContactImport, rows: Any, now: Any) -> None:
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise RuntimeError("killed")
+        real(session_, job_, rows, now)
+
+    monkeypatch.setattr(running, "_apply_batch", crash_after_two)
+    run_all(session_factory, clock, batch_size=4)
+    stored = session.get_one(ContactImport, created["id"])
+    session.refresh(stored)
+    assert stored.state.value == "running" and stored.checkpoint_row == 8
+    assert stored.checkpoint_offset is not None and stored.checkpoint_line is not None
+    monkeypatch.setattr(running, "_apply_batch", real)
+    clock.advance(seconds=1)
+    run_all(session_factory, clock, batch_size=4)
+    assert job(api, created["id"])["state"] == "done"
+    assert outcome(cid, created["id"])[0] == outcome(clean_campaign, clean["id"])[0]
+    assert outcome(cid, created["id"])[2] == outcome(clean_campaign, clean["id"])[2]
+    counts, _, rejections = outcome(cid, created["id"])
+    assert counts == (30, 29, 0, 1)
+    assert rejections == [["5", "line 6", rejections[0][2]]]
+    assert rejections[0][2].startswith("Stray quote on line 6")
 
 
 # ---------------------------------------------------------------- real commits, real threads
