@@ -3,7 +3,10 @@
 `python -m app import` of a 200,000-row file runs in a subprocess on a freshly migrated database
 (a SQLite file; on PostgreSQL, when TRACKER_TEST_DATABASE_URL names a server, a throwaway database
 on it). It is SIGKILLed once more than 50,000 rows are committed, then resumed with `--resume`;
-the campaign must end with exactly the file's 200,000 contacts.
+the campaign must end with exactly the file's 200,000 contacts. A variant puts an unclosed quote six
+rows before every batch boundary, so the kill lands inside a resynchronised stretch (issue 16): the
+resumed run, reading on from the byte past its last committed row, must end with exactly the rows
+and rejections of an uninterrupted read.
 """
 
 from __future__ import annotations
@@ -137,14 +140,21 @@ def target(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Target]:
                 conn.execute(f'DROP DATABASE IF EXISTS "{dropped}" WITH (FORCE)')
 
 
-def write_csv(path: Path, rows: int) -> Path:
+def stray_row(i: int) -> bool:
+    """The rows whose note opens a quote that never closes: six rows before each batch boundary,
+    so the 20 lines it would swallow (read again after it is cut) straddle the boundary."""
+    return i % BATCH == BATCH - 6
+
+
+def write_csv(path: Path, rows: int, *, stray_quotes: bool = False) -> Path:
     with path.open("w", encoding="utf-8", newline="") as out:
         out.write("First Name,Last Name,LinkedIn URL,Email,Company,Position,Notes\r\n")
         chunk: list[str] = []
         for i in range(rows):
+            note = f'"unclosed {i}' if stray_quotes and stray_row(i) else f"note {i}"
             chunk.append(
                 f"First{i},Last{i},https://www.linkedin.com/in/person-{i:07d},"
-                f"person{i}@example.com,Company {i % 997},Title {i % 113},note {i}\r\n"
+                f"person{i}@example.com,Company {i % 997},Title {i % 113},{note}\r\n"
             )
             if len(chunk) == 10_000:
                 out.writelines(chunk)
@@ -153,10 +163,12 @@ def write_csv(path: Path, rows: int) -> Path:
     return path
 
 
+@pytest.mark.parametrize("stray_quotes", [False, True], ids=["clean", "stray-quotes"])
 def test_import_killed_part_way_resumes_to_exactly_every_row(
-    target: Target, tmp_path: Path
+    target: Target, tmp_path: Path, stray_quotes: bool
 ) -> None:
-    source = write_csv(tmp_path / "big.csv", ROWS)
+    source = write_csv(tmp_path / "big.csv", ROWS, stray_quotes=stray_quotes)
+    strays = sum(stray_row(i) for i in range(ROWS)) if stray_quotes else 0
     log = (tmp_path / "first-run.log").open("w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "app", "import", str(source), "--campaign", str(target.campaign_id)],
@@ -186,8 +198,10 @@ def test_import_killed_part_way_resumes_to_exactly_every_row(
     assert killed is not None and killed.state is ImportState.RUNNING
     assert KILL_AFTER < killed.rows_read < ROWS, killed.rows_read
     # Only whole batches are committed: contacts, counters and checkpoint agree.
-    assert killed.checkpoint_row == killed.rows_read == killed.imported
+    assert killed.checkpoint_row == killed.rows_read == killed.imported + killed.invalid
+    assert killed.invalid == (sum(stray_row(i) for i in range(killed.rows_read)) if strays else 0)
     assert killed.rows_read % BATCH == 0
+    assert killed.checkpoint_offset is not None
     assert target.contact_counts() == (killed.imported, killed.imported)
 
     # The dead run still holds its lease (LEASE, renewed per batch); let it lapse, as waiting
@@ -203,14 +217,21 @@ def test_import_killed_part_way_resumes_to_exactly_every_row(
     )
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert resumed.stdout.strip() == str(killed.id)
-    assert f"done: {ROWS} rows read, {ROWS} imported, 0 duplicates, 0 invalid" in resumed.stderr
+    imported = ROWS - strays
+    summary = f"done: {ROWS} rows read, {imported} imported, 0 duplicates, {strays} invalid"
+    assert summary in resumed.stderr
 
     done = target.job()
     assert done is not None and done.id == killed.id
     assert done.state is ImportState.DONE
-    assert (done.rows_read, done.imported, done.duplicates, done.invalid) == (ROWS, ROWS, 0, 0)
+    assert (done.rows_read, done.imported, done.duplicates, done.invalid) == (
+        ROWS,
+        imported,
+        0,
+        strays,
+    )
     assert done.checkpoint_row == ROWS
-    assert target.contact_counts() == (ROWS, ROWS)
+    assert target.contact_counts() == (imported, imported)
     with target.engine.connect() as conn:
         from_import = conn.scalar(
             select(func.count()).select_from(Contact).where(Contact.import_id == killed.id)
@@ -221,7 +242,14 @@ def test_import_killed_part_way_resumes_to_exactly_every_row(
             ),
             {"c": target.campaign_id},
         ).one()
-    assert from_import == ROWS
+    assert from_import == imported
+    if strays:
+        with target.engine.connect() as conn:
+            rejected = conn.scalars(
+                text("SELECT row_number FROM import_rejections WHERE import_id = :i ORDER BY 1"),
+                {"i": killed.id},
+            ).all()
+        assert rejected == [i + 1 for i in range(ROWS) if stray_row(i)]
     assert (first, last) == (
         "https://www.linkedin.com/in/person-0000000",
         f"https://www.linkedin.com/in/person-{ROWS - 1:07d}",
@@ -231,7 +259,7 @@ def test_import_killed_part_way_resumes_to_exactly_every_row(
         "import", str(source), "--campaign", str(target.campaign_id), "--resume", str(killed.id)
     )
     assert again.returncode == 2 and "not waiting to run" in again.stderr
-    assert target.contact_counts() == (ROWS, ROWS)
+    assert target.contact_counts() == (imported, imported)
 
 
 def claimed_import(target: Target, source: Path, tmp_path: Path, *, owner: str | None) -> int:
