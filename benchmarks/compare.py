@@ -106,7 +106,14 @@ ENGINE_TICK_SECTIONS = (
 def parse_engine_tick(stdout: str) -> list[Figure]:
     out: list[Figure] = []
     data = last_json(stdout)
-    for name in (*ENGINE_TICK_HEADLINE, "sweep_in_tick_s", "ceiling_s", "ratio"):
+    for name in (
+        *ENGINE_TICK_HEADLINE,
+        "sweep_in_tick_s",
+        "ceiling_s",
+        "ratio",
+        "write_p99_during_tick_ms",
+        "write_max_during_tick_ms",
+    ):
         value = data.get(name)
         if isinstance(value, int | float):
             out.append(Figure(name, float(value), LOWER, name in ENGINE_TICK_HEADLINE))

@@ -25,6 +25,10 @@
    - the ceiling: the plain set-based `UPDATE contacts SET status='withdrawn', withdrawn_at=?,
      status_changed_at=? WHERE status='invite_sent' AND invited_at <= ?`, commit included.
    Target: within 3× of the ceiling, printed for withdraw_stale_invites and for both whole ticks.
+5. (c) API writes during that tick: on a fifth copy, `contact-tracker serve` (engine off) takes
+   one-contact bulk adds from one client back to back while this process runs the tick at (b)
+   (TRACKER_ENGINE=external); the latency of every write that overlapped the tick, p50/p99/max.
+   On SQLite a sweep that is one transaction holds the only write lock for its whole length.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ import json
 import os
 import shutil
 import sys
+import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator
@@ -45,13 +50,19 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from _common import (  # noqa: E402
+    Server,
     _pg_conninfo,
+    api_client,
+    bench_env,
+    create_sender_and_campaign,
     describe_url,
     fresh_database,
     is_postgres,
     log,
     machine_note,
+    percentile,
     pg_dsn,
+    run_cli,
     sqlite_connect,
     sqlite_path,
     sqlite_ts,
@@ -441,6 +452,51 @@ def timed_tick(
         engine.dispose()
 
 
+def writes_during_tick(url: str, workspace_id: int, at: datetime) -> dict[str, float]:
+    """(c): the latency of API writes that overlapped a tick at `at` (see the module's 5.)."""
+    env = bench_env(url, TRACKER_ENGINE="off")
+    key = run_cli(
+        ["create-api-key", "--workspace", str(workspace_id), "--name", "writes-during-sweep"], env
+    ).splitlines()[-1]
+    writes: list[tuple[float, float]] = []  # (start, seconds)
+    stop = threading.Event()
+    with Server(env) as server:
+        _, campaign_id = create_sender_and_campaign(server.base_url, key)
+
+        def writer() -> None:
+            with api_client(server.base_url, key) as client:
+                i = 0
+                while not stop.is_set():
+                    url_ = f"https://www.linkedin.com/in/writer-during-sweep-{i}"
+                    started = time.perf_counter()
+                    r = client.post(
+                        f"/campaigns/{campaign_id}/contacts",
+                        json={"contacts": [{"linkedin_url": url_}]},
+                    )
+                    writes.append((started, time.perf_counter() - started))
+                    r.raise_for_status()
+                    i += 1
+
+        thread = threading.Thread(target=writer, daemon=True)
+        thread.start()
+        time.sleep(1.0)  # writes flowing before the tick starts
+        tick_s, report, _ = timed_tick(url, at, EngineMode.EXTERNAL)
+        ended = time.perf_counter()
+        began = ended - tick_s
+        time.sleep(0.5)
+        stop.set()
+        thread.join(timeout=60)
+    during = sorted(s for start, s in writes if start < ended and start + s > began)
+    return {
+        "tick_s": tick_s,
+        "withdrawn": report.withdrawn,
+        "writes": len(during),
+        "p50_ms": percentile(during, 50) * 1000 if during else 0.0,
+        "p99_ms": percentile(during, 99) * 1000 if during else 0.0,
+        "max_ms": (during[-1] * 1000) if during else 0.0,
+    }
+
+
 def sweep_alone(url: str, at: datetime) -> tuple[float, int]:
     engine = make_engine(url)
     try:
@@ -518,13 +574,15 @@ def main() -> None:
         tick_a, report_a, phases_a = timed_tick(url, T_A)
         log(f"(a) {tick_a:.3f}s {report_a.as_dict()}")
 
-        with copies(url, ["sweep", "ceiling", "external"]) as copy:
+        with copies(url, ["sweep", "ceiling", "external", "writes"]) as copy:
             tick_b, report_b, phases_b = timed_tick(url, T_B)
             log(f"(b) {tick_b:.3f}s {report_b.as_dict()}")
             tick_x, report_x, phases_x = timed_tick(copy["external"], T_B, EngineMode.EXTERNAL)
             log(f"(b, external) {tick_x:.3f}s {report_x.as_dict()}")
             alone, swept = sweep_alone(copy["sweep"], T_B)
             statement, with_commit, updated = ceiling(copy["ceiling"], T_B)
+            during = writes_during_tick(copy["writes"], workspace_id, T_B)
+            log(f"(c) {during}")
 
     ratio = alone / with_commit
     backend = "PostgreSQL" if args.database_url and is_postgres(args.database_url) else "SQLite"
@@ -550,6 +608,9 @@ def main() -> None:
         f"(b) the same tick with TRACKER_ENGINE=external (production: executors run the actions, "
         f"no simulated LinkedIn): {tick_x:.3f}s  {report_x.as_dict()}",
         f"    phases: {phases_x.line()}",
+        f"(c) API writes during that tick ({during['tick_s']:.3f}s, {during['withdrawn']:,} "
+        f"withdrawn): {during['writes']:.0f} writes, p50 {during['p50_ms']:.1f} ms, "
+        f"p99 {during['p99_ms']:.1f} ms, max {during['max_ms']:.1f} ms",
         f"    whole tick / ceiling: sandbox {tick_b / with_commit:.2f}×, external "
         f"{tick_x / with_commit:.2f}× (target ≤ {TARGET_RATIO:.0f}×: sandbox "
         f"{'met' if tick_b / with_commit <= TARGET_RATIO else 'MISSED'}, external "
@@ -568,6 +629,9 @@ def main() -> None:
                 "sweep_alone_s": round(alone, 4),
                 "ceiling_s": round(with_commit, 4),
                 "ratio": round(ratio, 2),
+                "writes_during_tick": during["writes"],
+                "write_p99_during_tick_ms": round(during["p99_ms"], 2),
+                "write_max_during_tick_ms": round(during["max_ms"], 2),
             }
         )
     )

@@ -47,10 +47,19 @@ def run_tick(factory: sessionmaker[Session], *, now: datetime, mode: EngineMode)
     report = TickReport()
     if mode is EngineMode.OFF:
         return report
+    # One process sweeps per tick; the others go straight to their share of the queue. The stale
+    # invites go a batch per transaction (each under the sweep's lock), so writers are never held
+    # up behind a whole sweep.
+    while True:
+        with factory.begin() as session:
+            if not repository.try_exclusive(session, "engine-sweep"):
+                break
+            withdrawn = sweeps.withdraw_stale_invites(session, now=now, limit=sweeps.SWEEP_BATCH)
+        report.withdrawn += withdrawn
+        if withdrawn < sweeps.SWEEP_BATCH:
+            break
     with factory.begin() as session:
-        # One process sweeps per tick; the others go straight to their share of the queue.
         if repository.try_exclusive(session, "engine-sweep"):
-            report.withdrawn = sweeps.withdraw_stale_invites(session, now=now)
             report.reinvitable = sweeps.release_old_withdrawals(session, now=now)
             if mode is EngineMode.SANDBOX:
                 report.accepted, report.replied = sandbox_executor.observe_sandbox(session, now=now)

@@ -84,6 +84,20 @@ def skip_pending_of_campaign(
     )
 
 
+def first_stale_invites(
+    session: Session, *, workspace_id: int, cutoff: datetime, limit: int
+) -> ColumnElement[bool]:
+    """The first `limit` stale invites of the workspace (by id), as a condition on their ids: one
+    batch of the sweep, fixed before any of its statements changes the set."""
+    ids = session.scalars(
+        select(Contact.id)
+        .where(stale_invites(workspace_id=workspace_id, cutoff=cutoff))
+        .order_by(Contact.id)
+        .limit(limit)
+    ).all()
+    return Contact.id.in_(ids)
+
+
 def stale_invites(*, workspace_id: int, cutoff: datetime) -> ColumnElement[bool]:
     """Contacts of the workspace's live connection campaigns invited at or before `cutoff`."""
     live = select(Campaign.id).where(

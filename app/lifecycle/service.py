@@ -501,10 +501,16 @@ def settle_archived_campaign(session: Session, *, campaign: Campaign, now: datet
 
 
 def expire_invites(
-    session: Session, *, workspace_id: int, withdraw_after: int, now: datetime
+    session: Session,
+    *,
+    workspace_id: int,
+    withdraw_after: int,
+    now: datetime,
+    limit: int | None = None,
 ) -> int:
-    """The sweep: every invite older than `withdraw_after` days becomes withdrawn, with a Pending
-    withdraw_invite (it goes out within the daily withdrawal cap); follow-ups waiting for an
+    """The sweep: every invite older than `withdraw_after` days (the first `limit` of them, by id,
+    when given: one batch, so a big sweep is many short transactions) becomes withdrawn, with a
+    Pending withdraw_invite (it goes out within the daily withdrawal cap); follow-ups waiting for an
     acceptance are skipped. Set-based: one activity INSERT … SELECT, one UPDATE of the pending
     follow-ups, one UPDATE of the contacts, one counts change. Returns how many were withdrawn."""
     cutoff = now - timedelta(days=withdraw_after)
@@ -516,7 +522,13 @@ def expire_invites(
         now=now,
         withdraw_after_days=withdraw_after,
     )
-    stale = repository.stale_invites(workspace_id=workspace_id, cutoff=cutoff)
+    stale = (
+        repository.stale_invites(workspace_id=workspace_id, cutoff=cutoff)
+        if limit is None
+        else repository.first_stale_invites(
+            session, workspace_id=workspace_id, cutoff=cutoff, limit=limit
+        )
+    )
     with owning():
         deltas: Counter[tuple[int, str]] = Counter()
         total = 0

@@ -27,11 +27,12 @@ from app.domain.statuses import (
     Outcome,
 )
 from app.domain.transitions import ContactEvent, InvalidTransition
-from app.engine import leasing
+from app.engine import leasing, sweeps
 from app.engine.sandbox import SandboxPerson
 from app.models import Activity, BlacklistEntry, Campaign, Contact, SenderAccount
 from tests.builders import a_campaign
 from tests.engine.helpers import SAT_NOON, World, at, make_world, sandbox_urls
+from tests.lifecycle.test_counts import assert_counts_match_a_recount
 
 K = ActivityKind
 S = ContactStatus
@@ -394,6 +395,23 @@ def test_stale_invites_are_withdrawn_within_the_daily_cap_and_freed_three_weeks_
         assert len([a for a in new_invites if a.outcome is Outcome.SUCCESS]) == 15
     else:
         assert new_invites == []
+
+
+def test_a_big_sweep_goes_a_batch_per_transaction_to_the_same_end(
+    session: Session, session_factory: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 17: the stale invites are withdrawn SWEEP_BATCH at a time, each batch its own
+    transaction (writers take turns between them); the tick ends where one sweep would."""
+    monkeypatch.setattr(sweeps, "SWEEP_BATCH", 7)
+    world = make_world(session, session_factory, connection_template="Hi")
+    stale = world.add(sandbox_urls(41), now=at(-30), search=True)
+    world.invited(stale, sent_at=at(-20))
+    report = world.tick(at(0))
+    assert report.withdrawn == 41
+    assert set(world.statuses(stale)) == {S.WITHDRAWN}
+    withdrawals = world.activities(kind=K.WITHDRAW_INVITE)
+    assert sorted(a.contact_id for a in withdrawals) == sorted(c.id for c in stale)
+    assert_counts_match_a_recount(session)
 
 
 def test_a_withdrawal_that_waited_frees_the_contact_three_weeks_after_it_went_out(
