@@ -15,7 +15,8 @@ from app.engine.api import router as engine_router
 from app.events.api import router as events_router
 from app.imports.api import router as imports_router
 from app.senders.api import router as senders_router
-from app.web.api_common import COMMON_PROBLEMS, forbid_unknown_query_params
+from app.web.api_common import COMMON_PROBLEMS, UNPARSABLE_BODY, forbid_unknown_query_params
+from app.web.problems import PROBLEM_JSON
 from app.web.templating import templates
 from app.webhooks.api import router as webhooks_router
 from app.workspaces.api import router as workspace_router
@@ -24,6 +25,7 @@ API_PREFIX = "/api/v1"
 OPENAPI_URL = f"{API_PREFIX}/openapi.json"
 SWAGGER_JS = "/static/vendor/swagger-ui-5.35.0/swagger-ui-bundle.js"
 SWAGGER_CSS = "/static/vendor/swagger-ui-5.35.0/swagger-ui.css"
+PROBLEM_REF = "#/components/schemas/Problem"
 
 DESCRIPTION = """
 The campaign contact tracker's API for integrations. Authenticate with `Authorization: Bearer <API key>`.
@@ -46,14 +48,33 @@ RATE_LIMIT_HEADERS = {
 
 
 def document_rate_limit_headers(paths: dict[str, Any]) -> None:
-    """Every authenticated answer carries the key's budget; a 429 also says when to retry."""
+    """Every authenticated answer carries the key's budget; a 429 also says when to retry, and so
+    does a 503 (the database is unavailable for a moment)."""
     for operations in paths.values():
         for operation in operations.values():
             for code, response in operation.get("responses", {}).items():
                 if code.startswith("2") or code == "429":
                     response.setdefault("headers", {}).update(RATE_LIMIT_HEADERS)
-                if code == "429":
-                    response["headers"]["Retry-After"] = _integer_header("Seconds to wait")
+                if code in ("429", "503"):
+                    response.setdefault("headers", {})["Retry-After"] = _integer_header(
+                        "Seconds to wait"
+                    )
+
+
+def document_unparsable_bodies(paths: dict[str, Any]) -> None:
+    """A JSON body that does not parse is refused with 400 before any field is looked at: every
+    operation that takes one says so."""
+    for operations in paths.values():
+        for operation in operations.values():
+            content = operation.get("requestBody", {}).get("content", {})
+            if "application/json" in content:
+                operation["responses"]["400"] = {
+                    "description": UNPARSABLE_BODY,
+                    "content": {PROBLEM_JSON: {"schema": {"$ref": PROBLEM_REF}}},
+                }
+                operation["responses"] = dict(
+                    sorted(operation["responses"].items(), key=lambda item: item[0])
+                )
 
 
 def api_router() -> APIRouter:
@@ -88,6 +109,7 @@ def install_api(app: FastAPI) -> None:
                 p: v for p, v in schema.get("paths", {}).items() if p.startswith(API_PREFIX)
             }
             document_rate_limit_headers(schema["paths"])
+            document_unparsable_bodies(schema["paths"])
             components = schema.setdefault("components", {})
             components.setdefault("schemas", {})["ContactIn"] = ContactIn.model_json_schema(
                 ref_template="#/components/schemas/{model}"

@@ -5,7 +5,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from app.domain.errors import ErrorCode
+from app.domain.errors import INVITE_ONLY_ERRORS, ErrorCode
 from app.domain.statuses import ActivityKind, ContactSource, ContactStatus
 from app.domain.transitions import ContactEvent
 from app.schemas import InputModel
@@ -138,6 +138,16 @@ class BulkContactsResult(BaseModel):
     invalid: list[InvalidItem]
 
 
+INVITE_ONLY_CODES: list[Any] = sorted(e.value for e in INVITE_ONLY_ERRORS)
+
+
+def _needs(event: str, field: str) -> dict[str, Any]:
+    return {
+        "if": {"properties": {"event": {"const": event}}},
+        "then": {"required": [field], "properties": {field: {"not": {"type": "null"}}}},
+    }
+
+
 class ContactEventIn(InputModel):
     model_config = ConfigDict(
         extra="forbid",
@@ -147,7 +157,27 @@ class ContactEventIn(InputModel):
                 {"event": "profile_visited", "degree": 2},
                 {"event": "action_failed", "error_code": "email_required"},
                 {"event": "message_sent", "step": 1, "message": "Thanks for connecting!"},
-            ]
+            ],
+            # The rules record_event checks across fields, said in the schema (JSON Schema
+            # 2020-12 if/then): what one event needs, and what only one event takes.
+            "allOf": [
+                _needs("action_failed", "error_code"),
+                _needs("profile_visited", "degree"),
+                {
+                    "if": {"not": {"properties": {"event": {"const": "message_sent"}}}},
+                    "then": {"properties": {"step": {"type": "null"}}},
+                },
+                {
+                    "if": {
+                        "properties": {
+                            "event": {"const": "action_failed"},
+                            "error_code": {"enum": INVITE_ONLY_CODES},
+                        },
+                        "required": ["error_code"],
+                    },
+                    "then": {"properties": {"action": {"enum": [None, "connection_request"]}}},
+                },
+            ],
         },
     )
 
@@ -176,7 +206,9 @@ class ContactEventIn(InputModel):
         description="For message_sent: which follow-up step was sent (default: the next unsent one)",
     )
     occurred_at: datetime | None = Field(
-        default=None, description="Defaults to now; not in the future"
+        default=None,
+        description="Defaults to now; with a UTC offset, not in the future and not before the "
+        "contact was added (422 otherwise)",
     )
 
 

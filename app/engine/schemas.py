@@ -41,7 +41,13 @@ class ActionResultIn(InputModel):
             "examples": [
                 {"lease_token": "9f…", "outcome": "success", "degree": 2},
                 {"lease_token": "9f…", "outcome": "error", "error_code": "email_required"},
-            ]
+            ],
+            # What _error_needs_code checks, said in the schema (JSON Schema 2020-12 if/then).
+            "if": {"properties": {"outcome": {"const": "error"}}},
+            "then": {
+                "required": ["error_code"],
+                "properties": {"error_code": {"not": {"type": "null"}}},
+            },
         }
     }
 

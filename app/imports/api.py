@@ -29,7 +29,7 @@ from app.errors import ValidationFailed
 from app.idempotency.fingerprint import FormFingerprint
 from app.imports import service
 from app.imports.encoding import ENCODINGS
-from app.imports.reader import Dialect
+from app.imports.reader import FIELDS, Dialect
 from app.imports.schemas import ImportList, ImportRead
 from app.imports.upload import accept_upload, chosen_encoding
 from app.models import ContactImport
@@ -91,17 +91,30 @@ UPLOAD_BODY: dict[str, Any] = {
             "schema": {
                 "type": "object",
                 "required": ["file", "campaign_id"],
+                # Other fields are ignored, as in FastAPI's forms; each is sent once.
+                "additionalProperties": {"type": "string"},
                 "properties": {
                     "file": {
                         "type": "string",
-                        "contentMediaType": "application/octet-stream",
-                        "description": "The CSV file",
+                        "format": "binary",
+                        "contentMediaType": "text/csv",
+                        "description": (
+                            "The CSV file, sent with a filename: text (not empty, no binary data) "
+                            "with a column of LinkedIn profile URLs, found by its header or its "
+                            "cells (422 saying why otherwise)"
+                        ),
                     },
                     "campaign_id": {"type": "integer", "minimum": 1, "maximum": MAX_ID},
                     "mapping": {
-                        "type": "string",
-                        "maxLength": MAPPING_MAX_LENGTH,
-                        "description": "JSON object: column name or index → field",
+                        "type": "object",
+                        "additionalProperties": {"type": "string", "enum": [*FIELDS, "custom", ""]},
+                        "description": (
+                            "JSON: column name or index → field; empty and `custom` leave "
+                            "the column out. When given, one column is `linkedin_url`, each field "
+                            "comes from one column and each column is one of the file's (422 "
+                            "otherwise); when absent, the columns are detected from the header. "
+                            f"At most {MAPPING_MAX_LENGTH:,} characters of JSON"
+                        ),
                     },
                     "on_duplicate": {
                         "type": "string",
@@ -110,15 +123,19 @@ UPLOAD_BODY: dict[str, Any] = {
                     },
                     "encoding": {
                         "type": "string",
-                        "maxLength": ENCODING_MAX_LENGTH,
+                        "enum": list(ENCODINGS),
                         "description": (
-                            "The file's encoding, when detection should not decide: "
-                            + ", ".join(ENCODINGS)
-                            + " (and their usual aliases: windows-1251, shift_jis, gbk, big5 …)"
+                            "The file's encoding, when detection should not decide (their usual "
+                            "aliases are understood too: windows-1251, shift_jis, gbk, big5, "
+                            "latin-1 …)"
                         ),
                     },
                 },
-            }
+            },
+            "encoding": {
+                "file": {"contentType": "text/csv, application/octet-stream"},
+                "mapping": {"contentType": "application/json"},
+            },
         }
     },
 }

@@ -41,8 +41,13 @@ COMMON_PROBLEMS: dict[int | str, dict[str, Any]] = {
     413: _problem("Request body too large"),
     422: _problem("Invalid input; `errors` says what to fix per field"),
     429: _problem("Rate limit exceeded; retry after the `Retry-After` seconds"),
+    503: _problem(
+        "The database is unavailable for a moment; retry after the `Retry-After` seconds"
+    ),
 }
 Responses = dict[int | str, dict[str, Any]]
+# Added to every operation with a JSON body when the OpenAPI document is built (app/api.py).
+UNPARSABLE_BODY = "The body is not JSON (or not UTF-8); nothing was read"
 NOT_FOUND: Responses = {404: _problem("Not found in this workspace")}
 GONE: Responses = {410: _problem("Asked for something removed for good (events past retention)")}
 CONFLICT: Responses = {409: _problem("Conflicts with the current state", InvalidTransitionProblem)}

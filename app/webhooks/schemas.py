@@ -9,20 +9,28 @@ from app.events.types import LOGGED_TYPES
 from app.schemas import InputModel
 
 TYPE_NAMES = [t.value for t in LOGGED_TYPES]
+# The URL's shape as app.webhooks.network checks it before resolving the host (documented, not
+# enforced here: the service's check says what is wrong in words).
+PORT = r"[1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5]"
+URL_PATTERN = rf"^https://[A-Za-z0-9_.-]+(:({PORT}))?([/?#][!-~]*)?$"
 Url = Annotated[
     str,
     Field(
         min_length=1,
         max_length=2000,
-        description="An https URL whose host resolves only to public addresses",
+        description="An https URL (no user name or password, port 1–65535) whose host resolves "
+        "only to public addresses; refused with 422 otherwise. A server run with "
+        "TRACKER_WEBHOOK_ALLOW_PRIVATE (development) also takes http and private addresses",
         examples=["https://crm.example.com/hooks/tracker"],
+        json_schema_extra={"pattern": URL_PATTERN},
     ),
 ]
 EventTypes = Annotated[
     list[str],
     Field(
         max_length=len(TYPE_NAMES),
-        description=f"The event types sent (empty: every type): {', '.join(TYPE_NAMES)}",
+        description="The event types sent (empty: every type)",
+        json_schema_extra={"items": {"type": "string", "enum": TYPE_NAMES}},
     ),
 ]
 

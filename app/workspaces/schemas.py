@@ -34,7 +34,9 @@ class WorkspaceRead(BaseModel):
 class WorkspaceUpdate(InputModel):
     """The fields to change; an omitted field keeps its value."""
 
-    name: str | None = Field(default=None, max_length=200)
+    name: Annotated[str, Field(max_length=200, json_schema_extra={"pattern": r"\S"})] | None = (
+        Field(default=None, description="Not blank; kept without its surrounding spaces")
+    )
     withdraw_after_days: WithdrawAfterDays | None = None
 
     @field_validator("name")
