@@ -36,6 +36,24 @@ per minute (429 with `Retry-After` beyond it); every authenticated answer carrie
 """
 
 
+# Every operation has one of these tags (generated clients group their functions by it) and a
+# camelCase operationId (createCampaign → a client's `create_campaign`); tests/web/test_openapi.py
+# keeps both stable.
+TAGS = [
+    {"name": "senders", "description": "Sender accounts: tier, time zone, working hours, caps"},
+    {"name": "campaigns", "description": "Campaigns, their templates, state and statistics"},
+    {
+        "name": "contacts",
+        "description": "A campaign's contacts, their activity, and what integrations report",
+    },
+    {"name": "executor", "description": "An external executor: lease due actions, report results"},
+    {"name": "imports", "description": "CSV imports, run in the background"},
+    {"name": "events", "description": "The event log, read in order"},
+    {"name": "webhooks", "description": "Subscriptions that receive the event log as signed POSTs"},
+    {"name": "workspace", "description": "The caller's workspace"},
+]
+
+
 def _integer_header(description: str) -> dict[str, Any]:
     return {"description": description, "required": True, "schema": {"type": "integer"}}
 
@@ -104,6 +122,7 @@ def install_api(app: FastAPI) -> None:
                 version="1",
                 description=DESCRIPTION,
                 routes=app.routes,
+                tags=TAGS,
             )
             schema["paths"] = {
                 p: v for p, v in schema.get("paths", {}).items() if p.startswith(API_PREFIX)

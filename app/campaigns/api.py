@@ -20,7 +20,12 @@ router = APIRouter(prefix="/campaigns", tags=["campaigns"])
 CampaignId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 
-@router.get("", response_model=CampaignList, summary="List campaigns with their statistics")
+@router.get(
+    "",
+    operation_id="listCampaigns",
+    response_model=CampaignList,
+    summary="List campaigns with their statistics",
+)
 def list_campaigns(
     session: SessionDep,
     caller: ApiCallerDep,
@@ -41,6 +46,7 @@ def list_campaigns(
 
 @router.post(
     "",
+    operation_id="createCampaign",
     status_code=201,
     response_model=CampaignRead,
     responses=NOT_FOUND,
@@ -58,7 +64,11 @@ def create_campaign(data: CampaignCreate, caller: ApiCallerDep, idem: Idempotenc
 
 
 @router.get(
-    "/{campaign_id}", response_model=CampaignRead, responses=NOT_FOUND, summary="Get a campaign"
+    "/{campaign_id}",
+    operation_id="getCampaign",
+    response_model=CampaignRead,
+    responses=NOT_FOUND,
+    summary="Get a campaign",
 )
 def get_campaign(
     campaign_id: CampaignId, session: SessionDep, caller: ApiCallerDep
@@ -71,6 +81,7 @@ def get_campaign(
 
 @router.patch(
     "/{campaign_id}",
+    operation_id="updateCampaign",
     response_model=CampaignRead,
     responses={**NOT_FOUND, **CONFLICT},
     summary="Rename, edit templates, or start / pause / archive a campaign",

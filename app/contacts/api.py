@@ -30,6 +30,7 @@ Id = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 @router.get(
     "/campaigns/{campaign_id}/contacts",
+    operation_id="listContacts",
     response_model=ContactList,
     responses=NOT_FOUND,
     summary="List a campaign's contacts",
@@ -75,6 +76,7 @@ def list_contacts(
 
 @router.post(
     "/campaigns/{campaign_id}/contacts",
+    operation_id="addContacts",
     response_model=BulkContactsResult,
     responses={**NOT_FOUND, **CONFLICT},
     summary="Add up to 1,000 contacts",
@@ -112,6 +114,7 @@ def add_contacts(
 
 @router.get(
     "/contacts/{contact_id}",
+    operation_id="getContact",
     response_model=ContactRead,
     responses=NOT_FOUND,
     summary="Get a contact",
@@ -124,6 +127,7 @@ def get_contact(contact_id: Id, session: SessionDep, caller: ApiCallerDep) -> Co
 
 @router.get(
     "/contacts/{contact_id}/activity",
+    operation_id="listContactActivity",
     response_model=ActivityList,
     responses=NOT_FOUND,
     summary="A contact's activity log, newest first",
@@ -144,6 +148,7 @@ def get_activity(
 
 @router.post(
     "/contacts/{contact_id}/events",
+    operation_id="recordContactEvent",
     response_model=EventResult,
     responses={**NOT_FOUND, **CONFLICT},
     summary="Report what happened to a contact",

@@ -22,6 +22,7 @@ Id = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 @router.post(
     "/senders/{sender_id}/actions/lease",
+    operation_id="leaseActions",
     response_model=LeaseList,
     responses=NOT_FOUND,
     summary="Lease due actions of a sender",
@@ -52,6 +53,7 @@ def lease_actions(
 
 @router.post(
     "/actions/{action_id}/result",
+    operation_id="reportActionResult",
     response_model=ActivityRead,
     responses={**NOT_FOUND, **CONFLICT},
     summary="Report the result of a leased action",

@@ -34,6 +34,7 @@ def _types(values: list[str] | None) -> list[str] | None:
 
 @router.get(
     "/events",
+    operation_id="listEvents",
     response_model=EventPage,
     responses=GONE,
     summary="Read the event log in order",

@@ -211,6 +211,7 @@ def _mapping(raw: str | None, dialect: Dialect) -> dict[int, str] | None:
 
 @router.post(
     "",
+    operation_id="createImport",
     status_code=202,
     response_model=ImportRead,
     responses={**NOT_FOUND, **CONFLICT},
@@ -265,7 +266,12 @@ def create_import(
             accepted.path.unlink(missing_ok=True)
 
 
-@router.get("", response_model=ImportList, summary="Recent imports, newest first")
+@router.get(
+    "",
+    operation_id="listImports",
+    response_model=ImportList,
+    summary="Recent imports, newest first",
+)
 def list_imports(session: SessionDep, caller: ApiCallerDep) -> ImportList:
     return ImportList(
         items=[
@@ -276,6 +282,7 @@ def list_imports(session: SessionDep, caller: ApiCallerDep) -> ImportList:
 
 @router.get(
     "/{import_id}",
+    operation_id="getImport",
     response_model=ImportRead,
     responses=NOT_FOUND,
     summary="An import's state and counts",
@@ -288,6 +295,7 @@ def get_import(import_id: Id, session: SessionDep, caller: ApiCallerDep) -> Impo
 
 @router.get(
     "/{import_id}/rejected.csv",
+    operation_id="getImportRejectedRows",
     responses={**NOT_FOUND, 200: {"content": {"text/csv": {}}, "description": "The rejected rows"}},
     summary="The rejected rows, with the reason for each",
     response_class=StreamingResponse,
@@ -306,6 +314,7 @@ def rejected_csv(
 
 @router.post(
     "/{import_id}/cancel",
+    operation_id="cancelImport",
     response_model=ImportRead,
     responses={**NOT_FOUND, **CONFLICT},
     summary="Cancel an import",
@@ -324,6 +333,7 @@ def cancel(import_id: Id, caller: ApiCallerDep, idem: IdempotencyDep) -> object:
 
 @router.post(
     "/{import_id}/undo",
+    operation_id="undoImport",
     response_model=ImportRead,
     responses={**NOT_FOUND, **CONFLICT},
     summary="Undo a finished import",

@@ -18,7 +18,9 @@ router = APIRouter(prefix="/senders", tags=["senders"])
 SenderId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 
-@router.get("", response_model=SenderList, summary="List sender accounts")
+@router.get(
+    "", operation_id="listSenders", response_model=SenderList, summary="List sender accounts"
+)
 def list_senders(
     session: SessionDep,
     caller: ApiCallerDep,
@@ -37,6 +39,7 @@ def list_senders(
 
 @router.post(
     "",
+    operation_id="createSender",
     status_code=201,
     response_model=SenderRead,
     summary="Create a sender account",
@@ -52,7 +55,11 @@ def create_sender(data: SenderCreate, caller: ApiCallerDep, idem: IdempotencyDep
 
 
 @router.get(
-    "/{sender_id}", response_model=SenderRead, responses=NOT_FOUND, summary="Get a sender account"
+    "/{sender_id}",
+    operation_id="getSender",
+    response_model=SenderRead,
+    responses=NOT_FOUND,
+    summary="Get a sender account",
 )
 def get_sender(sender_id: SenderId, session: SessionDep, caller: ApiCallerDep) -> SenderRead:
     return service.sender_read(
@@ -62,6 +69,7 @@ def get_sender(sender_id: SenderId, session: SessionDep, caller: ApiCallerDep) -
 
 @router.patch(
     "/{sender_id}",
+    operation_id="updateSender",
     response_model=SenderRead,
     responses=NOT_FOUND,
     summary="Change a sender account",

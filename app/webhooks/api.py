@@ -41,7 +41,12 @@ def keys(request: Request) -> service.Keys:
     )
 
 
-@router.get("", response_model=WebhookList, summary="List the workspace's webhooks")
+@router.get(
+    "",
+    operation_id="listWebhooks",
+    response_model=WebhookList,
+    summary="List the workspace's webhooks",
+)
 def list_webhooks(session: SessionDep, caller: ApiCallerDep) -> Response:
     items = service.list_webhooks(session, workspace_id=caller.workspace_id)
     return model_response(WebhookList(items=[service.webhook_read(session, w) for w in items]))
@@ -49,6 +54,7 @@ def list_webhooks(session: SessionDep, caller: ApiCallerDep) -> Response:
 
 @router.post(
     "",
+    operation_id="createWebhook",
     status_code=201,
     response_model=WebhookCreated,
     summary="Subscribe a URL to events",
@@ -80,7 +86,13 @@ def create_webhook(
     return idem.run(work, sealer=sealer)
 
 
-@router.get("/{webhook_id}", response_model=WebhookRead, responses=NOT_FOUND, summary="A webhook")
+@router.get(
+    "/{webhook_id}",
+    operation_id="getWebhook",
+    response_model=WebhookRead,
+    responses=NOT_FOUND,
+    summary="A webhook",
+)
 def get_webhook(webhook_id: Id, session: SessionDep, caller: ApiCallerDep) -> Response:
     webhook = service.get_webhook(session, workspace_id=caller.workspace_id, webhook_id=webhook_id)
     return model_response(service.webhook_read(session, webhook))
@@ -88,6 +100,7 @@ def get_webhook(webhook_id: Id, session: SessionDep, caller: ApiCallerDep) -> Re
 
 @router.patch(
     "/{webhook_id}",
+    operation_id="updateWebhook",
     response_model=WebhookRead,
     responses=NOT_FOUND,
     summary="Change a webhook",
@@ -122,7 +135,13 @@ def update_webhook(
     return model_response(service.webhook_read(session, webhook))
 
 
-@router.delete("/{webhook_id}", status_code=204, responses=NOT_FOUND, summary="Delete a webhook")
+@router.delete(
+    "/{webhook_id}",
+    operation_id="deleteWebhook",
+    status_code=204,
+    responses=NOT_FOUND,
+    summary="Delete a webhook",
+)
 def delete_webhook(
     webhook_id: Id, session: SessionDep, caller: ApiCallerDep, now: NowDep
 ) -> Response:
@@ -141,6 +160,7 @@ def delete_webhook(
 
 @router.post(
     "/{webhook_id}/rotate-secret",
+    operation_id="rotateWebhookSecret",
     response_model=SecretRotated,
     responses=NOT_FOUND,
     summary="Rotate the signing secret",
@@ -176,6 +196,7 @@ def rotate_secret(
 
 @router.get(
     "/{webhook_id}/deliveries",
+    operation_id="listWebhookDeliveries",
     response_model=AttemptList,
     responses=NOT_FOUND,
     summary="The delivery log: every attempt, newest first",
@@ -200,6 +221,7 @@ def deliveries(
 
 @router.post(
     "/{webhook_id}/replay",
+    operation_id="replayWebhook",
     status_code=202,
     response_model=ReplayAccepted,
     responses={**NOT_FOUND, **GONE},
@@ -219,6 +241,7 @@ def replay(webhook_id: Id, data: ReplayIn, caller: ApiCallerDep, idem: Idempoten
 
 @router.post(
     "/{webhook_id}/test",
+    operation_id="sendWebhookTest",
     status_code=202,
     response_model=TestSent,
     responses=NOT_FOUND,

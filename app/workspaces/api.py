@@ -13,13 +13,19 @@ from app.workspaces.schemas import WorkspaceRead, WorkspaceUpdate
 router = APIRouter(prefix="/workspace", tags=["workspace"])
 
 
-@router.get("", response_model=WorkspaceRead, summary="Get the caller's workspace")
+@router.get(
+    "",
+    operation_id="getWorkspace",
+    response_model=WorkspaceRead,
+    summary="Get the caller's workspace",
+)
 def get_workspace(session: SessionDep, caller: ApiCallerDep) -> WorkspaceRead:
     return service.workspace_read(service.get_workspace(session, workspace_id=caller.workspace_id))
 
 
 @router.patch(
     "",
+    operation_id="updateWorkspace",
     response_model=WorkspaceRead,
     summary="Change the caller's workspace",
     description="Only the fields given change. A shorter `withdraw_after_days` takes effect at the "
