@@ -2,6 +2,8 @@
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
+# openapi-python-client, in a venv of its own (see [dependency-groups] in pyproject.toml).
+SDK_TOOL := $(VENV)/sdk-tool
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
@@ -10,6 +12,8 @@ PORT ?= 8000
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || python3 -m venv $(VENV)
 	$(BIN)/pip install -q -e '.[dev]'
+	test -x $(SDK_TOOL)/bin/python || python3 -m venv $(SDK_TOOL)
+	$(SDK_TOOL)/bin/pip install -q $$($(BIN)/python -c 'import tomllib; print(*tomllib.load(open("pyproject.toml", "rb"))["dependency-groups"]["sdk"])')
 	rm -f $(VENV)/.installed-*
 	touch $(STAMP)
 

@@ -79,6 +79,17 @@ def document_rate_limit_headers(paths: dict[str, Any]) -> None:
                     )
 
 
+def document_problems_as_sent(paths: dict[str, Any]) -> None:
+    """FastAPI files a response's model under application/json; problems are sent as
+    application/problem+json only, so the schema goes there (a generated client parses them)."""
+    for operations in paths.values():
+        for operation in operations.values():
+            for response in operation.get("responses", {}).values():
+                content = response.get("content", {})
+                if PROBLEM_JSON in content and "application/json" in content:
+                    content[PROBLEM_JSON] = content.pop("application/json")
+
+
 def document_unparsable_bodies(paths: dict[str, Any]) -> None:
     """A JSON body that does not parse is refused with 400 before any field is looked at: every
     operation that takes one says so."""
@@ -129,6 +140,7 @@ def install_api(app: FastAPI) -> None:
             }
             document_rate_limit_headers(schema["paths"])
             document_unparsable_bodies(schema["paths"])
+            document_problems_as_sent(schema["paths"])
             components = schema.setdefault("components", {})
             components.setdefault("schemas", {})["ContactIn"] = ContactIn.model_json_schema(
                 ref_template="#/components/schemas/{model}"

@@ -296,7 +296,13 @@ def get_import(import_id: Id, session: SessionDep, caller: ApiCallerDep) -> Impo
 @router.get(
     "/{import_id}/rejected.csv",
     operation_id="getImportRejectedRows",
-    responses={**NOT_FOUND, 200: {"content": {"text/csv": {}}, "description": "The rejected rows"}},
+    responses={
+        **NOT_FOUND,
+        200: {
+            "content": {"text/csv": {"schema": {"type": "string"}}},
+            "description": "The rejected rows",
+        },
+    },
     summary="The rejected rows, with the reason for each",
     response_class=StreamingResponse,
 )

@@ -87,7 +87,9 @@ def test_every_answer_an_operation_can_give_is_documented(
         where = f"{method.upper()} {path}"
         # Any request: a bad key, a bad parameter, the rate limit, a database outage.
         for status in ("401", "413", "422", "429", "503"):
-            assert PROBLEM in responses[status]["content"], (where, status)
+            # Sent as application/problem+json, and documented so: a generated client parses it.
+            assert list(responses[status]["content"]) == [PROBLEM], (where, status)
+            assert responses[status]["content"][PROBLEM]["schema"]["$ref"].endswith("Problem")
         assert "Retry-After" in responses["429"]["headers"], where
         assert "Retry-After" in responses["503"]["headers"], where
         # A JSON body that does not parse is refused with 400 before any field is read.
