@@ -8,23 +8,31 @@ taken by the writer serialises every writer of the workspace (a long import batc
 every API call), and a horizon from `pg_snapshot_xmin` stalls while any transaction anywhere in
 the cluster is open.
 
-So writers only INSERT events with `seq` NULL, and nothing they do waits on anyone. The numberer,
-one at a time (a transaction-scoped advisory lock on PostgreSQL; SQLite's single writer there),
-takes the events that have COMMITTED and are not numbered yet, in id order, and gives each the
-next number of its workspace, all in one transaction. Readers see numbered events only. Because
-each numbering pass commits whole, and the next pass starts only after it committed, the numbered
-events any reader can see are always a prefix of the workspace's log: a reader that keeps the
-largest `seq` it read never misses and never repeats an event. An event whose transaction
-commits late is simply numbered by a later pass, after the ones already read.
+So on PostgreSQL a writer only leaves its events, unnumbered, in ONE row of `event_batches` per
+batch (a change's few events, a bulk add's or an import batch's thousands: one INSERT, in the
+change's transaction, rolled back with it), and nothing it does waits on anyone. The numberer, one
+at a time (a transaction-scoped advisory lock), takes the batches that have COMMITTED, in id order,
+about NUMBER_BATCH events' worth (whole batches), and in ONE statement deletes them and inserts
+their events into `events` already numbered: each workspace's head plus the event's place (batch
+id, then its place in the batch), each with its random public id; the heads move in the same
+statement. Readers see `events` only, so numbered events only. That statement's snapshot is taken
+after the lock, so it sees every batch committed before it and none still open; each pass commits
+whole, and the next pass starts only after it committed: the numbered events any reader can see
+are always a prefix of the workspace's log, and a reader that keeps the largest `seq` it read
+never misses and never repeats an event. A batch whose transaction commits late is simply
+numbered by a later pass, after the ones already read. No event is written twice: before the
+batches, each event was INSERTed with `seq` NULL and then UPDATEd by the numberer (a second,
+non-HOT write of the whole row and new index entries); a pass still numbers such rows first, in id
+order, when any are left from then (one index probe when none are).
 
 On SQLite none of this is needed: write transactions are serialised (BEGIN IMMEDIATE), so a
-writer numbers its own events as it inserts them (`repository.numbers_at_write`), without the
-UPDATE a later pass would cost each event; the numberer then finds nothing to do there.
+writer numbers its own events as it inserts them into `events` (`repository.numbers_at_write`);
+no batch is written and the numberer finds nothing to do there.
 
 The log lags its writers by at most the numberer's interval; `GET /events` (and the webhooks'
-dispatcher) also run a pass on demand when committed events wait, so a client reads its own
-writes. The numberer never touches a row a writer holds: it only UPDATEs committed events and
-its own heads table.
+dispatcher) also run a pass on demand when committed events or batches wait, so a client reads its
+own writes. The numberer never touches a row a writer holds: it deletes committed batches only,
+inserts into the log and moves its own heads.
 """
 
 from __future__ import annotations
@@ -41,14 +49,24 @@ NUMBER_BATCH = 5000
 
 
 def number_once(session: Session, *, batch: int = NUMBER_BATCH) -> int:
-    """One numbering pass in the caller's transaction (which must commit it); returns how many
-    events it numbered."""
+    """One numbering pass in the caller's transaction (which must commit it): about `batch`
+    committed events, in the order they wait (whole batches: a pass may number up to one batch
+    more). Returns how many events it numbered: `batch` or more when more may wait."""
     repository.take_numberer_lock(session)
+    done = _number_legacy(session, batch)
+    if done < batch and not repository.numbers_at_write(session):
+        done += repository.number_batches(session, batch - done)
+    return done
+
+
+def _number_legacy(session: Session, batch: int) -> int:
+    """Rows of the log written without a number (PostgreSQL's writers inserted them so before
+    the batches), first `batch` in id order: one index probe when there are none."""
     waiting = repository.batch_end(session, batch)
     if waiting is None:
         return 0
     _count, max_id = waiting
-    # One statement numbers the batch (an event that committed meanwhile with a smaller id is
+    # One statement numbers them (an event that committed meanwhile with a smaller id is
     # numbered too: it is committed, and its number follows those already given).
     numbered = repository.number_up_to(session, max_id)
     heads: dict[int, int] = {}

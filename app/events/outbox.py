@@ -1,9 +1,10 @@
 """The outbox: the one way a change writes its events (SPEC §4 Events), in the change's own
 transaction, so there is no change without its event and no event without its change.
 
-Writers only INSERT rows with `seq` NULL: nothing a writer does waits on another writer. The
-numberer (app.events.numbering) gives committed rows their place in the log afterwards.
-A batch of events (a bulk add, an import batch, the sweep) is one multi-row INSERT.
+A call writes its events at once, however many (a bulk add's, an import batch's, the sweep's): on
+PostgreSQL as one row of `event_batches` (nothing a writer does waits on another writer; the
+numberer, app.events.numbering, moves the committed batches into the log with their numbers), on
+SQLite as rows of the log, numbered as they are written (its writers are serialised).
 """
 
 from __future__ import annotations

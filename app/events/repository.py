@@ -1,17 +1,19 @@
-"""The event log's statements: the outbox's INSERT, the numberer's, the readers' and the purge's."""
+"""The event log's statements: the outbox's INSERTs, the numberer's, the readers' and the purge's."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
+from itertools import groupby
 from typing import Any
 
-from sqlalchemy import delete, exists, func, insert, select, text, update
+from sqlalchemy import delete, exists, func, insert, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from app.db import UTCDateTime
 from app.models import Event, EventHead
+from app.models.event import EventBatch
 
 # The key of the numberer's advisory lock on PostgreSQL ("evnt" in ASCII): one numberer at a time.
 NUMBERER_LOCK_KEY = 0x65766E74
@@ -27,13 +29,14 @@ def numbers_at_write(session: Session) -> bool:
 
 
 def insert_events(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
-    """One multi-row INSERT (SQLAlchemy's insertmanyvalues: up to 1,000 rows a statement); on
-    SQLite numbered as they are written (`numbers_at_write`)."""
+    """SQLite: one multi-row INSERT into the log (SQLAlchemy's insertmanyvalues: up to 1,000 rows
+    a statement), numbered as they are written (`numbers_at_write`). PostgreSQL: one batch row
+    (`insert_batches`)."""
     rows = list(rows)
     if not rows:
         return
     if not numbers_at_write(session):
-        session.execute(insert(Event), rows)
+        insert_batches(session, rows)
         return
     known = last_seqs(session, {int(r["workspace_id"]) for r in rows})
     heads = dict(known)
@@ -44,6 +47,38 @@ def insert_events(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
         numbered.append({**row, "seq": heads[workspace_id]})
     session.execute(insert(Event), numbered)
     save_last_seqs(session, heads, known=known)
+
+
+def batch_element(row: Mapping[str, Any]) -> dict[str, Any]:
+    """An event as a batch holds it: `occurred_at` as ISO-8601 with its offset (exact to the
+    microsecond), left out when it is the batch's `recorded_at`."""
+    element = {"type": row["type"], "data": row["data"]}
+    occurred_at: datetime = row["occurred_at"]
+    if occurred_at != row["recorded_at"]:
+        if occurred_at.tzinfo is None:
+            raise ValueError("naive datetime given as an event's occurred_at")
+        element["occurred_at"] = occurred_at.astimezone(UTC).isoformat()
+    return element
+
+
+def insert_batches(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
+    """PostgreSQL: the rows (from `outbox.event_row`) as ONE batch row per workspace and
+    `recorded_at` (a change records all its events at one instant, in one workspace: one row),
+    in one INSERT; the events' public ids are drawn when they are numbered."""
+    batches = []
+    for (workspace_id, recorded_at), group in groupby(
+        rows, key=lambda r: (int(r["workspace_id"]), r["recorded_at"])
+    ):
+        events = [batch_element(r) for r in group]
+        batches.append(
+            {
+                "workspace_id": workspace_id,
+                "recorded_at": recorded_at,
+                "event_count": len(events),
+                "events": events,
+            }
+        )
+    session.execute(insert(EventBatch), batches)
 
 
 # ---------------------------------------------------------------- the numberer
@@ -57,7 +92,13 @@ def take_numberer_lock(session: Session) -> None:
 
 
 def has_unnumbered(session: Session) -> bool:
-    return bool(session.scalar(select(exists().where(Event.seq.is_(None)))))
+    """Whether committed events wait for a number: a batch (PostgreSQL), or a row of the log
+    without one (written before the batches)."""
+    return bool(
+        session.scalar(
+            select(or_(exists().where(Event.seq.is_(None)), select(EventBatch.id).exists()))
+        )
+    )
 
 
 def batch_end(session: Session, limit: int) -> tuple[int, int] | None:
@@ -102,6 +143,68 @@ def number_up_to(session: Session, max_id: int) -> list[tuple[int, int]]:
         .execution_options(synchronize_session=False)
     )
     return [(int(row[0]), int(row[1] or 0)) for row in rows]
+
+
+# PostgreSQL: committed batches, in id order, become numbered rows of the log in ONE statement.
+# `picked` stops adding batches once `limit` events are taken (a batch is never split: a pass may
+# number up to one batch more). Their rows are deleted and their events inserted with each
+# workspace's head plus their place (batch id, then place in the batch), each with its random
+# public id, and the heads move to the largest number given. Every CTE runs on the statement's
+# one snapshot, taken after the numberer's lock: an uncommitted batch is not seen, and waits for
+# a later pass. A batch of `contact.created` (`created_cause` set) holds the contacts' columns:
+# their `data` is built here, as the writer built it before the batches.
+_NUMBER_BATCHES = text(
+    """
+WITH picked AS (
+    SELECT id FROM (
+        SELECT id, sum(event_count) OVER (ORDER BY id) - event_count AS before
+        FROM event_batches ORDER BY id LIMIT :limit
+    ) AS running
+    WHERE before < :limit
+), taken AS (
+    DELETE FROM event_batches AS b USING picked WHERE b.id = picked.id
+    RETURNING b.id, b.workspace_id, b.recorded_at, b.created_cause, b.events
+), elements AS (
+    SELECT t.id AS batch_id, t.workspace_id, t.recorded_at, e.n, e.type, e.occurred_at, e.data
+    FROM taken AS t
+    CROSS JOIN LATERAL ROWS FROM (
+        json_to_recordset(t.events) AS (type text, occurred_at timestamptz, data jsonb)
+    ) WITH ORDINALITY AS e(type, occurred_at, data, n)
+    WHERE t.created_cause IS NULL
+    UNION ALL
+    SELECT t.id, t.workspace_id, t.recorded_at, e.n, 'contact.created', NULL,
+        jsonb_build_object('contact', jsonb_build_object(
+            'id', (e.c->>0)::bigint, 'campaign_id', (e.c->>1)::bigint, 'linkedin_url', e.c->>2,
+            'first_name', e.c->>3, 'last_name', e.c->>4, 'email', e.c->>5, 'company', e.c->>6,
+            'status', e.c->>7), 'source', e.c->>8, 'cause', t.created_cause)
+    FROM taken AS t
+    CROSS JOIN LATERAL jsonb_array_elements(t.events::jsonb) WITH ORDINALITY AS e(c, n)
+    WHERE t.created_cause IS NOT NULL
+), numbered AS (
+    SELECT e.*, coalesce(h.last_seq, 0)
+        + row_number() OVER (PARTITION BY e.workspace_id ORDER BY e.batch_id, e.n) AS seq
+    FROM elements AS e
+    LEFT JOIN event_heads AS h ON h.workspace_id = e.workspace_id
+), inserted AS (
+    INSERT INTO events (uid, workspace_id, seq, type, occurred_at, recorded_at, data)
+    SELECT 'evt_' || encode(uuid_send(gen_random_uuid()), 'hex'), workspace_id, seq, type,
+        coalesce(occurred_at, recorded_at), recorded_at, data
+    FROM numbered
+    RETURNING workspace_id, seq
+), heads AS (
+    INSERT INTO event_heads (workspace_id, last_seq, purged_through)
+    SELECT workspace_id, max(seq), 0 FROM inserted GROUP BY workspace_id
+    ON CONFLICT (workspace_id) DO UPDATE SET last_seq = excluded.last_seq
+)
+SELECT count(*) FROM inserted
+"""
+)
+
+
+def number_batches(session: Session, limit: int) -> int:
+    """PostgreSQL: number the committed batches waiting, in id order, about `limit` events (whole
+    batches); returns how many events were numbered."""
+    return int(session.execute(_NUMBER_BATCHES, {"limit": limit}).scalar_one())
 
 
 def save_last_seqs(session: Session, heads: Mapping[int, int], *, known: Iterable[int]) -> None:
@@ -200,16 +303,21 @@ def set_purged_through(session: Session, *, workspace_id: int, through: int) -> 
 # ---------------------------------------------------------------- set-based writers
 
 
-# The contact summary of SPEC §4 Events, built by the database from the contact's row.
+# PostgreSQL: the batch row of the contacts' `contact.created` events in ONE statement: each
+# contact's columns (the summary of SPEC §4 Events and its source) as a JSON array, in the order
+# of the given ids; the numberer builds their `data`. Nothing when none of the ids is the
+# workspace's. Each id is looked up by the primary key alone (LATERAL, kept apart by OFFSET 0,
+# the workspace checked after): given the workspace's filter beside it, the planner, trusting a
+# fresh table's statistics, scanned every contact of the workspace for each id (a batch of 1,000
+# took 74 ms in an empty campaign and 450 ms at 7,000 contacts).
 _CREATED_POSTGRESQL = (
-    "INSERT INTO events (uid, workspace_id, type, occurred_at, recorded_at, data) "
-    "SELECT 'evt_' || replace(gen_random_uuid()::text, '-', ''), c.workspace_id, "
-    "%(type)s, %(now)s, %(now)s, jsonb_build_object('contact', jsonb_build_object("
-    "'id', c.id, 'campaign_id', c.campaign_id, 'linkedin_url', c.linkedin_url, "
-    "'first_name', c.first_name, 'last_name', c.last_name, 'email', c.email, "
-    "'company', c.company, 'status', c.status), 'source', c.source, 'cause', %(cause)s::text) "
+    "INSERT INTO event_batches (workspace_id, recorded_at, event_count, created_cause, events) "
+    "SELECT %(workspace_id)s, %(now)s, count(*), %(cause)s, json_agg(json_build_array("
+    "c.id, c.campaign_id, c.linkedin_url, c.first_name, c.last_name, c.email, c.company, "
+    "c.status, c.source) ORDER BY u.n) "
     "FROM unnest(%(ids)s::bigint[]) WITH ORDINALITY AS u(id, n) "
-    "JOIN contacts c ON c.id = u.id ORDER BY u.n"
+    "CROSS JOIN LATERAL (SELECT * FROM contacts WHERE contacts.id = u.id OFFSET 0) AS c "
+    "WHERE c.workspace_id = %(workspace_id)s HAVING count(*) > 0 RETURNING event_count"
 )
 # SQLite numbers at the INSERT (`numbers_at_write`): the workspace's head plus the contact's place
 # in the given ids (json_each's key counts from 0), then the head moves to the largest number
@@ -237,9 +345,9 @@ def insert_created_events(
     session: Session, contact_ids: Sequence[int], *, workspace_id: int, cause: str, now: datetime
 ) -> int:
     """The `contact.created` events of contacts just inserted, in ONE INSERT … SELECT: the
-    database builds each event's `data` from the contact's row and draws its random public id,
-    so a batch of 5,000 costs no Python work per event (written per row, the outbox halved the
-    import's rate)."""
+    database builds each event's `data` from the contact's row, so a batch of 5,000 costs no
+    Python work per event (written per row, the outbox halved the import's rate). SQLite: into
+    the log, numbered, each with its random public id; PostgreSQL: one batch row."""
     if not contact_ids:
         return 0
     connection = session.connection()
@@ -249,15 +357,15 @@ def insert_created_events(
     if dialect.name == "postgresql":
         sql = _CREATED_POSTGRESQL
         params: Any = {
-            "type": "contact.created",
+            "workspace_id": workspace_id,
             "now": stamp,
             "cause": cause,
-            "ids": list(contact_ids),
+            # As an array literal: psycopg adapting a list of 5,000 ints cost 0.65 µs an id.
+            "ids": "{" + ",".join(str(int(i)) for i in contact_ids) + "}",
         }
-    else:
-        sql = _CREATED_SQLITE
-        params = (workspace_id, "contact.created", stamp, cause, json.dumps(list(contact_ids)))
+        return int(connection.exec_driver_sql(sql, params).scalar() or 0)
+    sql = _CREATED_SQLITE
+    params = (workspace_id, "contact.created", stamp, cause, json.dumps(list(contact_ids)))
     written = int(connection.exec_driver_sql(sql, params).rowcount or 0)
-    if dialect.name != "postgresql":
-        connection.exec_driver_sql(_SQLITE_HEAD, (workspace_id,))
+    connection.exec_driver_sql(_SQLITE_HEAD, (workspace_id,))
     return written

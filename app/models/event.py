@@ -3,22 +3,24 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, ForeignKey, Index, String
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, BigId
 
 
 class Event(Base):
-    """One change an integration may care about (SPEC §4 Events), written by app.events.outbox in
-    the transaction of the change. On PostgreSQL `seq` is NULL until the numberer
-    (app.events.numbering) gives it the workspace's next number after the row committed: readers
-    see numbered events only. On SQLite, whose writers are serialised, the writer numbers its
-    events as it inserts them (app.events.repository.numbers_at_write).
+    """One change an integration may care about (SPEC §4 Events), in its place in the log. On
+    SQLite, whose writers are serialised, the writer inserts its events here already numbered
+    (app.events.repository.numbers_at_write). On PostgreSQL writers leave their events in an
+    `EventBatch`, and the numberer (app.events.numbering) moves the committed batches here with
+    each workspace's next numbers: every row is numbered as it is inserted.
 
-    `id` only orders the numberer's work; on SQLite it is AUTOINCREMENT, so no id is ever used
-    twice after a purge. `uid` is the public `evt_…` id (random: it tells nobody how busy the
-    service is), the `webhook-id` receivers deduplicate by."""
+    `seq` NULL is a row from before the batches (PostgreSQL's writers used to insert here and the
+    numberer UPDATEd the committed rows): the numberer still numbers those first, in `id` order.
+    On SQLite `id` is AUTOINCREMENT, so no id is ever used twice after a purge. `uid` is the public
+    `evt_…` id (random: it tells nobody how busy the service is), the `webhook-id` receivers
+    deduplicate by."""
 
     __tablename__ = "events"
     __table_args__ = (
@@ -37,13 +39,37 @@ class Event(Base):
     data: Mapped[dict[str, Any]]
 
 
-# The numberer's work list: only the rows not numbered yet, in id order.
+# The numberer's legacy work list: rows not numbered yet (from before the batches), in id order.
 Index(
     "ix_events_unnumbered",
     Event.id,
     postgresql_where=Event.seq.is_(None),
     sqlite_where=Event.seq.is_(None),
 )
+
+
+class EventBatch(Base):
+    """PostgreSQL: the events one writer's statement wrote, waiting for the numberer (SQLite's
+    writers number theirs at once and leave none). One row per batch, in the writer's
+    transaction; the numberer deletes the committed batches it numbers and inserts their events
+    into `events`, in one statement, so a row lives from its writer's commit to the next pass.
+    `id` only orders the numberer's work; `event_count` bounds a pass without reading `events`.
+
+    `events` is a JSON array (`json`, text: the writer's cheapest form; the numberer parses it
+    once) in the order the events were recorded, of `{"type", "occurred_at", "data"}`
+    (`occurred_at` ISO-8601 with its offset, left out when it is `recorded_at`). A batch of
+    `contact.created` events written set-based (`record_created`) has `created_cause` set and
+    holds each contact's columns instead, `[id, campaign_id, linkedin_url, first_name,
+    last_name, email, company, status, source]`: the numberer builds their `data` from those."""
+
+    __tablename__ = "event_batches"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    recorded_at: Mapped[datetime]
+    event_count: Mapped[int]
+    created_cause: Mapped[str | None] = mapped_column(String(20))
+    events: Mapped[list[Any]] = mapped_column(JSON)
 
 
 class EventHead(Base):
