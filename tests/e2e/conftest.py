@@ -11,7 +11,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -23,8 +23,8 @@ from sqlalchemy import Engine, select, update
 from app.accounts.security import SESSION_COOKIE
 from app.contacts.service import add_contacts
 from app.demo import seed_demo
-from app.domain.statuses import CampaignType
-from app.models import Campaign, Contact
+from app.domain.statuses import CampaignType, DuplicatePolicy, ImportState
+from app.models import Campaign, Contact, ContactImport
 from tests.live import committed, drop_workspace, live_server
 
 PASSWORD = "e2e-password-123"
@@ -238,3 +238,44 @@ def at_query(demo: Demo, path: str, **params: str) -> Callable[[str], bool]:
         return all(value in query.get(key, []) for key, value in params.items())
 
     return matches
+
+
+def an_import(demo: Demo, state: ImportState, **values: Any) -> int:
+    """An import row of the connection campaign, written straight into the database: a RUNNING one
+    holds a lease for a day under a name no worker has, so none takes it over and its figures move
+    only when a test moves them."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    defaults: dict[str, Any] = {
+        "rows_read": 0,
+        "imported": 0,
+        "duplicates": 0,
+        "invalid": 0,
+        "started_at": now - timedelta(seconds=40),
+    }
+    if state is ImportState.RUNNING:
+        defaults.update(lease_until=now + timedelta(days=1), lease_owner="e2e-holder:1")
+    with committed(demo.engine) as session:
+        job = ContactImport(
+            workspace_id=demo.workspace_id,
+            campaign_id=demo.campaign_ids[CampaignType.CONNECTION],
+            created_by=demo.admin_email,
+            filename=f"{state.value}-prospects-from-a-rather-long-crm-export-name.csv",
+            path="/nonexistent/e2e.csv",
+            size_bytes=480_000,
+            encoding="utf-8",
+            delimiter=",",
+            mapping={"0": "linkedin_url"},
+            on_duplicate=DuplicatePolicy.SKIP,
+            state=state,
+            header=["LinkedIn", "Name"],
+            created_at=now - timedelta(minutes=2),
+            **(defaults | values),
+        )
+        session.add(job)
+        session.flush()
+        return job.id
+
+
+def set_import(demo: Demo, import_id: int, **values: Any) -> None:
+    with committed(demo.engine) as session:
+        session.execute(update(ContactImport).where(ContactImport.id == import_id).values(**values))
