@@ -77,6 +77,7 @@ def wants_json(request: Request) -> bool:
 
 
 def _html(
+    request: Request,
     status: int,
     detail: str,
     headers: dict[str, str] | None = None,
@@ -84,7 +85,22 @@ def _html(
     request_id: str | None = None,
 ) -> Response:
     phrase = HTTPStatus(status).phrase
-    return render_error_page(status, phrase, detail, headers=headers, request_id=request_id)
+    # A page that failed can be asked for again; a form's answer cannot (its URL takes no GET).
+    retry = request.method == "GET" and (status >= 500 or status in (409, 429))
+    return render_error_page(
+        status,
+        phrase,
+        detail,
+        headers=headers,
+        request_id=request_id,
+        # Whoever this request found signed in before it failed: never looked up here, so the page
+        # needs no database. A URL no route answers has no viewer yet: the menu without the user.
+        viewer=getattr(request.state, "viewer", None),
+        path=request.url.path,
+        retry_url=str(request.url.path) + (f"?{request.url.query}" if request.url.query else "")
+        if retry
+        else None,
+    )
 
 
 def _respond(
@@ -101,7 +117,7 @@ def _respond(
         return problem(status, detail, title=title, errors=errors, headers=headers, extra=extra)
     # Our own failures show the request's id: what the user quotes finds the log lines.
     request_id = request_id_of(request.scope) if status >= 500 else None
-    return _html(status, detail, headers, request_id=request_id)
+    return _html(request, status, detail, headers, request_id=request_id)
 
 
 def _loc_to_path(loc: tuple[Any, ...] | list[Any]) -> str:

@@ -93,16 +93,23 @@ def render_error_page(
     *,
     headers: Mapping[str, str] | None = None,
     request_id: str | None = None,
+    viewer: Any = None,
+    path: str = "",
+    retry_url: str | None = None,
 ) -> HTMLResponse:
-    """An error page for nobody in particular: it reads no viewer and no session, so it renders
-    while the database is away (and a 500 shows no one else's menu)."""
+    """An error page in the dashboard's layout, with its navigation and what to do next. It reads
+    nothing from the database: `viewer` is whoever this request had already found signed in (the
+    menu is theirs), or None, and the page renders while the database is away."""
     template = templates.env.get_template("errors/error.html")
     html = template.render(
         status=status,
         title=title,
         detail=detail,
         request_id=request_id,
-        viewer=None,
+        viewer=viewer,
+        show_nav=True,
+        error_path=path,
+        retry_url=retry_url,
         HTMX_JS=HTMX_JS,
     )
     return HTMLResponse(html, status_code=status, headers=dict(headers or {}))

@@ -304,6 +304,26 @@ def failing_page(path: str, status: int) -> View:
     return view
 
 
+def error_page(view: View, status: int, *, menu_of: str | None) -> View:
+    """An error page in the layout: the menu (the viewer's, when the request knew who it was
+    before it failed), what happened in words rather than a status line, and what to do next."""
+
+    def check(page: Page, where: Where) -> None:
+        view(page, where)
+        section = page.locator(f".error-page[data-status='{status}']")
+        expect(section.locator("h1")).not_to_contain_text(str(status))
+        expect(section.locator("h2")).to_have_text("What you can do")
+        expect(section.locator("ul.next li").first).to_be_visible()
+        expect(page.locator("header.topbar nav a[href='/imports']")).to_be_attached()
+        who = page.locator("header.topbar .who a[href='/account']")
+        if menu_of is None:
+            expect(who).to_have_count(0)
+        else:
+            expect(who).to_have_text(getattr(where.demo, menu_of))
+
+    return check
+
+
 ADMIN_VIEWS: dict[str, View] = {
     "overview": goto("/"),
     "archived": goto("/?archived=true"),
@@ -325,12 +345,13 @@ ADMIN_VIEWS: dict[str, View] = {
     "webhooks": goto("/admin/webhooks"),
     "webhook": goto("/admin/webhooks/{m.webhook_id}"),
     "audit": goto("/admin/audit"),
-    "error-404": goto("/no-such-page", 404),
-    "error-404-contact": goto("/contacts/999999999", 404),
-    "error-422": goto("/campaigns/{c}?sort=sideways", 422),
-    "error-500": failing_page("/e2e/bug", 500),
-    "error-503": failing_page("/e2e/lost", 503),
-    "error-503-database-down": down_page,
+    # No route answers this URL: nobody was looked up, so the menu comes without the user's part.
+    "error-404": error_page(goto("/no-such-page", 404), 404, menu_of=None),
+    "error-404-contact": error_page(goto("/contacts/999999999", 404), 404, menu_of="admin_email"),
+    "error-422": error_page(goto("/campaigns/{c}?sort=sideways", 422), 422, menu_of="admin_email"),
+    "error-500": error_page(failing_page("/e2e/bug", 500), 500, menu_of="admin_email"),
+    "error-503": error_page(failing_page("/e2e/lost", 503), 503, menu_of="admin_email"),
+    "error-503-database-down": error_page(down_page, 503, menu_of=None),
 }
 REP_VIEWS: dict[str, View] = {
     "overview": goto("/"),
@@ -341,7 +362,7 @@ REP_VIEWS: dict[str, View] = {
     "imports": goto("/imports"),
     "import-result": goto("/imports/{m.finished_import}"),
     "account": goto("/account"),
-    "error-403": goto("/admin/users", 403),
+    "error-403": error_page(goto("/admin/users", 403), 403, menu_of="rep_email"),
 }
 
 
