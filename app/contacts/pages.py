@@ -10,8 +10,9 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
+from sqlalchemy.orm import Session
 
-from app.accounts.security import AdminDep, CsrfDep, ViewerDep
+from app.accounts.security import AdminDep, CsrfDep, Viewer, ViewerDep
 from app.campaigns import service
 from app.campaigns.pages import STATE_ACTIONS
 from app.campaigns.service import get_campaign
@@ -29,7 +30,7 @@ from app.domain.errors import ERROR_LABELS, ErrorCode
 from app.domain.messages import NOTE_LIMITS
 from app.domain.statuses import ContactStatus
 from app.domain.transitions import Counted
-from app.errors import ValidationFailed
+from app.errors import NotFound, ValidationFailed
 from app.models import Contact
 from app.pagination import encode_cursor
 from app.schemas import DbId
@@ -52,6 +53,7 @@ DONE_MESSAGES: dict[str, str] = {
 }
 SKIPPED_NOTE = "; {skipped} skipped (no pending invite)"
 _COUNT = re.compile(r"[0-9]{1,7}")
+_ID = re.compile(r"[0-9]{1,18}")
 # The columns the table shows, read as plain rows (no ORM identity, no custom fields decoded).
 TABLE_COLUMNS = (
     Contact.id,
@@ -138,6 +140,8 @@ def campaign_page(
     done: str | None = None,
     n: str | None = None,
     skipped: str | None = None,
+    # The contact whose log is open over the table (a dialog's own URL); not an id: no dialog.
+    contact: str | None = None,
 ) -> Response:
     campaign = service.get_campaign(
         session, workspace_id=viewer.workspace_id, campaign_id=campaign_id, with_steps=False
@@ -195,8 +199,26 @@ def campaign_page(
         ],
         "state_actions": STATE_ACTIONS[campaign.state],
         "flash": done_message(done, n, skipped),
+        "opened": None if is_htmx(request) else _opened(session, viewer, campaign.id, contact),
     }
     return page(request, "campaigns/campaign.html", context, block="contacts")
+
+
+def _opened(session: Session, viewer: Viewer, campaign_id: int, contact: str | None) -> Any:
+    """The contact of `?contact=ID` with its log, when it is one of this campaign's contacts
+    (anyone else's, or no contact at all, opens nothing: the table is shown as it is)."""
+    if contact is None or not _ID.fullmatch(contact):
+        return None
+    try:
+        found = get_contact(session, workspace_id=viewer.workspace_id, contact_id=int(contact))
+    except NotFound:
+        return None
+    if found.campaign_id != campaign_id:
+        return None
+    activity, _ = contact_activity(
+        session, workspace_id=viewer.workspace_id, contact_id=found.id, limit=200
+    )
+    return {"contact": found, "activity": activity}
 
 
 @router.post("/campaigns/{campaign_id:id}/contacts/bulk", dependencies=[CsrfDep])

@@ -14,8 +14,6 @@
     });
   }
 
-  document.addEventListener("DOMContentLoaded", function () { localTimes(document); });
-
   // ------------------------------------------------------------ the menu on a phone
   // Without JavaScript the menu is always shown (the CSS hides it only when scripting is on).
 
@@ -47,20 +45,95 @@
     }
   });
 
+  // ------------------------------------------------------------ the contact dialog and its URL
+  // Opening a contact's log pushes the campaign page's URL with `contact=ID` (its filters kept);
+  // Back closes the dialog; a copied link renders the page with the dialog, opened here as a modal.
+
+  var CONTACT = "contact";
+  var base = null; // the URL the dialog was opened over (what Back returns to), normalised
+  var pushedFor = null; // the contact whose dialog pushed the current history entry
+  var refocus = null; // where the focus goes back to once a closed dialog's history step is done
+
+  function withContact(href, id) {
+    var url = new URL(href);
+    url.hash = "";
+    if (id === null) { url.searchParams.delete(CONTACT); } else { url.searchParams.set(CONTACT, id); }
+    return url.toString();
+  }
+
+  function showDialog(dialog, push) {
+    var id = dialog.getAttribute("data-contact-id");
+    if (dialog.open) { dialog.removeAttribute("open"); } // rendered open for browsers without JS
+    dialog.addEventListener("close", function () {
+      dialog.remove();
+      if (document.querySelector("dialog.contact-dialog[open]")) { return; } // Forward opened another
+      var link = opener && document.body.contains(opener) ? opener
+        : document.querySelector('a.contact-link[href="/contacts/' + id + '"]');
+      refocus = link || document.getElementById("main");
+      opener = null;
+      refocus.focus();
+      if (!dialog.closedByHistory) {
+        if (pushedFor === id) {
+          history.back(); // the entry this dialog pushed: Escape and Back end in the same place
+        } else if (new URL(location.href).searchParams.get(CONTACT) === id) {
+          history.replaceState(history.state, "", withContact(location.href, null));
+        }
+      }
+      if (pushedFor === id) { pushedFor = null; }
+    });
+    dialog.showModal();
+    if (push && document.getElementById("contacts")) {
+      base = withContact(location.href, null);
+      history.pushState({ contactDialog: id }, "", withContact(location.href, id));
+      pushedFor = id;
+    }
+  }
+
+  // Registered before htmx sets its own popstate handler (htmx does at DOMContentLoaded): the
+  // entries the dialog adds are ours to handle, and Back to the table needs no redraw.
+  window.addEventListener("popstate", function (e) {
+    var wanted = e.state && e.state.contactDialog;
+    var dialog = document.querySelector("dialog.contact-dialog[open]");
+    if (dialog && dialog.getAttribute("data-contact-id") !== wanted) {
+      dialog.closedByHistory = true;
+      dialog.close();
+    }
+    if (wanted) {
+      // Forward again (or Back from a later entry): the same table with that contact's log.
+      if (!dialog || dialog.getAttribute("data-contact-id") !== wanted) {
+        pushedFor = wanted;
+        window.htmx.ajax("GET", "/contacts/" + wanted, { target: "#dialog-root", swap: "innerHTML" });
+      }
+      e.stopImmediatePropagation();
+    } else if (base !== null && withContact(location.href, null) === base) {
+      e.stopImmediatePropagation(); // the table under the dialog is already this entry's
+      // The entry may end in a fragment (#main, from the skip link) the browser moves to after
+      // this event: the focus goes back to the contact once it has.
+      var back = refocus;
+      if (back) { setTimeout(function () { if (document.body.contains(back)) { back.focus(); } }, 0); }
+    }
+    refocus = null;
+  });
+
   document.addEventListener("click", function (e) {
     var link = e.target.closest && e.target.closest("a.contact-link");
     if (link) { opener = link; }
   });
 
+  // ------------------------------------------------------------ wiring
+
+  document.addEventListener("DOMContentLoaded", function () {
+    localTimes(document);
+    var dialog = document.querySelector("dialog.contact-dialog[data-open-on-load]");
+    if (dialog) { showDialog(dialog, false); }
+  });
+
   document.addEventListener("htmx:afterSwap", function (e) {
     localTimes(e.target);
     var dialog = e.target.querySelector && e.target.querySelector("dialog.contact-dialog");
-    if (dialog && !dialog.open) {
-      dialog.addEventListener("close", function () {
-        dialog.remove();
-        if (opener) { opener.focus(); }
-      });
-      dialog.showModal();
+    if (dialog && !dialog.matches(":modal")) {
+      var elt = e.detail.requestConfig && e.detail.requestConfig.elt;
+      showDialog(dialog, Boolean(elt && elt.matches && elt.matches("a.contact-link")));
     }
   });
 })();
