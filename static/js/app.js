@@ -120,16 +120,59 @@
     if (link) { opener = link; }
   });
 
+  // ------------------------------------------------------------ focus after a new page of contacts
+
+  function afterPager(e) {
+    var elt = e.detail.requestConfig && e.detail.requestConfig.elt;
+    if (!elt || !elt.closest || !elt.closest("nav.pager")) { return; }
+    var title = document.getElementById("contacts-title");
+    if (title) {
+      title.scrollIntoView({ block: "start" });
+      title.focus({ preventScroll: true });
+    }
+  }
+
+  // ------------------------------------------------------------ an import's live progress
+
+  var announced = null;
+
+  function announce(text) {
+    var status = document.getElementById("progress-status");
+    if (status && text && text !== announced) {
+      announced = text;
+      status.textContent = text;
+    }
+  }
+
+  document.addEventListener("htmx:beforeSwap", function (e) {
+    var target = e.detail.target;
+    if (!target || target.id !== "progress" || e.detail.isError) { return; }
+    var next = new DOMParser().parseFromString(e.detail.serverResponse, "text/html")
+      .getElementById("progress");
+    if (!next) { return; }
+    announce(next.getAttribute("data-announce"));
+    if (next.getAttribute("data-state") !== target.getAttribute("data-state")) { return; }
+    // Still the same state: new figures in place; the buttons (and whoever is on them) stay.
+    e.detail.shouldSwap = false;
+    target.querySelectorAll("[data-live]").forEach(function (el) {
+      var fresh = next.querySelector('[data-live="' + el.getAttribute("data-live") + '"]');
+      if (fresh) { el.replaceWith(fresh); }
+    });
+  });
+
   // ------------------------------------------------------------ wiring
 
   document.addEventListener("DOMContentLoaded", function () {
     localTimes(document);
+    var progress = document.getElementById("progress");
+    if (progress) { announced = progress.getAttribute("data-announce"); }
     var dialog = document.querySelector("dialog.contact-dialog[data-open-on-load]");
     if (dialog) { showDialog(dialog, false); }
   });
 
   document.addEventListener("htmx:afterSwap", function (e) {
     localTimes(e.target);
+    afterPager(e);
     var dialog = e.target.querySelector && e.target.querySelector("dialog.contact-dialog");
     if (dialog && !dialog.matches(":modal")) {
       var elt = e.detail.requestConfig && e.detail.requestConfig.elt;
