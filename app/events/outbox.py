@@ -10,7 +10,7 @@ SQLite as rows of the log, numbered as they are written (its writers are seriali
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -114,3 +114,33 @@ def record_created(
     return repository.insert_created_events(
         session, contact_ids, workspace_id=workspace_id, cause=cause, now=now
     )
+
+
+def numbers_at_write(session: Session) -> bool:
+    """Whether this database's writers number their events as they write them (SQLite)."""
+    return repository.numbers_at_write(session)
+
+
+def record_status_changes(
+    session: Session,
+    contact_ids: Sequence[int],
+    *,
+    workspace_id: int,
+    from_status: str,
+    cause: str,
+    now: datetime,
+    rows: Callable[[], Iterable[Mapping[str, Any]]],
+) -> int:
+    """The `contact.status_changed` events of contacts of one workspace just changed together from
+    `from_status` (the sweep). SQLite: one INSERT … SELECT from their rows. Otherwise the events
+    `rows()` builds, written as `record_many` writes them."""
+    if repository.numbers_at_write(session):
+        return repository.insert_status_changed_events_sqlite(
+            session,
+            contact_ids,
+            workspace_id=workspace_id,
+            from_status=from_status,
+            cause=cause,
+            now=now,
+        )
+    return record_many(session, rows())

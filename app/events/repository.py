@@ -341,6 +341,50 @@ _SQLITE_HEAD = (
 )
 
 
+_CHANGED_SQLITE = (
+    "INSERT INTO events (uid, workspace_id, seq, type, occurred_at, recorded_at, data) "
+    "SELECT 'evt_' || lower(hex(randomblob(16))), c.workspace_id, "
+    "(SELECT coalesce(max(last_seq), 0) FROM event_heads WHERE workspace_id = :workspace) "
+    "+ p.key + 1, 'contact.status_changed', :now, :now, json_object('contact', json_object("
+    "'id', c.id, 'campaign_id', c.campaign_id, 'linkedin_url', c.linkedin_url, "
+    "'first_name', c.first_name, 'last_name', c.last_name, 'email', c.email, "
+    "'company', c.company, 'status', c.status), 'from', :from_status, 'to', c.status, "
+    "'cause', :cause) "
+    "FROM json_each(:ids) AS p JOIN contacts c ON c.id = p.value "
+    "WHERE c.workspace_id = :workspace ORDER BY p.key"
+)
+
+
+def insert_status_changed_events_sqlite(
+    session: Session,
+    contact_ids: Sequence[int],
+    *,
+    workspace_id: int,
+    from_status: str,
+    cause: str,
+    now: datetime,
+) -> int:
+    """SQLite: the `contact.status_changed` events of contacts just changed together (the sweep),
+    in ONE INSERT … SELECT numbered as it writes (`numbers_at_write`): each summary, and `to`, is
+    read from the contact's row as it now is. Built per row in Python, 100,000 of them cost the
+    sweep 2.1 s of its 2.8 s."""
+    if not contact_ids:
+        return 0
+    connection = session.connection()
+    dialect = connection.dialect
+    bind = UTCDateTime().dialect_impl(dialect).bind_processor(dialect)
+    params = {
+        "workspace": workspace_id,
+        "now": bind(now) if bind is not None else now,
+        "from_status": from_status,
+        "cause": cause,
+        "ids": json.dumps(list(contact_ids)),
+    }
+    written = int(connection.exec_driver_sql(_CHANGED_SQLITE, params).rowcount or 0)
+    connection.exec_driver_sql(_SQLITE_HEAD, (workspace_id,))
+    return written
+
+
 def insert_created_events(
     session: Session, contact_ids: Sequence[int], *, workspace_id: int, cause: str, now: datetime
 ) -> int:

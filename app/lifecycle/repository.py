@@ -141,6 +141,11 @@ SUMMARY_COLUMNS = (
 )
 
 
+def contact_ids(session: Session, where: ColumnElement[bool]) -> list[int]:
+    """The ids of the contacts matching `where`, in id order."""
+    return list(session.scalars(select(Contact.id).where(where).order_by(Contact.id)))
+
+
 def summaries(session: Session, where: ColumnElement[bool]) -> list[dict[str, Any]]:
     """The event summary columns of the contacts matching `where` (and their workspace)."""
     return [dict(row._mapping) for row in session.execute(select(*SUMMARY_COLUMNS).where(where))]

@@ -562,12 +562,20 @@ def expire_invites(
             reason=ContactEvent.INVITE_EXPIRED.value,
             now=now,
         )
-        expired = repository.summaries(session, stale)
+        ids = repository.contact_ids(session, stale)
+        # SQLite builds the events from the changed rows in one statement; elsewhere they are
+        # built here, from the summaries read before the change.
+        expired = [] if outbox.numbers_at_write(session) else repository.summaries(session, stale)
         count = repository.mark_withdrawn(session, stale, to_status=target.status, now=now)
         counts.bump(session, deltas)
-        outbox.record_many(
+        outbox.record_status_changes(
             session,
-            (
+            ids,
+            workspace_id=workspace_id,
+            from_status=ContactStatus.INVITE_SENT.value,
+            cause=Cause.ENGINE.value,
+            now=now,
+            rows=lambda: (
                 outbox.event_row(
                     workspace_id=workspace_id,
                     type=EventType.CONTACT_STATUS_CHANGED,
