@@ -322,3 +322,23 @@ def test_a_batch_committed_late_is_numbered_after_those_committed_before_it(
             ]
     finally:
         held.close()
+
+
+def test_a_deleted_workspace_takes_its_events_and_batches_with_it(db_engine: Engine) -> None:
+    """The log has no foreign key to `workspaces` (the numberer would check it for every event it
+    inserts): a trigger deletes a workspace's events with it; its batches cascade."""
+    with committed(db_engine) as session:
+        ws = a_workspace(session).id
+        outbox.record_many(session, [state_changed(ws, "numbered")])
+    number_pending(make_sessionmaker(db_engine))
+    with committed(db_engine) as session:
+        outbox.record_many(session, [state_changed(ws, "waiting")])
+    with committed(db_engine) as session:
+        if batches_by_writers(session):
+            assert marks(log_of(session, ws)) == ["numbered"] and len(batch_rows(session, ws)) == 1
+        else:
+            assert marks(log_of(session, ws)) == ["numbered", "waiting"]
+    drop_workspace(db_engine, ws)
+    with committed(db_engine) as session:
+        assert session.scalar(select(func.count()).where(Event.workspace_id == ws)) == 0
+        assert batch_rows(session, ws) == []
