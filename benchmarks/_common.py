@@ -583,3 +583,47 @@ def machine_note() -> str:
     """CPUs and load: other work on the box skews every figure these scripts print."""
     one, five, _ = os.getloadavg()
     return f"{os.cpu_count()} CPUs, load average {one:.2f} (1 min) {five:.2f} (5 min)"
+
+
+# --------------------------------------------------------------------------- processes
+
+
+def process_tree(pid: int) -> list[int]:
+    """`pid` and every process below it (children, their children …), from /proc; gone ones left out."""
+    out: list[int] = []
+    todo = [pid]
+    while todo:
+        current = todo.pop(0)
+        if not Path(f"/proc/{current}").exists():
+            continue
+        out.append(current)
+        with contextlib.suppress(OSError):
+            for task in Path(f"/proc/{current}/task").iterdir():
+                with contextlib.suppress(OSError):
+                    todo += [int(p) for p in (task / "children").read_text().split()]
+    return out
+
+
+def process_rss_kb(pid: int) -> int | None:
+    """The resident set (VmRSS, kB) of a live process; None once it has gone."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+def process_label(pid: int) -> str:
+    """A short name for a process: its command line without the interpreter's path."""
+    try:
+        parts = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return "?"
+    words = [
+        Path(p.decode(errors="replace")).name if i < 2 else p.decode(errors="replace")
+        for i, p in enumerate(parts)
+        if p
+    ]
+    return " ".join(words)[:80]
