@@ -11,6 +11,12 @@ from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import select
+
+from app.db import make_engine
+from app.models import Contact, ContactImport
+from tests.builders import a_campaign, a_workspace
+from tests.live import committed
 
 BIN = [sys.executable, "-m", "app"]
 
@@ -158,3 +164,40 @@ def test_set_password_from_stdin_ends_the_users_sessions(env: dict[str, str]) ->
             "boss@acme.io",
         )
     engine.dispose()
+
+
+def test_import_reads_the_encoding_it_is_given_and_refuses_an_unknown_one(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    """`--encoding` (issue 16): any usual name of SPEC §6's encodings; another is refused (exit 2)."""
+    run(env, "migrate")
+    engine = make_engine(env["TRACKER_DATABASE_URL"])
+    try:
+        with committed(engine) as session:
+            campaign_id = a_campaign(session, a_workspace(session)).id
+        source = tmp_path / "ru.csv"
+        source.write_bytes(
+            "First Name,Last Name,LinkedIn URL\r\nДмитрий,Иванов,https://www.linkedin.com/in/dmitry\r\n"
+            "Ольга,Смирнова,https://www.linkedin.com/in/olga\r\n".encode("cp1251")
+        )
+        refused = run(
+            env,
+            "import",
+            str(source),
+            "--campaign",
+            str(campaign_id),
+            "--encoding",
+            "koi8-r",
+            ok=False,
+        )
+        assert refused.returncode == 2 and "Unknown encoding 'koi8-r'" in refused.stderr
+        done = run(
+            env, "import", str(source), "--campaign", str(campaign_id), "--encoding", "windows-1251"
+        )
+        assert "done: 2 rows read, 2 imported" in done.stderr
+        with committed(engine) as session:
+            names = set(session.execute(select(Contact.first_name, Contact.last_name)).tuples())
+            encoding = session.scalars(select(ContactImport.encoding)).one()
+        assert names == {("Дмитрий", "Иванов"), ("Ольга", "Смирнова")} and encoding == "cp1251"
+    finally:
+        engine.dispose()
