@@ -304,17 +304,18 @@ def set_purged_through(session: Session, *, workspace_id: int, through: int) -> 
 
 
 # PostgreSQL: the batch row of the contacts' `contact.created` events in ONE statement: each
-# contact's columns (the summary of SPEC §4 Events and its source) as a JSON array, in the order
-# of the given ids; the numberer builds their `data`. Nothing when none of the ids is the
+# contact's columns (the summary of SPEC §4 Events and its source) as a JSON array of strings (a
+# text array: 1.1 µs a contact, json_build_array's arguments 1.5 µs), in the order of the given
+# ids; the numberer builds their `data`, the ids numbers again. Nothing when none of the ids is the
 # workspace's. Each id is looked up by the primary key alone (LATERAL, kept apart by OFFSET 0,
 # the workspace checked after): given the workspace's filter beside it, the planner, trusting a
 # fresh table's statistics, scanned every contact of the workspace for each id (a batch of 1,000
 # took 74 ms in an empty campaign and 450 ms at 7,000 contacts).
 _CREATED_POSTGRESQL = (
     "INSERT INTO event_batches (workspace_id, recorded_at, event_count, created_cause, events) "
-    "SELECT %(workspace_id)s, %(now)s, count(*), %(cause)s, json_agg(json_build_array("
-    "c.id, c.campaign_id, c.linkedin_url, c.first_name, c.last_name, c.email, c.company, "
-    "c.status, c.source) ORDER BY u.n) "
+    "SELECT %(workspace_id)s, %(now)s, count(*), %(cause)s, json_agg(ARRAY["
+    "c.id::text, c.campaign_id::text, c.linkedin_url, c.first_name, c.last_name, c.email, "
+    "c.company, c.status, c.source] ORDER BY u.n) "
     "FROM unnest(%(ids)s::bigint[]) WITH ORDINALITY AS u(id, n) "
     "CROSS JOIN LATERAL (SELECT * FROM contacts WHERE contacts.id = u.id OFFSET 0) AS c "
     "WHERE c.workspace_id = %(workspace_id)s HAVING count(*) > 0 RETURNING event_count"

@@ -62,8 +62,9 @@ class EventBatch(Base):
     once) in the order the events were recorded, of `{"type", "occurred_at", "data"}`
     (`occurred_at` ISO-8601 with its offset, left out when it is `recorded_at`). A batch of
     `contact.created` events written set-based (`record_created`) has `created_cause` set and
-    holds each contact's columns instead, `[id, campaign_id, linkedin_url, first_name,
-    last_name, email, company, status, source]`: the numberer builds their `data` from those."""
+    holds each contact's columns instead, as strings (or null), `[id, campaign_id, linkedin_url,
+    first_name, last_name, email, company, status, source]`: the numberer builds their `data`
+    from those."""
 
     __tablename__ = "event_batches"
 
