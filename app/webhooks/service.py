@@ -58,7 +58,7 @@ def check_url(url: str, keys: Keys) -> str:
 def log_head(session: Session, workspace_id: int) -> int:
     """The head of the workspace's log, every committed event numbered first (so "from now on"
     means after what has happened, not after what the numberer had reached)."""
-    while number_once(session) == NUMBER_BATCH:
+    while number_once(session) >= NUMBER_BATCH:
         pass  # more waited than one batch: number them all
     return repository.event_head(session, workspace_id)
 
