@@ -9,6 +9,7 @@ from typing import Any, cast
 from sqlalchemy import (
     JSON,
     ColumnElement,
+    Connection,
     Table,
     and_,
     case,
@@ -309,20 +310,9 @@ def insert_contacts_skip_existing(
     quoted = ", ".join(dialect.identifier_preparer.quote(n) for n in names)
     conflict = "ON CONFLICT (campaign_id, linkedin_url) DO NOTHING"
     if dialect.name == "postgresql":
-        # One statement whatever the batch size: each varying column travels as one array.
-        shared_marks = [f"%(s{i})s" for i in range(len(shared_names))]
-        arrays = ", ".join(
-            f"%(v{i})s::{table.c[n].type.compile(dialect=dialect)}[]" for i, n in enumerate(varying)
+        return _copy_skip_existing(
+            connection, table, dict(zip(shared_names, shared_values, strict=True)), varying, columns
         )
-        result = connection.exec_driver_sql(
-            f"INSERT INTO contacts ({quoted}) SELECT {', '.join(shared_marks + ['u.*'])} "  # noqa: S608
-            f"FROM unnest({arrays}) AS u {conflict} RETURNING linkedin_url, id",
-            {
-                **{f"s{i}": v for i, v in enumerate(shared_values)},
-                **{f"v{i}": values for i, values in enumerate(columns)},
-            },
-        )
-        return {str(url): int(id_) for url, id_ in result.all()}
     # SQLite: executemany discards RETURNING rows, so the new ids are read back by range. Writers
     # hold the database's write lock from BEGIN IMMEDIATE, so every id above the previous
     # maximum is one of these rows.
@@ -347,6 +337,46 @@ def insert_contacts_skip_existing(
         (before, shared["campaign_id"]),
     )
     return {str(url): int(id_) for url, id_ in result.all()}
+
+
+def _copy_skip_existing(
+    connection: Connection,
+    table: Table,
+    shared: Mapping[str, Any],
+    varying: Sequence[str],
+    columns: Sequence[Sequence[Any]],
+) -> dict[str, int]:
+    """PostgreSQL: the rows go through `COPY` (psycopg's `write_row`: no SQL text and no parameter
+    per value) into a temporary table of their own, numbered in their order, then ONE
+    `INSERT … SELECT … ON CONFLICT DO NOTHING` in that order moves them into contacts, so the new
+    ids follow the rows' order. The table is dropped at once (a savepoint's caller may write
+    another batch in the same transaction). The data never meets PostgreSQL's CSV parser: the
+    values are the already-validated ones, each in its column's own type."""
+    dialect = connection.dialect
+    quote = dialect.identifier_preparer.quote
+    # Only the table's own column names and types are spliced into the SQL; values are COPY data
+    # or parameters.
+    typed = ", ".join(f"{quote(n)} {table.c[n].type.compile(dialect=dialect)}" for n in varying)
+    connection.exec_driver_sql(
+        f"CREATE TEMP TABLE new_contacts (n integer, {typed}) ON COMMIT DROP"
+    )
+    driver = connection.connection.driver_connection
+    assert driver is not None  # noqa: S101 - a live connection in a transaction
+    with driver.cursor() as cursor, cursor.copy("COPY new_contacts FROM STDIN") as copy:
+        for row in zip(range(len(columns[0])), *columns, strict=True):
+            copy.write_row(row)
+    names = ", ".join(quote(n) for n in [*shared, *varying])
+    values = ", ".join(
+        [f"%(s{i})s" for i in range(len(shared))] + [f"u.{quote(n)}" for n in varying]
+    )
+    result = connection.exec_driver_sql(
+        f"INSERT INTO contacts ({names}) SELECT {values} FROM new_contacts AS u "  # noqa: S608
+        "ORDER BY u.n ON CONFLICT (campaign_id, linkedin_url) DO NOTHING RETURNING linkedin_url, id",
+        {f"s{i}": v for i, v in enumerate(shared.values())},
+    )
+    inserted = {str(url): int(id_) for url, id_ in result.all()}
+    connection.exec_driver_sql("DROP TABLE new_contacts")
+    return inserted
 
 
 def _sqlite_literal(value: Any) -> str:
