@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import contextlib
 import os
+import queue
 import socket
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Generator, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -198,8 +200,10 @@ def run_import(
         else:  # nothing committed yet, or an import from before offsets were kept
             start_after, start_at = job.checkpoint_row, None
     try:
-        batches = read_batches(
-            str(path), mapping, start_after, batch_size, start_at=start_at, encoding=encoding
+        batches = ReadAhead(
+            lambda: read_batches(
+                str(path), mapping, start_after, batch_size, start_at=start_at, encoding=encoding
+            )
         )
         with contextlib.closing(batches):
             for batch in batches:
@@ -215,6 +219,62 @@ def run_import(
         if job.state is ImportState.RUNNING:
             finish(session, job, ImportState.DONE, now=clock())
     return _load(factory, import_id)
+
+
+class ReadAhead:
+    """The file's batches, each read (decoded, parsed, normalised, validated) on a thread of its
+    own while the one before it is written, so the Python work of a batch overlaps the database's
+    work on the previous one (the driver waits for the database without the GIL). At most one
+    batch waits read ahead: memory stays flat. A reading error (an unreadable stretch, a checkpoint
+    off the file) is raised where its batch would have been, after the batches before it."""
+
+    _POLL = 0.1  # seconds between looks at `close()` while a read batch waits for room
+
+    def __init__(self, batches: Callable[[], Iterator[list[Row]]]) -> None:
+        self._queue: queue.Queue[tuple[list[Row] | None, BaseException | None]] = queue.Queue(1)
+        self._closed = threading.Event()
+        self._thread = threading.Thread(
+            target=self._read, args=(batches,), name="import-read-ahead", daemon=True
+        )
+        self._thread.start()
+
+    def _read(self, batches: Callable[[], Iterator[list[Row]]]) -> None:
+        try:
+            reader = batches()
+            try:
+                for batch in reader:
+                    if not self._put((batch, None)):
+                        return
+            finally:
+                if isinstance(reader, Generator):
+                    reader.close()  # the file closes on the thread that reads it
+        except BaseException as exc:  # noqa: BLE001 - handed to the writer, raised there
+            self._put((None, exc))
+            return
+        self._put((None, None))
+
+    def _put(self, item: tuple[list[Row] | None, BaseException | None]) -> bool:
+        while not self._closed.is_set():
+            try:
+                self._queue.put(item, timeout=self._POLL)
+            except queue.Full:
+                continue
+            return True
+        return False
+
+    def __iter__(self) -> Iterator[list[Row]]:
+        while True:
+            batch, error = self._queue.get()
+            if error is not None:
+                raise error
+            if batch is None:
+                return
+            yield batch
+
+    def close(self) -> None:
+        """Stop reading (the import ended, was cancelled, or failed) and wait for the thread."""
+        self._closed.set()
+        self._thread.join()
 
 
 def _commit_batch(
