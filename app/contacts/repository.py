@@ -170,7 +170,7 @@ def contacts_for_update(
                 Contact.workspace_id == workspace_id,
             )
             .order_by(Contact.id)
-            .with_for_update()
+            .with_for_update(key_share=True)
         )
     )
 

@@ -350,7 +350,7 @@ def report_event(
 ) -> tuple[Contact, Activity]:
     """An integration's report, applied through the lifecycle owner with its activity entry."""
     contact = get_contact(session, workspace_id=workspace_id, contact_id=contact_id)
-    session.refresh(contact, with_for_update=True)
+    session.refresh(contact, with_for_update={"key_share": True})
     campaign = get_campaign(
         session, workspace_id=workspace_id, campaign_id=contact.campaign_id, with_steps=False
     )

@@ -98,11 +98,30 @@ def step_template(session: Session, campaign_id: int, position: int) -> str | No
 
 
 def contact_for_update(session: Session, contact_id: int) -> Contact:
-    return session.scalars(select(Contact).where(Contact.id == contact_id).with_for_update()).one()
+    """The contact, locked FOR NO KEY UPDATE (key_share), as every row lock of ours: FOR UPDATE
+    also blocks the KEY SHARE lock that inserting a row referencing it takes (an activity naming
+    the contact, its sender or campaign), and two engine processes deadlocked on that."""
+    return session.scalars(
+        select(Contact).where(Contact.id == contact_id).with_for_update(key_share=True)
+    ).one()
+
+
+def lock_contact_of_action(session: Session, action_id: int) -> None:
+    """Lock the row of the action's contact (if both are still there)."""
+    session.execute(
+        select(Contact.id)
+        .where(
+            Contact.id
+            == select(Activity.contact_id).where(Activity.id == action_id).scalar_subquery()
+        )
+        .with_for_update(key_share=True)
+    )
 
 
 def action_for_update(session: Session, action_id: int) -> Activity | None:
-    return session.scalar(select(Activity).where(Activity.id == action_id).with_for_update())
+    return session.scalar(
+        select(Activity).where(Activity.id == action_id).with_for_update(key_share=True)
+    )
 
 
 def outcome_of(session: Session, action_id: int) -> Outcome | None:
@@ -122,7 +141,7 @@ def active_senders(session: Session) -> list[SenderAccount]:
 def lock_sender(session: Session, sender_id: int) -> SenderAccount | None:
     """The sender row, locked: cap decisions for one sender happen one at a time."""
     return session.scalar(
-        select(SenderAccount).where(SenderAccount.id == sender_id).with_for_update()
+        select(SenderAccount).where(SenderAccount.id == sender_id).with_for_update(key_share=True)
     )
 
 

@@ -68,6 +68,9 @@ def report_result(
     """Apply an executor's result once. A repeat of the same report changes nothing; a report
     under another lease (or after the lease was taken over) is refused with Conflict, and so is
     the result of an action a change made moot meanwhile (code `moot`: it was never needed)."""
+    # The contact first, then the action: every writer locks a contact before its actions (an
+    # event settles the contact's pending ones), so the other order deadlocked with them.
+    repository.lock_contact_of_action(session, action_id)
     action = repository.action_for_update(session, action_id)
     if action is None or (workspace_id is not None and action.workspace_id != workspace_id):
         raise NotFound(f"Action {action_id} not found")

@@ -61,8 +61,8 @@ def run_tick(factory: sessionmaker[Session], *, now: datetime, mode: EngineMode)
     with factory.begin() as session:
         if repository.try_exclusive(session, "engine-sweep"):
             report.reinvitable = sweeps.release_old_withdrawals(session, now=now)
-            if mode is EngineMode.SANDBOX:
-                report.accepted, report.replied = sandbox_executor.observe_sandbox(session, now=now)
+    if mode is EngineMode.SANDBOX:
+        report.accepted, report.replied = sandbox_executor.observe_sandbox(factory, now=now)
     with factory.begin() as session:
         sender_ids = [s.id for s in repository.active_senders(session)]
     for sender_id in sender_ids:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from app.domain.errors import ErrorCode
 from app.domain.pacing import ROLLING_WEEK
@@ -14,63 +14,82 @@ from app.domain.transitions import ContactEvent, EventDetail
 from app.engine import repository, sandbox
 from app.engine.leasing import LeasedAction, note_too_long
 from app.engine.results import ActionResult
+from app.errors import Conflict
 from app.lifecycle import service as lifecycle
 from app.lifecycle.service import Cause
 from app.models import Activity, Campaign, Contact
 from app.queue.repository import has_pending
 
 
-def observe_sandbox(session: Session, *, now: datetime) -> tuple[int, int]:
-    """What the simulated LinkedIn did on its own since the last tick: acceptances and replies."""
-    accepted = replied = 0
-    # An invitation LinkedIn still shows: sent and not withdrawn there yet (a withdrawal that
-    # has not gone out leaves it open). Columns only: this reads every open invite of the last
-    # weeks, so no ORM object per row.
-    candidates = repository.open_invites_since(session, since=now - timedelta(days=40))
-    due = [
+def observe_sandbox(factory: sessionmaker[Session], *, now: datetime) -> tuple[int, int]:
+    """What the simulated LinkedIn did on its own since the last tick: acceptances and replies.
+
+    Each one is applied in a transaction of its own, the contact locked first (as every writer
+    locks it before its campaign's counts): a tick's hundreds of acceptances in one transaction
+    held many contacts and counts at once, and an integration's event on one of those contacts
+    deadlocked with it on PostgreSQL. One engine process observes at a time (the sweep's lock)."""
+    with factory.begin() as session:
+        if not repository.try_exclusive(session, "engine-sweep"):
+            return 0, 0
+        # Columns only: this reads every open invite of the last weeks, no ORM object per row.
+        candidates = repository.open_invites_since(session, since=now - timedelta(days=40))
+        messaged = repository.messaged_since(session, since=now - timedelta(days=7))
+    acceptances = [
         (cid, at)
         for cid, url, invited_at in candidates
         if invited_at is not None
         and (at := sandbox.accepted_at(url, invited_at)) is not None
         and at <= now
     ]
-    for contact_id, at in due:
-        contact = session.get_one(Contact, contact_id)
-        withdrawal_pending = has_pending(session, contact.id, [ActivityKind.WITHDRAW_INVITE])
-        if contact.status is ContactStatus.WITHDRAWN and not withdrawal_pending:
-            continue  # withdrawn on LinkedIn already: the acceptance cannot happen
-        campaign = session.get_one(Campaign, contact.campaign_id)
-        lifecycle.apply_event(
-            session,
-            contact=contact,
-            campaign=campaign,
-            event=ContactEvent.INVITE_ACCEPTED,
-            now=max(at, contact.status_changed_at),
-            cause=Cause.ENGINE,
-            detail=EventDetail(withdrawal_pending=withdrawal_pending),
-            extra={"reported_by": "sandbox"},
-            explain=False,
-        )
-        accepted += 1
-    messaged = repository.messaged_since(session, since=now - timedelta(days=7))
-    for contact_id, url, last in messaged:
-        at = sandbox.replied_at(url, last) if last is not None else None
-        if at is None or at > now:
-            continue
-        contact = session.get_one(Contact, contact_id)
-        campaign = session.get_one(Campaign, contact.campaign_id)
-        lifecycle.apply_event(
-            session,
-            contact=contact,
-            campaign=campaign,
-            event=ContactEvent.REPLY_RECEIVED,
-            now=at,
-            cause=Cause.ENGINE,
-            extra={"reported_by": "sandbox"},
-            explain=False,
-        )
-        replied += 1
+    replies = [
+        (cid, at)
+        for cid, url, last in messaged
+        if last is not None and (at := sandbox.replied_at(url, last)) is not None and at <= now
+    ]
+    # In id order, so two engine processes would meet on the contacts in the same order.
+    accepted = sum(_observed(factory, cid, at, accepted=True) for cid, at in sorted(acceptances))
+    replied = sum(_observed(factory, cid, at, accepted=False) for cid, at in sorted(replies))
     return accepted, replied
+
+
+def _observed(
+    factory: sessionmaker[Session], contact_id: int, at: datetime, *, accepted: bool
+) -> bool:
+    """Apply one acceptance (or reply) if the contact still stands where it did when read."""
+    with factory.begin() as session:
+        if not repository.try_exclusive(session, "engine-sweep"):
+            return False  # another engine process observes now
+        contact = session.get(Contact, contact_id, with_for_update={"key_share": True})
+        if contact is None:
+            return False  # gone meanwhile (an import undone)
+        if accepted:
+            withdrawal_pending = has_pending(session, contact.id, [ActivityKind.WITHDRAW_INVITE])
+            still_open = contact.status is ContactStatus.INVITE_SENT or (
+                contact.status is ContactStatus.WITHDRAWN and withdrawal_pending
+            )
+            if not still_open:
+                return False  # connected, withdrawn on LinkedIn or moved on meanwhile
+            event, when = ContactEvent.INVITE_ACCEPTED, max(at, contact.status_changed_at)
+            detail = EventDetail(withdrawal_pending=withdrawal_pending)
+        else:
+            if contact.replied:
+                return False  # the integration reported it meanwhile
+            event, when, detail = ContactEvent.REPLY_RECEIVED, at, None
+        try:
+            lifecycle.apply_event(
+                session,
+                contact=contact,
+                campaign=session.get_one(Campaign, contact.campaign_id),
+                event=event,
+                now=when,
+                cause=Cause.ENGINE,
+                detail=detail,
+                extra={"reported_by": "sandbox"},
+                explain=False,
+            )
+        except Conflict:
+            return False  # no longer a valid change for this contact
+    return True
 
 
 def sandbox_result(

@@ -108,12 +108,16 @@ def claim_due(
 
 def delivery_for_update(session: Session, delivery_id: int) -> WebhookDelivery | None:
     return session.scalar(
-        select(WebhookDelivery).where(WebhookDelivery.id == delivery_id).with_for_update()
+        select(WebhookDelivery)
+        .where(WebhookDelivery.id == delivery_id)
+        .with_for_update(key_share=True)
     )
 
 
 def webhook_for_update(session: Session, webhook_id: int) -> Webhook | None:
-    return session.scalar(select(Webhook).where(Webhook.id == webhook_id).with_for_update())
+    return session.scalar(
+        select(Webhook).where(Webhook.id == webhook_id).with_for_update(key_share=True)
+    )
 
 
 def add_attempt(session: Session, row: Mapping[str, Any]) -> None:

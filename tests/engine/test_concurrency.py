@@ -20,6 +20,8 @@ import json
 import os
 import subprocess
 import sys
+import threading
+import time
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -38,14 +40,16 @@ from app.contacts.service import add_contacts, report_event
 from app.db import make_sessionmaker
 from app.domain.actions import CAP_OF, KINDS_OF
 from app.domain.pacing import CappedAction, SenderLimits
-from app.domain.statuses import ActivityKind, CampaignType, Outcome
+from app.domain.statuses import ActivityKind, CampaignType, ContactStatus, Outcome
 from app.domain.transitions import ContactEvent
 from app.engine import sandbox_executor
 from app.engine.runner import run_tick
+from app.engine.sandbox import SandboxPerson
 from app.models import Activity, Contact, SenderAccount, Workspace
 from app.senders.schemas import WorkingHours
 from tests.builders import a_campaign, a_sender, a_workspace
 from tests.conftest import PG_URL
+from tests.engine.helpers import sandbox_urls
 from tests.live import committed, drop_workspace
 
 pytestmark = [
@@ -79,6 +83,7 @@ from datetime import datetime
 from app.config import get_settings
 from app.db import make_engine, make_sessionmaker
 from app.engine import sandbox_executor
+from app.engine.sandbox import SandboxPerson
 from app.engine.runner import run_tick
 
 performed = []
@@ -450,3 +455,68 @@ def test_a_leased_message_cancelled_by_a_reply_does_not_crash_the_tick(
     # it too (it was already on its way), but the tick went on and nothing was sent twice.
     assert set(sent) >= {c for c in contacts if c not in replied}
     assert len(sent) == len(set(sent))
+
+
+def test_an_integration_event_while_the_engine_observes_acceptances_does_not_deadlock(
+    db_engine: Engine, workspace: int
+) -> None:
+    """The soak's one 5xx: the engine applied a tick's acceptances in one transaction (holding each
+    contact and the campaign's counts until the end) while an integration's event on one of those
+    contacts held that contact and waited for the counts: PostgreSQL's deadlock detector killed the
+    request. Forced here: the integration holds the last contact while the engine observes; each
+    acceptance the engine applies is committed on its own, so the integration's event goes through
+    and the engine then finds that contact connected already."""
+    factory = make_sessionmaker(db_engine)
+    invited_at = MONDAY
+    urls = [
+        url
+        for url in sandbox_urls(40, accepts=True)
+        if SandboxPerson(url).acceptance_delay < timedelta(days=10)
+    ][:4]
+    with committed(db_engine) as s:
+        ws = s.get_one(Workspace, workspace)
+        campaign = a_campaign(s, ws, a_sender(s, ws, name="Race"), running=True, now=START)
+        items = [{"linkedin_url": url, "first_name": "Kim", "source": "search"} for url in urls]
+        added = add_contacts(
+            s, workspace_id=workspace, campaign_id=campaign.id, items=items, now=START
+        )
+        ids = sorted(c["id"] for c in added.created)
+        for contact_id in ids:
+            report_event(
+                s,
+                workspace_id=workspace,
+                contact_id=contact_id,
+                data=ContactEventIn(event=ContactEvent.INVITE_SENT, message="Hi"),
+                now=invited_at,
+            )
+    *first, last = ids
+    now = invited_at + timedelta(days=12)
+    observed: list[tuple[int, int]] = []
+    with factory() as integration, integration.begin():
+        # The integration's request has the last contact locked (as report_event locks it first).
+        integration.get_one(Contact, last, with_for_update=True)
+        engine = threading.Thread(
+            target=lambda: observed.append(sandbox_executor.observe_sandbox(factory, now=now))
+        )
+        engine.start()
+        # The engine commits each acceptance before it reaches the locked contact.
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            with committed(db_engine) as s:
+                statuses = s.scalars(select(Contact.status).where(Contact.id.in_(first))).all()
+            if all(status is ContactStatus.CONNECTED for status in statuses):
+                break
+            time.sleep(0.05)
+        assert all(status is ContactStatus.CONNECTED for status in statuses), statuses
+        # Now the integration's event needs the campaign's counts, which the engine no longer holds.
+        report_event(
+            integration,
+            workspace_id=workspace,
+            contact_id=last,
+            data=ContactEventIn(event=ContactEvent.INVITE_ACCEPTED),
+            now=now,
+        )
+    engine.join(timeout=30)
+    assert observed == [(len(first), 0)]
+    with committed(db_engine) as s:
+        assert s.get_one(Contact, last).status is ContactStatus.CONNECTED
