@@ -53,6 +53,18 @@ STATUS_OF: list[tuple[type[Exception], int]] = [
 # A database outage: clients retry after this many seconds (the pool reconnects by itself).
 DATABASE_RETRY_AFTER_SECONDS = 5
 DATABASE_UNAVAILABLE = "The database is unavailable at the moment; try again in a few seconds."
+CLASHED = (
+    "This request clashed with another change to the same rows and nothing of it was saved; "
+    "send it again (with the same Idempotency-Key, if it had one)."
+)
+# PostgreSQL's serialization failure and deadlock: the transaction was rolled back whole, and the
+# same request again will most likely go through.
+RETRYABLE_SQLSTATES = frozenset({"40001", "40P01"})
+
+
+def is_retryable_clash(exc: Exception) -> bool:
+    orig = exc.orig if isinstance(exc, DBAPIError) else None
+    return getattr(orig, "sqlstate", None) in RETRYABLE_SQLSTATES
 
 
 def is_database_outage(exc: Exception) -> bool:
@@ -192,6 +204,13 @@ def install_exception_handlers(app: FastAPI) -> None:
         # What failed goes to the log (with the request's id), never to the client: the driver's
         # own words, without the statement's parameters (contact data, token hashes).
         driver = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
+        if is_retryable_clash(exc):
+            log.warning(
+                "rolled back on %s %s: %s", request.method, request.url.path, type(driver).__name__
+            )
+            return _respond(
+                request, 503, CLASHED, title="Service unavailable", headers={"Retry-After": "1"}
+            )
         log.error(
             "database unavailable on %s %s: %s: %s",
             request.method,

@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from psycopg.errors import DeadlockDetected
 from sqlalchemy import Engine
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from app.config import Settings
@@ -112,6 +113,20 @@ def test_a_pool_timeout_is_an_outage_too(app_client: TestClient) -> None:
     assert "QueuePool" not in response.text
     page = app_client.get("/_exhausted")
     assert page.status_code == 503 and page.headers["content-type"].startswith("text/html")
+
+
+def test_a_deadlock_is_a_clash_to_send_again_not_an_outage(app_client: TestClient) -> None:
+    """PostgreSQL rolled the request's transaction back whole (a deadlock or a serialization
+    failure): 503 with Retry-After 1 and words that say to send it again, not "unavailable"."""
+
+    def clashed() -> None:
+        raise OperationalError("UPDATE contacts ...", {}, DeadlockDetected("deadlock detected"))
+
+    routes_of(app_client).add_api_route("/api/v1/_clashed", clashed)
+    response = app_client.get("/api/v1/_clashed")
+    assert response.status_code == 503 and response.headers["retry-after"] == "1"
+    assert "send it again" in response.json()["detail"]
+    assert "UPDATE" not in response.text and "deadlock" not in response.text
 
 
 def test_a_failing_statement_is_still_a_bug_not_an_outage(app_client: TestClient) -> None:
