@@ -121,8 +121,9 @@ class DuplicateItem(BaseModel):
     index: int
     linkedin_url: str
     contact_id: int | None = Field(
-        description="The existing contact; null when the duplicate is "
-        "an earlier item of this same request that was itself stored"
+        description="The contact this profile is stored as: one already in the campaign, or the "
+        "one an earlier item of this same request created; null only if that contact was "
+        "deleted while the request ran"
     )
 
 
