@@ -10,15 +10,18 @@ few attempts.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import queue
 import socket
 import threading
 from collections.abc import Callable, Generator, Iterator
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.campaigns.service import get_campaign
@@ -27,6 +30,7 @@ from app.imports import repository
 from app.imports.reader import Position, Row, UnreadableFile, read_batches
 from app.imports.service import finish
 from app.lifecycle import service as lifecycle
+from app.lifecycle.repository import ContactValues
 from app.lifecycle.service import Cause
 from app.models import ContactImport, ImportChange
 
@@ -82,32 +86,53 @@ def claim_next(
     return None
 
 
-def _apply_batch(session: Session, job: ContactImport, rows: list[Row], now: datetime) -> None:
-    """One batch in the caller's transaction: new contacts, duplicates per policy, rejections, checkpoint."""
-    campaign = get_campaign(
-        session, workspace_id=job.workspace_id, campaign_id=job.campaign_id, with_steps=False
-    )
-    start = lifecycle.new_contact_columns(campaign.type, ContactSource.CSV, now)
-    rejections = []
+@dataclass(frozen=True)
+class ReadBatch:
+    """A batch of the file as the reading thread hands it over: its rows, the rejected ones, the
+    file's first row for each person in it (the URL's later rows in the batch only count), and
+    those contacts' values already made ready for the driver."""
+
+    rows: list[Row]
+    rejected: list[Row]
+    fresh: dict[str, dict[str, Any]]
+    in_file: int
+    values: ContactValues
+
+
+def sort_batch(dialect: Dialect, rows: list[Row]) -> ReadBatch:
+    """A read batch sorted into rejections, first rows and in-file duplicates (no database)."""
+    rejected = []
     fresh: dict[str, dict[str, Any]] = {}
-    duplicate_rows: list[dict[str, Any]] = []
     in_file = 0
     for row in rows:
         if row.contact is None:
-            rejections.append(
-                {
-                    "import_id": job.id,
-                    "row_number": row.number,
-                    "reason": (row.reason or "Invalid")[:500],
-                    "cells": {"cells": row.cells, "lines": row.lines},
-                }
-            )
+            rejected.append(row)
             continue
         url = str(row.contact["linkedin_url"])
         if url in fresh:
             in_file += 1  # the file's first row for a person decides; later ones only count
             continue
         fresh[url] = row.contact
+    values = lifecycle.new_contact_values(dialect, list(fresh.values()))
+    return ReadBatch(rows, rejected, fresh, in_file, values)
+
+
+def _apply_batch(session: Session, job: ContactImport, batch: ReadBatch, now: datetime) -> None:
+    """One batch in the caller's transaction: new contacts, duplicates per policy, rejections, checkpoint."""
+    campaign = get_campaign(
+        session, workspace_id=job.workspace_id, campaign_id=job.campaign_id, with_steps=False
+    )
+    start = lifecycle.new_contact_columns(campaign.type, ContactSource.CSV, now)
+    rows, fresh = batch.rows, batch.fresh
+    rejections = [
+        {
+            "import_id": job.id,
+            "row_number": row.number,
+            "reason": (row.reason or "Invalid")[:500],
+            "cells": {"cells": row.cells, "lines": row.lines},
+        }
+        for row in batch.rejected
+    ]
     # The reader's contact dicts hold exactly the varying columns: the URL, the updatable fields
     # and custom_fields; everything else is the same for the whole batch.
     common = {
@@ -120,16 +145,21 @@ def _apply_batch(session: Session, job: ContactImport, rows: list[Row], now: dat
         "import_id": job.id,
     }
     inserted = lifecycle.insert_new_contacts(
-        session, list(fresh.values()), common=common, cause=Cause.IMPORT, now=now
+        session,
+        list(fresh.values()),
+        common=common,
+        cause=Cause.IMPORT,
+        now=now,
+        values=batch.values,
     )
-    duplicate_rows.extend(contact for url, contact in fresh.items() if url not in inserted)
+    duplicate_rows = [contact for url, contact in fresh.items() if url not in inserted]
     if job.on_duplicate is not DuplicatePolicy.SKIP and duplicate_rows:
         _merge_duplicates(session, job, campaign.id, duplicate_rows)
     if rejections:
         repository.add_rejections(session, rejections)
     job.rows_read += len(rows)
     job.imported += len(inserted)
-    job.duplicates += len(duplicate_rows) + in_file
+    job.duplicates += len(duplicate_rows) + batch.in_file
     job.invalid += len(rejections)
     last = rows[-1]
     job.checkpoint_row = last.number
@@ -199,11 +229,13 @@ def run_import(
             )
         else:  # nothing committed yet, or an import from before offsets were kept
             start_after, start_at = job.checkpoint_row, None
+        dialect = session.get_bind().dialect
     try:
         batches = ReadAhead(
             lambda: read_batches(
                 str(path), mapping, start_after, batch_size, start_at=start_at, encoding=encoding
-            )
+            ),
+            functools.partial(sort_batch, dialect),
         )
         with contextlib.closing(batches):
             for batch in batches:
@@ -230,20 +262,28 @@ class ReadAhead:
 
     _POLL = 0.1  # seconds between looks at `close()` while a read batch waits for room
 
-    def __init__(self, batches: Callable[[], Iterator[list[Row]]]) -> None:
-        self._queue: queue.Queue[tuple[list[Row] | None, BaseException | None]] = queue.Queue(1)
+    def __init__(
+        self,
+        batches: Callable[[], Iterator[list[Row]]],
+        sort: Callable[[list[Row]], ReadBatch],
+    ) -> None:
+        self._queue: queue.Queue[tuple[ReadBatch | None, BaseException | None]] = queue.Queue(1)
         self._closed = threading.Event()
         self._thread = threading.Thread(
-            target=self._read, args=(batches,), name="import-read-ahead", daemon=True
+            target=self._read, args=(batches, sort), name="import-read-ahead", daemon=True
         )
         self._thread.start()
 
-    def _read(self, batches: Callable[[], Iterator[list[Row]]]) -> None:
+    def _read(
+        self,
+        batches: Callable[[], Iterator[list[Row]]],
+        sort: Callable[[list[Row]], ReadBatch],
+    ) -> None:
         try:
             reader = batches()
             try:
                 for batch in reader:
-                    if not self._put((batch, None)):
+                    if not self._put((sort(batch), None)):
                         return
             finally:
                 if isinstance(reader, Generator):
@@ -253,7 +293,7 @@ class ReadAhead:
             return
         self._put((None, None))
 
-    def _put(self, item: tuple[list[Row] | None, BaseException | None]) -> bool:
+    def _put(self, item: tuple[ReadBatch | None, BaseException | None]) -> bool:
         while not self._closed.is_set():
             try:
                 self._queue.put(item, timeout=self._POLL)
@@ -262,7 +302,7 @@ class ReadAhead:
             return True
         return False
 
-    def __iter__(self) -> Iterator[list[Row]]:
+    def __iter__(self) -> Iterator[ReadBatch]:
         while True:
             batch, error = self._queue.get()
             if error is not None:
@@ -280,7 +320,7 @@ class ReadAhead:
 def _commit_batch(
     factory: sessionmaker[Session],
     import_id: int,
-    batch: list[Row],
+    batch: ReadBatch,
     clock: Callable[[], datetime],
     progress: Callable[[ContactImport], None] | None,
 ) -> bool:

@@ -69,6 +69,10 @@ def bump(session: Session, deltas: Mapping[tuple[int, str], int]) -> None:
     session.execute(stmt, rows)
 
 
+# The columns of a contact's row its counts depend on (what `deltas_for_rows` reads).
+COUNTED_COLUMNS = frozenset(("campaign_id", "status", "error_code", "invites_sent", "replied"))
+
+
 def deltas_for_rows(rows: Iterable[Mapping[str, Any]], sign: int = 1) -> Deltas:
     """Deltas for whole contacts (dicts with campaign_id, status, and error_code, invites_sent and
     replied when they are not the defaults) appearing (sign 1) or going (sign -1)."""

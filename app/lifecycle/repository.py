@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
@@ -21,7 +23,7 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.engine import Row
+from sqlalchemy.engine import Dialect, Row
 from sqlalchemy.orm import Session
 
 from app.db import JSONType, UTCDateTime
@@ -282,12 +284,72 @@ def insert_contacts(session: Session, rows: Sequence[Mapping[str, Any]]) -> list
     )
 
 
+@dataclass(frozen=True)
+class ContactValues:
+    """A batch of new contacts' varying values made ready for the driver, without a session, so
+    an import's reading thread makes the next batch's while this one is written: each value
+    through its column's own bind processing, as one list per column (SQLite's executemany), or
+    as the text of a `COPY` (PostgreSQL: the row's number, then its values, tab-separated)."""
+
+    names: list[str]
+    urls: list[str]
+    columns: list[list[Any]] = field(default_factory=list)
+    copy_text: str = ""
+
+
+def contact_values(dialect: Dialect, rows: Sequence[Mapping[str, Any]]) -> ContactValues:
+    """`rows` (the same keys in every row) as the driver of `dialect` takes them."""
+    table = cast(Table, Contact.__table__)
+    names = list(rows[0]) if rows else []
+    urls = [str(row["linkedin_url"]) for row in rows]
+    if dialect.name != "postgresql":
+        columns = [_processed(table.c[n], dialect, [row[n] for row in rows]) for n in names]
+        return ContactValues(names, urls, columns=columns)
+    fields = [
+        [_copy_json(row[n]) for row in rows]
+        if isinstance(table.c[n].type, JSON)
+        else [_copy_field(v) for v in _processed(table.c[n], dialect, [row[n] for row in rows])]
+        for n in names
+    ]
+    lines = ["\t".join(values) for values in zip(map(str, range(len(rows))), *fields, strict=True)]
+    return ContactValues(names, urls, copy_text="\n".join(lines) + "\n" if lines else "")
+
+
+def _copy_field(value: Any) -> str:
+    """One value in COPY's text format: NULL as \\N; backslash, tab, newline and carriage
+    return escaped (the values are the already-validated ones: PostgreSQL only stores them)."""
+    if value is None:
+        return "\\N"
+    if isinstance(value, bool):
+        return "t" if value else "f"
+    if isinstance(value, int | float):
+        return str(value)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, str):
+        text = str(value)  # a StrEnum's value
+        if "\\" in text or "\t" in text or "\n" in text or "\r" in text:
+            text = text.replace("\\", "\\\\").replace("\t", "\\t")
+            return text.replace("\n", "\\n").replace("\r", "\\r")
+        return text
+    raise TypeError(f"no COPY text for {type(value).__name__}")
+
+
+def _copy_json(value: Any) -> str:
+    return _copy_field(json.dumps(value, ensure_ascii=False))
+
+
 def insert_contacts_skip_existing(
-    session: Session, rows: Sequence[Mapping[str, Any]], *, common: Mapping[str, Any]
+    session: Session,
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    common: Mapping[str, Any],
+    values: ContactValues | None = None,
 ) -> dict[str, int]:
     """Insert contacts of one campaign in one statement; rows whose (campaign, URL) exists are
     skipped, not errors. `common` holds the values every row shares (campaign_id among them);
-    each row the ones that vary, under the same keys in every row.
+    each row the ones that vary, under the same keys in every row (`values`: the same rows
+    already made ready by `contact_values`).
 
     Returns profile URL → new id for the rows actually inserted (a concurrent writer may win a race).
     Bulk rows go to the driver directly: each value passes through its column's own bind
@@ -300,19 +362,20 @@ def insert_contacts_skip_existing(
     table = cast(Table, Contact.__table__)
     connection = session.connection()
     dialect = connection.dialect
-    varying = list(rows[0])
+    if values is None:
+        values = contact_values(dialect, rows)
+    varying = values.names
     shared = {**_defaults(table, set(varying) | set(common)), **common}
     shared_names = list(shared)
     shared_values = tuple(_processed(table.c[n], dialect, [shared[n]])[0] for n in shared_names)
     names = shared_names + varying
-    columns = [_processed(table.c[n], dialect, [row[n] for row in rows]) for n in varying]
+    if dialect.name == "postgresql":
+        return _copy_skip_existing(
+            connection, table, dict(zip(shared_names, shared_values, strict=True)), values
+        )
     # Only the table's own column names and types are spliced into the SQL; values are parameters.
     quoted = ", ".join(dialect.identifier_preparer.quote(n) for n in names)
     conflict = "ON CONFLICT (campaign_id, linkedin_url) DO NOTHING"
-    if dialect.name == "postgresql":
-        return _copy_skip_existing(
-            connection, table, dict(zip(shared_names, shared_values, strict=True)), varying, columns
-        )
     # SQLite: executemany discards RETURNING rows, so the new ids are read back by range. Writers
     # hold the database's write lock from BEGIN IMMEDIATE, so every id above the previous
     # maximum is one of these rows.
@@ -324,14 +387,13 @@ def insert_contacts_skip_existing(
     marks = ", ".join("?" * len(varying))
     written = connection.exec_driver_sql(
         f"INSERT INTO contacts ({quoted}) VALUES ({literals}, {marks}) {conflict}",  # noqa: S608
-        list(zip(*columns, strict=True)),
+        list(zip(*values.columns, strict=True)),
     ).rowcount
     if written == len(rows):
         # Nothing skipped: SQLite numbered the rows max + 1, max + 2, … in order (checked).
         last = connection.exec_driver_sql("SELECT max(id) FROM contacts").scalar()
         if last == before + written:
-            urls = columns[varying.index("linkedin_url")]
-            return {str(url): before + 1 + i for i, url in enumerate(urls)}
+            return {url: before + 1 + i for i, url in enumerate(values.urls)}
     result = connection.exec_driver_sql(
         "SELECT linkedin_url, id FROM contacts WHERE id > ? AND campaign_id = ?",
         (before, shared["campaign_id"]),
@@ -340,20 +402,16 @@ def insert_contacts_skip_existing(
 
 
 def _copy_skip_existing(
-    connection: Connection,
-    table: Table,
-    shared: Mapping[str, Any],
-    varying: Sequence[str],
-    columns: Sequence[Sequence[Any]],
+    connection: Connection, table: Table, shared: Mapping[str, Any], values: ContactValues
 ) -> dict[str, int]:
-    """PostgreSQL: the rows go through `COPY` (psycopg's `write_row`: no SQL text and no parameter
-    per value) into a temporary table of their own, numbered in their order, then ONE
-    `INSERT … SELECT … ON CONFLICT DO NOTHING` in that order moves them into contacts, so the new
-    ids follow the rows' order. The table is dropped at once (a savepoint's caller may write
-    another batch in the same transaction). The data never meets PostgreSQL's CSV parser: the
-    values are the already-validated ones, each in its column's own type."""
+    """PostgreSQL: the rows go through `COPY` (text already made by `contact_values`: no SQL text
+    and no parameter per value) into a temporary table of their own, numbered in their order,
+    then ONE `INSERT … SELECT … ORDER BY n … ON CONFLICT DO NOTHING` moves them into contacts, so
+    the new ids follow the rows' order. The table is dropped at once (a savepoint's caller may
+    write another batch in the same transaction). The data never meets PostgreSQL's CSV parser."""
     dialect = connection.dialect
     quote = dialect.identifier_preparer.quote
+    varying = values.names
     # Only the table's own column names and types are spliced into the SQL; values are COPY data
     # or parameters.
     typed = ", ".join(f"{quote(n)} {table.c[n].type.compile(dialect=dialect)}" for n in varying)
@@ -363,20 +421,30 @@ def _copy_skip_existing(
     driver = connection.connection.driver_connection
     assert driver is not None  # noqa: S101 - a live connection in a transaction
     with driver.cursor() as cursor, cursor.copy("COPY new_contacts FROM STDIN") as copy:
-        for row in zip(range(len(columns[0])), *columns, strict=True):
-            copy.write_row(row)
+        copy.write(values.copy_text.encode(driver.info.encoding))
     names = ", ".join(quote(n) for n in [*shared, *varying])
-    values = ", ".join(
+    marks = ", ".join(
         [f"%(s{i})s" for i in range(len(shared))] + [f"u.{quote(n)}" for n in varying]
     )
-    result = connection.exec_driver_sql(
-        f"INSERT INTO contacts ({names}) SELECT {values} FROM new_contacts AS u "  # noqa: S608
-        "ORDER BY u.n ON CONFLICT (campaign_id, linkedin_url) DO NOTHING RETURNING linkedin_url, id",
-        {f"s{i}": v for i, v in enumerate(shared.values())},
+    # RETURNING the ids alone: they are drawn in the rows' order (ORDER BY u.n), so when none was
+    # skipped the i-th id is the i-th row's; reading the URLs back cost 3 µs a row.
+    ids = sorted(
+        int(i)
+        for i in connection.exec_driver_sql(
+            f"INSERT INTO contacts ({names}) SELECT {marks} FROM new_contacts AS u "  # noqa: S608
+            "ORDER BY u.n ON CONFLICT (campaign_id, linkedin_url) DO NOTHING RETURNING id",
+            {f"s{i}": v for i, v in enumerate(shared.values())},
+        ).scalars()
     )
-    inserted = {str(url): int(id_) for url, id_ in result.all()}
     connection.exec_driver_sql("DROP TABLE new_contacts")
-    return inserted
+    if len(ids) == len(values.urls):
+        return dict(zip(values.urls, ids, strict=True))
+    if not ids:
+        return {}
+    found = connection.exec_driver_sql(
+        "SELECT linkedin_url, id FROM contacts WHERE id = ANY(%(ids)s)", {"ids": ids}
+    )
+    return {str(url): int(id_) for url, id_ in found.all()}
 
 
 def _sqlite_literal(value: Any) -> str:

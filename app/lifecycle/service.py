@@ -27,6 +27,7 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import ColumnElement
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
 
 from app.domain.actions import MESSAGE_KIND, MESSAGE_KINDS, action_applies
@@ -607,6 +608,15 @@ def new_contact_columns(
     }
 
 
+def new_contact_values(
+    dialect: Dialect, rows: Sequence[Mapping[str, Any]]
+) -> repository.ContactValues:
+    """The varying values of a batch of new contacts made ready for `dialect`'s driver, without a
+    session (an import makes the next batch's on its reading thread while one is written); given
+    to `insert_new_contacts` beside the same rows."""
+    return repository.contact_values(dialect, rows)
+
+
 def insert_new_contacts(
     session: Session,
     rows: Sequence[Mapping[str, Any]],
@@ -614,18 +624,25 @@ def insert_new_contacts(
     common: Mapping[str, Any],
     cause: Cause,
     now: datetime,
+    values: repository.ContactValues | None = None,
 ) -> dict[str, int]:
     """Insert a batch of new contacts of one campaign (rows already carry their initial columns
     from `new_contact_columns`); rows whose URL the campaign has are skipped. Their counts change
     in one statement, their `contact.created` events are one more. Returns profile URL → id of the
     rows inserted."""
     with owning():
-        inserted = repository.insert_contacts_skip_existing(session, rows, common=common)
-        created = [{**common, **r} for r in rows if r["linkedin_url"] in inserted]
+        inserted = repository.insert_contacts_skip_existing(
+            session, rows, common=common, values=values
+        )
+        if rows and not counts.COUNTED_COLUMNS.intersection(rows[0]):
+            # The counted columns are the batch's common ones: one shape, counted once.
+            created: Sequence[Mapping[str, Any]] = [common] * len(inserted)
+        else:
+            created = [{**common, **r} for r in rows if r["linkedin_url"] in inserted]
         counts.bump(session, counts.deltas_for_rows(created))
         outbox.record_created(
             session,
-            [inserted[row["linkedin_url"]] for row in created],
+            [inserted[str(row["linkedin_url"])] for row in rows if row["linkedin_url"] in inserted],
             workspace_id=int(common["workspace_id"]),
             cause=cause.value,
             now=now,
