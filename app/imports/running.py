@@ -14,6 +14,7 @@ import functools
 import os
 import queue
 import socket
+import sys
 import threading
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
@@ -237,7 +238,7 @@ def run_import(
             ),
             functools.partial(sort_batch, dialect),
         )
-        with contextlib.closing(batches):
+        with contextlib.closing(batches), prompt_handover():
             for batch in batches:
                 if not _commit_batch(factory, import_id, batch, clock, progress):
                     return _load(factory, import_id)
@@ -251,6 +252,35 @@ def run_import(
         if job.state is ImportState.RUNNING:
             finish(session, job, ImportState.DONE, now=clock())
     return _load(factory, import_id)
+
+
+# While an import reads ahead, the interpreter hands the GIL over every 0.5 ms instead of 5:
+# each answer the writer waits for (a dozen a batch) is taken back from the reading thread at
+# once. At the default, every round trip of a batch waited up to 5 ms for it (100,000 rows on
+# PostgreSQL, alternating runs: 19,100-22,400 rows/s at 5 ms, 22,000-27,100 at 0.5 ms).
+HANDOVER_SECONDS = 0.0005
+_handover_lock = threading.Lock()
+_handover_users = 0
+_handover_before = 0.0
+
+
+@contextlib.contextmanager
+def prompt_handover() -> Iterator[None]:
+    """A short GIL switch interval while at least one import of this process runs (restored
+    when the last one ends)."""
+    global _handover_users, _handover_before
+    with _handover_lock:
+        if _handover_users == 0:
+            _handover_before = sys.getswitchinterval()
+            sys.setswitchinterval(min(_handover_before, HANDOVER_SECONDS))
+        _handover_users += 1
+    try:
+        yield
+    finally:
+        with _handover_lock:
+            _handover_users -= 1
+            if _handover_users == 0:
+                sys.setswitchinterval(_handover_before)
 
 
 class ReadAhead:

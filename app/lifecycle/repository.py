@@ -426,25 +426,27 @@ def _copy_skip_existing(
     marks = ", ".join(
         [f"%(s{i})s" for i in range(len(shared))] + [f"u.{quote(n)}" for n in varying]
     )
-    # RETURNING the ids alone: they are drawn in the rows' order (ORDER BY u.n), so when none was
-    # skipped the i-th id is the i-th row's; reading the URLs back cost 3 µs a row.
-    ids = sorted(
-        int(i)
-        for i in connection.exec_driver_sql(
-            f"INSERT INTO contacts ({names}) SELECT {marks} FROM new_contacts AS u "  # noqa: S608
-            "ORDER BY u.n ON CONFLICT (campaign_id, linkedin_url) DO NOTHING RETURNING id",
-            {f"s{i}": v for i, v in enumerate(shared.values())},
-        ).scalars()
-    )
+    # The ids are drawn in the rows' order (ORDER BY u.n). When every row went in under
+    # consecutive ids (no row skipped, no other writer drawing in between), the i-th id is the
+    # i-th row's and ONE small row comes back: shipping 5,000 ids back cost the writer more than
+    # their reading (the driver takes the GIL back for each piece of the answer, while the reading
+    # thread holds it). Otherwise every inserted (id, URL) pair comes back too.
+    answer = connection.exec_driver_sql(
+        f"WITH inserted AS (INSERT INTO contacts ({names}) SELECT {marks} "  # noqa: S608
+        "FROM new_contacts AS u ORDER BY u.n "
+        "ON CONFLICT (campaign_id, linkedin_url) DO NOTHING RETURNING id, linkedin_url), "
+        "span AS (SELECT count(*) AS k, min(id) AS lo, max(id) AS hi FROM inserted) "
+        "SELECT k, lo, NULL, NULL FROM span UNION ALL "
+        "SELECT NULL, NULL, i.id, i.linkedin_url FROM inserted AS i, span "
+        "WHERE NOT (span.k = %(rows)s AND span.hi - span.lo + 1 = span.k)",
+        {"rows": len(values.urls), **{f"s{i}": v for i, v in enumerate(shared.values())}},
+    ).all()
     connection.exec_driver_sql("DROP TABLE new_contacts")
-    if len(ids) == len(values.urls):
-        return dict(zip(values.urls, ids, strict=True))
-    if not ids:
-        return {}
-    found = connection.exec_driver_sql(
-        "SELECT linkedin_url, id FROM contacts WHERE id = ANY(%(ids)s)", {"ids": ids}
-    )
-    return {str(url): int(id_) for url, id_ in found.all()}
+    pairs = {str(url): int(id_) for _, _, id_, url in answer if id_ is not None}
+    count, first = next((k, lo) for k, lo, id_, _ in answer if id_ is None)
+    if count and not pairs:
+        return {url: int(first) + i for i, url in enumerate(values.urls)}
+    return pairs
 
 
 def _sqlite_literal(value: Any) -> str:

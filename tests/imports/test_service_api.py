@@ -277,6 +277,33 @@ def test_in_file_duplicates_count_as_duplicates_across_batches(
     assert found[url("person-6")]["first_name"] == "First6"
 
 
+def test_new_contacts_take_ids_in_file_order_and_keep_their_values_exactly(
+    api: Api, session_factory: sessionmaker[Session], clock: FixedClock
+) -> None:
+    """What COPY carries on PostgreSQL (tabs, line breaks, backslashes, quotes, non-ASCII, empty
+    cells, JSON) is stored as read; ids follow the file around a row already in the campaign."""
+    cid = api.campaign()["id"]
+    assert api.add(cid, [{"linkedin_url": url("already")}]).is_success
+    tricky = ["Zoë\tTab", "Line\nBreak", url("tricky"), "", 'Back\\slash "Co"', "\\N", "a\tb\\c"]
+    rows = [*people(0, 3), ["Again", "", url("already"), "", "", "", ""], tricky, *people(3, 6)]
+    created = queue(api, cid, csv_bytes(HEADER, rows))
+    assert run_all(session_factory, clock, batch_size=4) == 1
+    assert counts_of(job(api, created["id"])) == (8, 7, 1, 0)
+    found = by_url(api, cid)
+    order = [url(f"person-{i}") for i in range(3)] + [url("tricky")]
+    order += [url(f"person-{i}") for i in range(3, 6)]
+    ids = [found[u]["id"] for u in order]
+    assert ids == sorted(ids) and found[url("already")]["id"] < ids[0]
+    stored = found[url("tricky")]
+    assert (stored["first_name"], stored["last_name"]) == ("Zoë\tTab", "Line\nBreak")
+    assert (stored["email"], stored["company"], stored["title"]) == (
+        None,
+        'Back\\slash "Co"',
+        "\\N",
+    )
+    assert stored["custom_fields"] == {"Notes": "a\tb\\c"}
+
+
 # ---------------------------------------------------------------- duplicate policies and undo
 
 
