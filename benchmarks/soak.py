@@ -10,7 +10,7 @@ Not part of `make test`. Exit status 0 with a PASS line, 1 with a FAIL line per 
 
 1. A throwaway database on the server of --database-url (`bench_soak_<pid>`, dropped at the end),
    migrated by the CLI; two workspaces, each with an API key (and an admin), so the checks also see
-   that nothing crosses workspaces.
+   that nothing crosses workspaces; a third, with no subscription, for the warm-up's imports.
 2. A webhook receiver (its own process, 127.0.0.1, answering 204 at once, checking every
    Standard Webhooks signature with the subscription's secret); `contact-tracker serve --workers N`
    with TRACKER_ENGINE=off (it runs the other background jobs: imports, numbering, deliveries) and
@@ -48,11 +48,24 @@ Not part of `make test`. Exit status 0 with a PASS line, 1 with a FAIL line per 
      no repeat, no other workspace's event);
    - failed sign-ins every --signin-interval s (GET /login, POST a wrong password: the admin's
      account from 127.0.0.1, or an unknown email posing as a 10.x address): 401 or 429, never else;
-   - one CSV import (--import-rows rows, some invalid, some duplicate) POSTed at 30 % of the run
-     with a key and polled to its end;
+   - CSV imports of --import-rows rows each (some invalid, some duplicate; every file its own
+     URLs), each POSTed with a key and polled to its end. First in the warm-up: an import's batches
+     (and the read-ahead's one more) raise the RSS of the process that runs it ONCE — the freed
+     memory stays with the allocator for the next import, which needs no more (a worker alone,
+     measured: +23 MB at its first 20,000-row import, +1.5 MB over the next three; the same with
+     MALLOC_ARENA_MAX=2; the Python objects alive after one are 1.7 MB, always the same, and
+     malloc_trim gives back only 3.5 MB: freed, fragmented heap). Serve's processes and the
+     worker all run the imports job, and whichever is free takes an import, so at 5 s one import
+     per process is posted at once (each into a draft campaign of its own in the third workspace: the engine's
+     work and the webhooks' are the run's own), and again for any process that did not take one,
+     until every one ran one (at most 4 rounds within 80 % of the warm-up): the growth check then
+     sees a trend after every workload ran once, not that step (before, the one import at 30 %
+     made the worker "grow 20.2 %": 132 → 158 MB at 180-240 s, flat for the 6 minutes after).
+     Then one import at 30 % of the run into the running campaign I, as before: the process that
+     ran it is named, with its RSS before and after;
    - the RSS (VmRSS) of serve's processes and of the worker every 5 s, and the load average.
 5. The end: traffic stops; RSS sampled; the worker stopped with SIGINT (it must exit cleanly); the
-   import waited for; the feeds read to their head; then the wait for every event the feeds showed
+   imports waited for; the feeds read to their head; then the wait for every event the feeds showed
    (after the subscription) to reach the receiver, as long as deliveries keep arriving (given up
    after --grace s without one, or --max-drain s in all: the time the backlog took is printed).
 6. Re-read, outside the traffic's figures: every contact a 2xx bulk add created is in its
@@ -60,15 +73,17 @@ Not part of `make test`. Exit status 0 with a PASS line, 1 with a FAIL line per 
    with Idempotent-Replayed; each campaign's stats add up to its listing; every integration event's
    activity is in its contact's log and each contact ends in the status its last answer said, or
    in one a chain of entries of its log (not ours: the sweep's, the sandbox's) moved it to (a
-   sample of those keys replayed too); the import is done with the expected counts and its
-   campaign holds exactly them; each subscription's backlog is empty.
+   sample of those keys replayed too); every import (the warm-up's and the later one) is done
+   with the expected counts and its campaign holds exactly them; each subscription's backlog is
+   empty.
 
 Printed: requests by route and status, errors by status, p50 and p99 per route in the first and
 the last tenth of the run, webhook lag p50/p99 (arrival − recorded_at for events recorded on the
 real clock, arrival − first seen in the feed for every event: the engine's events carry its
 simulated clock), RSS per process at the end of the warm-up (a minute, or 20 % of a shorter run)
 and at the end (growth judged on the medians of a window after the warm-up and of the last one:
-a uvicorn worker's RSS swings by tens of MB from one sample to the next), writes recorded vs
+a uvicorn worker's RSS swings by tens of MB from one sample to the next; which process ran each
+import, and whether every process that runs imports ran one in the warm-up), writes recorded vs
 re-read, events seen vs delivered, and the ERROR lines of both logs. FAIL on any 5xx, any transport
 error or unexpected answer, any recorded write missing or changed, a feed gap or repeat, any event
 not delivered (or delivered but never in the feed, or badly signed), a worker that does not stop
@@ -108,6 +123,7 @@ from pathlib import Path
 from typing import Any, cast
 
 import httpx
+import sqlalchemy
 from _common import (
     ROOT,
     Server,
@@ -132,6 +148,7 @@ DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 ADMIN_EMAIL = "bench@example.com"
 ADMIN_PASSWORD = "bench-password"  # noqa: S105 - a throwaway database
 SECOND_ADMIN = ("soak-2@example.com", "soak-second-password")
+WARM_ADMIN = ("soak-warm@example.com", "soak-warm-up-password")
 SESSION_COOKIE = "tracker_session"
 CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
 WRONG_PASSWORD = "not-the-password"  # noqa: S105
@@ -438,6 +455,9 @@ class EventWrite:
 
 @dataclass
 class ImportWrite:
+    label: str = ""  # "warm-up 1 (round 1)" … or "later (30 %)"
+    campaign_id: int = 0
+    api_key: str = ""  # the warm-up workspace's; "" for the first workspace's
     key: str = ""
     import_id: int = 0
     rows: int = 0
@@ -448,6 +468,7 @@ class ImportWrite:
     finished_at: float = 0.0
     state: str = ""
     answer: dict[str, Any] = field(default_factory=dict)
+    owner_pid: int = 0  # the process that ran it (the import's lease_owner, host:pid)
 
 
 @dataclass
@@ -470,7 +491,7 @@ class Ledger:
         self.events: list[EventWrite] = []
         self.final_status: dict[int, str] = {}  # integration contact → its last answer's status
         self.engine_moved: set[int] = set()  # integration contacts the sandbox accepted first
-        self.imports = ImportWrite()
+        self.imports: list[ImportWrite] = []  # the warm-up's imports, then the later one
         self.retries = Counter[str]()  # immediate replays made during the run, by kind
 
     def add_bulk(self, tenant: Tenant, write: BulkWrite) -> None:
@@ -623,11 +644,13 @@ def set_up_tenant(base_url: str, tenant: Tenant, receiver: Receiver, first: bool
             tenant.campaign_i = campaign("Soak I (import)", running=True)
 
 
-def second_workspace(env: dict[str, str]) -> tuple[int, str]:
-    email, password = SECOND_ADMIN
+def second_workspace(
+    env: dict[str, str], name: str = "Soak two", admin: tuple[str, str] = SECOND_ADMIN
+) -> tuple[int, str]:
+    email, password = admin
     workspace_id = int(
         run_cli(
-            ["create-workspace", "Soak two", "--admin-email", email, "--admin-password", password],
+            ["create-workspace", name, "--admin-email", email, "--admin-password", password],
             env,
         ).splitlines()[-1]
     )
@@ -1118,50 +1141,169 @@ def attacker(sh: Shared) -> None:
             sh.stop.wait(max(0.0, sh.args.signin_interval - (time.monotonic() - started)))
 
 
-def importer(sh: Shared, finished: threading.Event) -> None:
-    """One CSV import at 30 % of the run, polled to its end (even past the traffic's end)."""
-    t = sh.tenants[0]
-    imp = sh.ledger.imports
-    try:
-        if sh.stop.wait(max(0.0, 0.3 * sh.duration - (time.monotonic() - sh.traffic.t0))):
-            return
-        with api_client(sh.base_url, t.api_key) as c:
-            imp.key = f"soak-{sh.tag}-import"
-            imp.posted_at = time.monotonic() - sh.traffic.t0
-            r = sh.traffic.call(
-                c,
-                "POST",
-                "/imports",
-                "api POST /imports",
-                expect=(202,),
-                files={"file": ("soak.csv", sh.import_file.read_bytes(), "text/csv")},
-                data={"campaign_id": str(t.campaign_i)},
-                headers={"Idempotency-Key": imp.key},
-            )
-            if r is None or r.status_code != 202:
-                return
+WARM_IMPORT_ROUNDS = 4
+
+
+@dataclass
+class ImportPlan:
+    """What the importer needs beyond Shared: when the warm-up ends, the processes that run the
+    imports job (serve's workers and the worker), who ran an import (its lease_owner's pid), and
+    where to write the warm-up's files."""
+
+    warm: float
+    runners: Callable[[], set[int]]
+    owner_of: Callable[[int], int]
+    data_dir: Path
+    later: ImportWrite  # the import at 30 % (its file is Shared.import_file)
+    # The warm-up's imports go to a workspace of their own with no subscription: 20,000
+    # contact.created events each would otherwise be webhook deliveries the soak never had.
+    warm_key: str = ""
+    warm_sender: int = 0
+    warm_covered: set[int] = field(default_factory=set)  # runners that ran a warm-up import
+    warm_missed: set[int] = field(default_factory=set)  # runners that did not
+
+
+def run_imports(sh: Shared, c: httpx.Client, batch: list[tuple[ImportWrite, bytes]]) -> None:
+    """POST the imports at once (each with its key), then poll every one to its end (even past
+    the traffic's end), its rejected rows fetched, the process that ran it looked up."""
+    running: list[ImportWrite] = []
+    for imp, body in batch:
+        imp.posted_at = time.monotonic() - sh.traffic.t0
+        r = sh.traffic.call(
+            c,
+            "POST",
+            "/imports",
+            "api POST /imports",
+            expect=(202,),
+            files={"file": (f"{imp.key}.csv", body, "text/csv")},
+            data={"campaign_id": str(imp.campaign_id)},
+            headers={"Idempotency-Key": imp.key},
+        )
+        if r is not None and r.status_code == 202:
             imp.import_id = int(r.json()["id"])
-            deadline = time.monotonic() + sh.duration + sh.args.max_drain
-            while time.monotonic() < deadline:
-                r = sh.traffic.call(c, "GET", f"/imports/{imp.import_id}", "api GET /imports/{id}")
-                if r is not None and r.status_code == 200:
-                    imp.answer = r.json()
-                    imp.state = str(imp.answer["state"])
-                    if imp.state in ("done", "failed", "cancelled"):
-                        imp.finished_at = time.monotonic() - sh.traffic.t0
-                        sh.traffic.call(
-                            c,
-                            "GET",
-                            f"/imports/{imp.import_id}/rejected.csv",
-                            "api GET /imports/{id}/rejected.csv",
-                        )
-                        return
-                time.sleep(1.0)
+            running.append(imp)
+    deadline = time.monotonic() + sh.duration + sh.args.max_drain
+    while running and time.monotonic() < deadline:
+        for imp in list(running):
+            r = sh.traffic.call(c, "GET", f"/imports/{imp.import_id}", "api GET /imports/{id}")
+            if r is None or r.status_code != 200:
+                continue
+            imp.answer = r.json()
+            imp.state = str(imp.answer["state"])
+            if imp.state in ("done", "failed", "cancelled"):
+                imp.finished_at = time.monotonic() - sh.traffic.t0
+                running.remove(imp)
+                sh.traffic.call(
+                    c,
+                    "GET",
+                    f"/imports/{imp.import_id}/rejected.csv",
+                    "api GET /imports/{id}/rejected.csv",
+                )
+        if running:
+            time.sleep(1.0)
+
+
+def importer(sh: Shared, plan: ImportPlan, finished: threading.Event) -> None:
+    """The warm-up's imports, then one at 30 % of the run.
+
+    An import's batches (and the read-ahead's one more, on a thread of its own with its own malloc
+    arena) raise the RSS of the process that runs it once: glibc keeps the freed memory for the
+    next import, which needs no more (a worker measured alone: +23 MB at its first 20,000-row
+    import, +1.4 MB over the next three). The growth check is about leaks, so each process that
+    runs the imports job should have run one before its baseline is taken: in the warm-up, rounds
+    of imports are posted at once, one per such process that has not run one yet (each into a
+    draft campaign of its own, so the engine's workload is the one it was), until every process
+    ran one (or WARM_IMPORT_ROUNDS, or 80 % of the warm-up). The import at 30 % then goes into the
+    running campaign I, as before; it must not move the RSS again."""
+    t = sh.tenants[0]
+    try:
+        with (
+            api_client(sh.base_url, plan.warm_key) as warm_c,
+            api_client(sh.base_url, t.api_key) as c,
+        ):
+            if sh.stop.wait(min(5.0, 0.1 * plan.warm)):
+                return
+            for round_no in range(1, WARM_IMPORT_ROUNDS + 1):
+                runners = plan.runners()
+                covered = {imp.owner_pid for imp in sh.ledger.imports}
+                missing = runners - covered
+                elapsed = time.monotonic() - sh.traffic.t0
+                if not missing or elapsed > 0.8 * plan.warm or sh.stop.is_set():
+                    break
+                batch: list[tuple[ImportWrite, bytes]] = []
+                for _ in missing:
+                    n = len(sh.ledger.imports) + 1
+                    made = sh.traffic.call(
+                        warm_c,
+                        "POST",
+                        "/campaigns",
+                        "api POST /campaigns (warm-up import's)",
+                        expect=(201,),
+                        json={
+                            "name": f"Soak W{n} (warm-up import, draft)",
+                            "type": "connection",
+                            "sender_id": plan.warm_sender,
+                            "connection_template": "Hi {first_name}, a soak test note.",
+                        },
+                    )
+                    if made is None or made.status_code != 201:
+                        continue
+                    path = plan.data_dir / f"soak-import-w{n}.csv"
+                    imp = make_import_file(path, sh.args.import_rows, f"{sh.tag}-w{n}")
+                    imp.label = f"warm-up {n} (round {round_no})"
+                    imp.campaign_id = int(made.json()["id"])
+                    imp.key = f"soak-{sh.tag}-import-w{n}"
+                    imp.api_key = plan.warm_key
+                    sh.ledger.imports.append(imp)
+                    batch.append((imp, path.read_bytes()))
+                run_imports(sh, warm_c, batch)
+                for imp, _ in batch:
+                    if imp.import_id:
+                        imp.owner_pid = plan.owner_of(imp.import_id)
+            runners = plan.runners()
+            plan.warm_covered = runners & {imp.owner_pid for imp in sh.ledger.imports}
+            plan.warm_missed = runners - plan.warm_covered
+            log(
+                f"warm-up imports: {len(sh.ledger.imports)}, run by pids "
+                f"{sorted(imp.owner_pid for imp in sh.ledger.imports)}; the processes that run "
+                f"imports {sorted(runners)}"
+                + (f", NOT covered: {sorted(plan.warm_missed)}" if plan.warm_missed else "")
+            )
+            if sh.stop.wait(max(0.0, 0.3 * sh.duration - (time.monotonic() - sh.traffic.t0))):
+                return
+            later = plan.later
+            later.label, later.campaign_id = "later (30 %)", t.campaign_i
+            later.key = f"soak-{sh.tag}-import"
+            sh.ledger.imports.append(later)
+            run_imports(sh, c, [(later, sh.import_file.read_bytes())])
+            if later.import_id:
+                later.owner_pid = plan.owner_of(later.import_id)
     finally:
         finished.set()
 
 
 # --------------------------------------------------------------------------- RSS
+
+
+def import_runners(sampler: RssSampler) -> set[int]:
+    """The processes that run the imports job: serve's worker processes (serve itself when it has
+    none) and the worker, as the sampler last saw them."""
+    alive = set(sampler.series[-1][1]) if sampler.series else set()
+    serve_workers = {p for p in alive if sampler.labels.get(p) == "serve worker process"}
+    roots = {p for p in alive if sampler.labels.get(p) == "worker"}
+    if not serve_workers:
+        roots |= {p for p in alive if sampler.labels.get(p) == "serve"}
+    return serve_workers | roots
+
+
+def import_owner(db: sqlalchemy.Engine, import_id: int) -> int:
+    """The pid in an import's lease_owner (host:pid): the process that claimed and ran it."""
+    with db.connect() as conn:
+        owner = conn.execute(
+            sqlalchemy.text("SELECT lease_owner FROM imports WHERE id = :id"), {"id": import_id}
+        ).scalar()
+    pid = str(owner or "").rpartition(":")[2]
+    return int(pid) if pid.isdigit() else 0
 
 
 def child_label(parent: str, pid: int) -> str:
@@ -1289,6 +1431,15 @@ class Verdict:
 def reread(base_url: str, tenants: list[Tenant], ledger: Ledger, sample_events: int) -> Verdict:
     v = Verdict()
     clients = [api_client(base_url, t.api_key) for t in tenants]
+    # The warm-up imports' workspace: its client after the tenants'.
+    by_key = {t.api_key: t.index for t in tenants}
+    for key in sorted({imp.api_key for imp in ledger.imports if imp.api_key}):
+        by_key[key] = len(clients)
+        clients.append(api_client(base_url, key))
+
+    def client_of(imp: ImportWrite) -> int:
+        return by_key[imp.api_key] if imp.api_key else 0
+
     try:
         # Every contact a 2xx bulk add created, in its campaign's listing, with its URL.
         campaigns = {
@@ -1296,7 +1447,7 @@ def reread(base_url: str, tenants: list[Tenant], ledger: Ledger, sample_events: 
             for t in tenants
             for cid in (t.campaign_a, t.campaign_b, t.campaign_i)
             if cid
-        }
+        } | {(client_of(imp), imp.campaign_id) for imp in ledger.imports if imp.campaign_id}
         listing = {
             cid: list_campaign(clients[ti], cid, v.count_problems) for ti, cid in sorted(campaigns)
         }
@@ -1370,9 +1521,9 @@ def reread(base_url: str, tenants: list[Tenant], ledger: Ledger, sample_events: 
                 cursor = page["next_cursor"]
                 if not cursor:
                     break
-            ids = {int(a["id"]) for a in entries if a["id"] is not None}
+            activity_ids = {int(a["id"]) for a in entries if a["id"] is not None}
             for e in by_contact.get(cid, []):
-                if e.activity_id in ids:
+                if e.activity_id in activity_ids:
                     v.events_found += 1
                 else:
                     v.event_problems.append(
@@ -1416,10 +1567,13 @@ def reread(base_url: str, tenants: list[Tenant], ledger: Ledger, sample_events: 
                 v.replay_problems.append(
                     f"{e.key}: {r.status_code} replayed={r.headers.get(REPLAYED)}"
                 )
-        # The import: done, its counts, its campaign holding exactly them.
-        imp = ledger.imports
-        if imp.import_id:
-            got = c.get(f"/imports/{imp.import_id}").raise_for_status().json()
+        # Every import: done, its counts, its campaign holding exactly them.
+        for imp in ledger.imports:
+            if not imp.import_id:
+                v.import_problems.append(f"the {imp.label} import was never accepted")
+                continue
+            got = clients[client_of(imp)].get(f"/imports/{imp.import_id}").raise_for_status()
+            got = got.json()
             want = {
                 "state": "done",
                 "rows_read": imp.rows,
@@ -1430,15 +1584,16 @@ def reread(base_url: str, tenants: list[Tenant], ledger: Ledger, sample_events: 
             for name, value in want.items():
                 if got.get(name) != value:
                     v.import_problems.append(
-                        f"import {imp.import_id}: {name} {got.get(name)!r}, expected {value!r}"
+                        f"import {imp.import_id} ({imp.label}): {name} {got.get(name)!r}, "
+                        f"expected {value!r}"
                     )
-            if v.listed.get(tenants[0].campaign_i) != imp.expected_imported:
+            if v.listed.get(imp.campaign_id) != imp.expected_imported:
                 v.import_problems.append(
-                    f"campaign {tenants[0].campaign_i} holds {v.listed.get(tenants[0].campaign_i)} "
-                    f"contacts, the import {imp.expected_imported}"
+                    f"campaign {imp.campaign_id} holds {v.listed.get(imp.campaign_id)} contacts, "
+                    f"the {imp.label} import {imp.expected_imported}"
                 )
-        else:
-            v.import_problems.append("the import was never accepted")
+        if not any(imp.label.startswith("later") for imp in ledger.imports):
+            v.import_problems.append("the import at 30 % was never posted")
         for t in tenants:
             hook = clients[t.index].get(f"/webhooks/{t.webhook_id}").raise_for_status().json()
             v.backlog[t.index] = int(hook["backlog"])
@@ -1538,6 +1693,7 @@ def main() -> None:
     data_dir = tempfile.mkdtemp(prefix="bench_soak_data_")
     ledger, traffic = Ledger(), Traffic()
     feeds: list[Feed] = []
+    plan: ImportPlan | None = None
     serve_log = worker_log = ""
     worker_exit: tuple[int | None, float] = (None, 0.0)
     delivery_wait = 0.0
@@ -1571,8 +1727,11 @@ def main() -> None:
                 Tenant(0, first.workspace_id, first.api_key),
                 Tenant(1, *second_workspace(env)),
             ]
+            warm_workspace = second_workspace(env, "Soak warm-up imports", WARM_ADMIN)
             import_file = Path(data_dir) / "soak-import.csv"
-            ledger.imports = make_import_file(import_file, args.import_rows, tag)
+            later_import = make_import_file(import_file, args.import_rows, tag)
+            # Who ran an import: its lease_owner (host:pid) in the database.
+            db = sqlalchemy.create_engine(url, pool_size=1)
             receiver = Receiver(ctx, len(tenants)).start()
             server = Server(env, workers=args.workers)
             worker = Background(["worker"], worker_env, "worker")
@@ -1584,6 +1743,17 @@ def main() -> None:
                 )
                 for t in tenants:
                     set_up_tenant(server.base_url, t, receiver, first=t.index == 0)
+                with api_client(server.base_url, warm_workspace[1]) as c:
+                    warm_sender = int(
+                        check(
+                            c.post(
+                                "/senders",
+                                json={"name": "Soak warm-up", "tier": "premium", "timezone": "UTC"},
+                            ),
+                            201,
+                            "POST /senders",
+                        )["id"]
+                    )
                 dashboards = [sign_in(server.base_url) for k in range(args.clients) if k % 4 == 2]
                 worker.start()
                 time.sleep(1.0)
@@ -1624,6 +1794,15 @@ def main() -> None:
                     traffic.t0,
                 )
                 sampler.thread.start()
+                plan = ImportPlan(
+                    warm,
+                    lambda: import_runners(sampler),
+                    lambda import_id: import_owner(db, import_id),
+                    Path(data_dir),
+                    later_import,
+                    warm_key=warm_workspace[1],
+                    warm_sender=warm_sender,
+                )
                 threads: list[threading.Thread] = []
                 dash = iter(dashboards)
                 for k in range(args.clients):
@@ -1653,7 +1832,7 @@ def main() -> None:
                 threads.append(threading.Thread(target=attacker, args=(page_sh,), name="attacker"))
                 import_done = threading.Event()
                 threads.append(
-                    threading.Thread(target=importer, args=(sh, import_done), name="importer")
+                    threading.Thread(target=importer, args=(sh, plan, import_done), name="importer")
                 )
                 drain = threading.Event()
                 feed_done: list[threading.Event] = []
@@ -1693,7 +1872,7 @@ def main() -> None:
                 log("traffic stopped; stopping the worker (SIGINT)")
                 worker_exit = worker.stop()
                 if not import_done.wait(args.max_drain):
-                    traffic.note("the import did not end within --max-drain")
+                    traffic.note("the imports did not end within --max-drain")
                 drain.set()
                 for th in feed_threads:
                     th.join(120)
@@ -1713,6 +1892,7 @@ def main() -> None:
                 with contextlib.suppress(Exception):
                     serve_log = server.tail(10**9)
                 server.stop()
+                db.dispose()
                 worker_log = worker.text()
                 if args.keep_logs:
                     os.makedirs(args.keep_logs, exist_ok=True)
@@ -1732,6 +1912,7 @@ def main() -> None:
         feeds,
         hits,
         sampler,
+        plan,
         verdict,
         serve_log,
         worker_log,
@@ -1755,6 +1936,7 @@ def report(
     feeds: list[Feed],
     hits: list[Hit],
     sampler: RssSampler,
+    plan: ImportPlan | None,
     verdict: Verdict,
     serve_log: str,
     worker_log: str,
@@ -1858,14 +2040,15 @@ def report(
     print(
         f"  keys replayed at the end: {v.replays:,} → {v.replays_ok:,} answered the first answer, replayed"
     )
-    imp = ledger.imports
-    if imp.import_id:
-        a = imp.answer
+    for imp in ledger.imports:
+        got = imp.answer
         print(
-            f"  import {imp.import_id}: posted at {imp.posted_at:.0f} s, {a.get('state')} at "
-            f"{imp.finished_at:.0f} s; rows {a.get('rows_read')}/{imp.rows}, imported "
-            f"{a.get('imported')}/{imp.expected_imported}, duplicates {a.get('duplicates')}/"
-            f"{imp.expected_duplicates}, invalid {a.get('invalid')}/{imp.expected_invalid}"
+            f"  import {imp.import_id or '—'} ({imp.label}, campaign {imp.campaign_id}, run by "
+            f"{sampler.labels.get(imp.owner_pid, '?')} pid {imp.owner_pid}): posted at "
+            f"{imp.posted_at:.0f} s, {got.get('state')} at {imp.finished_at:.0f} s; rows "
+            f"{got.get('rows_read')}/{imp.rows}, imported {got.get('imported')}/"
+            f"{imp.expected_imported}, duplicates {got.get('duplicates')}/"
+            f"{imp.expected_duplicates}, invalid {got.get('invalid')}/{imp.expected_invalid}"
         )
     print(
         "  contacts listed per campaign: "
@@ -1976,6 +2159,38 @@ def report(
         f"last ({end_t:.0f} s); growth judged on the medians of the {window:.0f} s after the "
         f"warm-up and the last {window:.0f} s (one sample can catch a request's transient peak)"
     )
+    ran: dict[int, list[str]] = defaultdict(list)
+    for imp in ledger.imports:
+        ran[imp.owner_pid].append(imp.label)
+
+    def named(pids: set[int]) -> str:
+        return ", ".join(f"{sampler.labels.get(p, '?')} {p}" for p in sorted(pids)) or "none"
+
+    if plan is not None:
+        warm_imports = [imp for imp in ledger.imports if imp.label.startswith("warm-up")]
+        print(
+            f"  an import's batches raise the RSS of the process that runs it once (glibc keeps "
+            f"the freed memory for the next one): {len(warm_imports)} import(s) ran in the warm-up "
+            f"so that every process running the imports job had run one before its baseline; "
+            f"covered: {named(plan.warm_covered)}"
+            + (
+                f"; NOT covered (their growth may include that one-time step): "
+                f"{named(plan.warm_missed)}"
+                if plan.warm_missed
+                else ""
+            )
+        )
+    for imp in ledger.imports:
+        if imp.label.startswith("later") and imp.owner_pid and imp.finished_at:
+            before = sampler.median(imp.owner_pid, imp.posted_at - 30, imp.posted_at)
+            after = sampler.median(imp.owner_pid, imp.finished_at, imp.finished_at + 30)
+            if before and after:
+                print(
+                    f"  the later import ({imp.posted_at:.0f}-{imp.finished_at:.0f} s) ran in "
+                    f"{sampler.labels.get(imp.owner_pid, '?')} {imp.owner_pid}: its RSS median "
+                    f"{before / 1024:,.1f} MB in the 30 s before, {after / 1024:,.1f} MB in the 30 s "
+                    f"after ({(after - before) / 1024:+,.1f} MB)"
+                )
     rss_growth: dict[str, float] = {}
     for pid in sorted(set(start_rss) | set(end_rss)):
         a, b = start_rss.get(pid), end_rss.get(pid)
@@ -1995,6 +2210,7 @@ def report(
             f"  {label} (pid {pid}): {a / 1024:,.1f} MB → {b / 1024:,.1f} MB; medians "
             f"{m0 / 1024:,.1f} → {m1 / 1024:,.1f} MB ({growth:+.1f} %); over the run (s: MB): "
             + ", ".join(f"{t:.0f}: {x / 1024:.0f}" for t, x in marks)
+            + (f"; ran the imports: {', '.join(ran[pid])}" if ran.get(pid) else "")
         )
         if growth > args.rss_limit:
             failures.append(
@@ -2042,6 +2258,17 @@ def report(
             f"{sampler.labels.get(p, '?')} {p}": round(x / 1024, 1) for p, x in end_rss.items()
         },
         "rss_growth_pct": rss_growth,
+        "imports": [
+            {
+                "label": imp.label,
+                "id": imp.import_id,
+                "run_by": f"{sampler.labels.get(imp.owner_pid, '?')} {imp.owner_pid}",
+                "posted_s": round(imp.posted_at, 1),
+                "finished_s": round(imp.finished_at, 1),
+                "state": imp.state,
+            }
+            for imp in ledger.imports
+        ],
         "failures": failures,
     }
     print()
