@@ -232,13 +232,22 @@ def run_import(
             start_after, start_at = job.checkpoint_row, None
         dialect = session.get_bind().dialect
     try:
-        batches = ReadAhead(
-            lambda: read_batches(
-                str(path), mapping, start_after, batch_size, start_at=start_at, encoding=encoding
-            ),
-            functools.partial(sort_batch, dialect),
+        reader = functools.partial(
+            read_batches, str(path), mapping, start_after, batch_size, start_at=start_at
         )
-        with contextlib.closing(batches), prompt_handover():
+        sort = functools.partial(sort_batch, dialect)
+        # Read ahead on a thread only where the writer waits for a server: SQLite's driver gives
+        # the GIL up and takes it back for every row it steps, so a reading thread beside it
+        # slowed its imports (100,000 rows, alternating runs: 14,800 / 13,900 rows/s with the
+        # thread, 17,300 / 14,900 without).
+        threaded = dialect.name == "postgresql"
+        batches: ReadAhead | ReadInline = (
+            ReadAhead(lambda: reader(encoding=encoding), sort)
+            if threaded
+            else ReadInline(reader(encoding=encoding), sort)
+        )
+        handover = prompt_handover() if threaded else contextlib.nullcontext()
+        with contextlib.closing(batches), handover:
             for batch in batches:
                 if not _commit_batch(factory, import_id, batch, clock, progress):
                     return _load(factory, import_id)
@@ -281,6 +290,20 @@ def prompt_handover() -> Iterator[None]:
             _handover_users -= 1
             if _handover_users == 0:
                 sys.setswitchinterval(_handover_before)
+
+
+class ReadInline:
+    """The file's batches read in the writer's own thread, one after another."""
+
+    def __init__(self, batches: Generator[list[Row]], sort: Callable[[list[Row]], ReadBatch]):
+        self._batches = batches
+        self._sort = sort
+
+    def __iter__(self) -> Iterator[ReadBatch]:
+        return (self._sort(batch) for batch in self._batches)
+
+    def close(self) -> None:
+        self._batches.close()
 
 
 class ReadAhead:
