@@ -64,7 +64,8 @@ Not part of `make test`. Exit status 0 with a PASS line, 1 with a FAIL line per 
      Then one import at 30 % of the run into the running campaign I, as before: the process that
      ran it is named, with its RSS before and after;
    - the RSS (VmRSS) of serve's processes and of the worker every 5 s, and the load average.
-5. The end: traffic stops; RSS sampled; the worker stopped with SIGINT (it must exit cleanly); the
+5. The end: traffic stops; RSS sampled; the worker stopped with SIGINT (it must exit cleanly; one
+   that has not after 60 s gets SIGABRT, its threads' stacks printed, then SIGKILL); the
    imports waited for; the feeds read to their head; then the wait for every event the feeds showed
    (after the subscription) to reach the receiver, as long as deliveries keep arriving (given up
    after --grace s without one, or --max-drain s in all: the time the backlog took is printed).
@@ -399,6 +400,10 @@ class Background:
             try:
                 self.proc.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):  # its threads' stacks, to its log
+                    self.proc.send_signal(signal.SIGABRT)
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    self.proc.wait(timeout=5)
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(self.proc.pid, signal.SIGKILL)  # the group we created, by its id
                 self.proc.wait()
@@ -1668,6 +1673,12 @@ def main() -> None:
         "--keep-logs", help="copy serve's and the worker's logs into this directory"
     )
     args = parser.parse_args()
+    # Started in the background by a non-interactive shell (`cmd &`, nohup), SIGINT arrives
+    # ignored, and an ignored signal stays ignored in children: the worker would never see the
+    # SIGINT that stops it (its main thread still waiting 60 s later, its jobs running). A handler
+    # of our own is reset to the default in the children, where Python then raises
+    # KeyboardInterrupt as it should.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     if not args.database_url.startswith("postgresql"):
         raise SystemExit("--database-url must be a PostgreSQL URL (serve and the worker share it)")
     if args.clients < 4 or args.minutes <= 0 or args.batch < 3:
@@ -1720,6 +1731,7 @@ def main() -> None:
                 TRACKER_ENGINE="sandbox",
                 TRACKER_ENGINE_SPEED=f"{args.engine_speed:g}",
                 TRACKER_ENGINE_INTERVAL_SECONDS=f"{args.engine_interval:g}",
+                PYTHONFAULTHANDLER="1",  # SIGABRT before the kill: every thread's stack in its log
             )
             log(f"database {describe_url(url)}: migrating, two workspaces")
             first = migrate_and_create_workspace(env)
@@ -2222,6 +2234,14 @@ def report(
     print(f"\nworker stop: exit status {code} after {seconds:.1f} s (SIGINT)")
     if code not in (0, 130, -signal.SIGINT):
         failures.append(f"the worker did not stop cleanly (exit status {code})")
+        dump = (
+            worker_log[worker_log.rfind("Fatal Python error") :]
+            if "Fatal Python error" in worker_log
+            else ""
+        )
+        if dump:
+            print("  its threads when it was aborted (SIGABRT, faulthandler):")
+            print("  " + "\n  ".join(dump.splitlines()[:80]))
     for name, text in (("serve", serve_log), ("worker", worker_log)):
         blocks = log_errors(text)
         warnings = sum(
