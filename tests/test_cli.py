@@ -196,7 +196,7 @@ def test_import_reads_the_encoding_it_is_given_and_refuses_an_unknown_one(
         )
         assert "done: 2 rows read, 2 imported" in done.stderr
         with committed(engine) as session:
-            names = set(session.execute(select(Contact.first_name, Contact.last_name)).tuples())
+            names = set(session.execute(select(Contact.first_name, Contact.last_name)).all())
             encoding = session.scalars(select(ContactImport.encoding)).one()
         assert names == {("Дмитрий", "Иванов"), ("Ольга", "Смирнова")} and encoding == "cp1251"
     finally:
