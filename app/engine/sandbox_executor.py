@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from sqlalchemy.exc import NoResultFound
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.domain.errors import ErrorCode
@@ -17,7 +18,7 @@ from app.engine.results import ActionResult
 from app.errors import Conflict
 from app.lifecycle import service as lifecycle
 from app.lifecycle.service import Cause
-from app.models import Activity, Campaign, Contact
+from app.models import Activity, Campaign
 from app.queue.repository import has_pending
 
 
@@ -59,8 +60,9 @@ def _observed(
     with factory.begin() as session:
         if not repository.try_exclusive(session, "engine-sweep"):
             return False  # another engine process observes now
-        contact = session.get(Contact, contact_id, with_for_update={"key_share": True})
-        if contact is None:
+        try:
+            contact = repository.contact_for_update(session, contact_id)
+        except NoResultFound:
             return False  # gone meanwhile (an import undone)
         if accepted:
             withdrawal_pending = has_pending(session, contact.id, [ActivityKind.WITHDRAW_INVITE])

@@ -233,7 +233,13 @@ def run_import(
         dialect = session.get_bind().dialect
     try:
         reader = functools.partial(
-            read_batches, str(path), mapping, start_after, batch_size, start_at=start_at
+            read_batches,
+            str(path),
+            mapping,
+            start_after,
+            batch_size,
+            start_at=start_at,
+            encoding=encoding,
         )
         sort = functools.partial(sort_batch, dialect)
         # Read ahead on a thread only where the writer waits for a server: SQLite's driver gives
@@ -242,9 +248,7 @@ def run_import(
         # thread, 17,300 / 14,900 without).
         threaded = dialect.name == "postgresql"
         batches: ReadAhead | ReadInline = (
-            ReadAhead(lambda: reader(encoding=encoding), sort)
-            if threaded
-            else ReadInline(reader(encoding=encoding), sort)
+            ReadAhead(reader, sort) if threaded else ReadInline(reader(), sort)
         )
         handover = prompt_handover() if threaded else contextlib.nullcontext()
         with contextlib.closing(batches), handover:

@@ -62,11 +62,6 @@ CLASHED = (
 RETRYABLE_SQLSTATES = frozenset({"40001", "40P01"})
 
 
-def is_retryable_clash(exc: Exception) -> bool:
-    orig = exc.orig if isinstance(exc, DBAPIError) else None
-    return getattr(orig, "sqlstate", None) in RETRYABLE_SQLSTATES
-
-
 def is_database_outage(exc: Exception) -> bool:
     """The database cannot be reached or has no connection to spare, as opposed to a statement it
     refused (a constraint, a type): that one is a bug, a 500. OperationalError is the DB-API's
@@ -204,7 +199,7 @@ def install_exception_handlers(app: FastAPI) -> None:
         # What failed goes to the log (with the request's id), never to the client: the driver's
         # own words, without the statement's parameters (contact data, token hashes).
         driver = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
-        if is_retryable_clash(exc):
+        if getattr(driver, "sqlstate", None) in RETRYABLE_SQLSTATES:
             log.warning(
                 "rolled back on %s %s: %s", request.method, request.url.path, type(driver).__name__
             )
