@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
@@ -288,12 +288,13 @@ def insert_contacts(session: Session, rows: Sequence[Mapping[str, Any]]) -> list
 class ContactValues:
     """A batch of new contacts' varying values made ready for the driver, without a session, so
     an import's reading thread makes the next batch's while this one is written: each value
-    through its column's own bind processing, as one list per column (SQLite's executemany), or
+    through its column's own bind processing, as ONE JSON array of the rows' arrays (SQLite: read
+    by json_each in one INSERT … SELECT; a JSON column's value nested as it is, not a string), or
     as the text of a `COPY` (PostgreSQL: the row's number, then its values, tab-separated)."""
 
     names: list[str]
     urls: list[str]
-    columns: list[list[Any]] = field(default_factory=list)
+    json_rows: str = ""
     copy_text: str = ""
 
 
@@ -303,8 +304,16 @@ def contact_values(dialect: Dialect, rows: Sequence[Mapping[str, Any]]) -> Conta
     names = list(rows[0]) if rows else []
     urls = [str(row["linkedin_url"]) for row in rows]
     if dialect.name != "postgresql":
-        columns = [_processed(table.c[n], dialect, [row[n] for row in rows]) for n in names]
-        return ContactValues(names, urls, columns=columns)
+        # One json.dumps of the whole batch (in C), a JSON column's values nested in it: SQLite
+        # stores them as its `->` gives them back (minified JSON text), the same data.
+        columns = [
+            [row[n] for row in rows]
+            if isinstance(table.c[n].type, JSON)
+            else _processed(table.c[n], dialect, [row[n] for row in rows])
+            for n in names
+        ]
+        text = json.dumps(list(zip(*columns, strict=True)), ensure_ascii=False)
+        return ContactValues(names, urls, json_rows=text)
     fields = [
         [_copy_json(row[n]) for row in rows]
         if isinstance(table.c[n].type, JSON)
@@ -382,12 +391,19 @@ def insert_contacts_skip_existing(
     before = int(
         connection.exec_driver_sql("SELECT coalesce(max(id), 0) FROM contacts").scalar_one()
     )
-    # The shared values are bound once, as the statement's literals, not once per row.
+    # The shared values are bound once, as the statement's literals, not once per row. The rows
+    # come as ONE JSON parameter read by json_each, in their order: one statement, one step of
+    # the driver (executemany binds and steps each row, giving the GIL up and back each time:
+    # 200,000 rows took 2.5 s of statements against 1.5 s this way).
     literals = ", ".join(_sqlite_literal(v) for v in shared_values)
-    marks = ", ".join("?" * len(varying))
+    picks = ", ".join(
+        f"value -> {i}" if isinstance(table.c[n].type, JSON) else f"value ->> {i}"
+        for i, n in enumerate(varying)
+    )
     written = connection.exec_driver_sql(
-        f"INSERT INTO contacts ({quoted}) VALUES ({literals}, {marks}) {conflict}",  # noqa: S608
-        list(zip(*values.columns, strict=True)),
+        f"INSERT INTO contacts ({quoted}) SELECT {literals}, {picks} "  # noqa: S608
+        f"FROM json_each(?) ORDER BY key {conflict}",
+        (values.json_rows,),
     ).rowcount
     if written == len(rows):
         # Nothing skipped: SQLite numbered the rows max + 1, max + 2, … in order (checked).
