@@ -242,16 +242,12 @@ def run_import(
             encoding=encoding,
         )
         sort = functools.partial(sort_batch, dialect)
-        # Read ahead on a thread only where the writer waits for a server: SQLite's driver gives
-        # the GIL up and takes it back for every row it steps, so a reading thread beside it
-        # slowed its imports (100,000 rows, alternating runs: 14,800 / 13,900 rows/s with the
-        # thread, 17,300 / 14,900 without).
-        threaded = dialect.name == "postgresql"
-        batches: ReadAhead | ReadInline = (
-            ReadAhead(reader, sort) if threaded else ReadInline(reader(), sort)
-        )
-        handover = prompt_handover() if threaded else contextlib.nullcontext()
-        with contextlib.closing(batches), handover:
+        # Read ahead on a thread on both databases: the writer gives the GIL up while the
+        # database works on a statement. On SQLite a batch's contacts go in as ONE statement (one
+        # step of the driver; stepped row by row, as executemany does, the driver gave the GIL up
+        # and took it back for every row, and a reading thread beside it slowed the import).
+        batches = ReadAhead(reader, sort)
+        with contextlib.closing(batches), prompt_handover():
             for batch in batches:
                 if not _commit_batch(factory, import_id, batch, clock, progress):
                     return _load(factory, import_id)
@@ -294,20 +290,6 @@ def prompt_handover() -> Iterator[None]:
             _handover_users -= 1
             if _handover_users == 0:
                 sys.setswitchinterval(_handover_before)
-
-
-class ReadInline:
-    """The file's batches read in the writer's own thread, one after another."""
-
-    def __init__(self, batches: Generator[list[Row]], sort: Callable[[list[Row]], ReadBatch]):
-        self._batches = batches
-        self._sort = sort
-
-    def __iter__(self) -> Iterator[ReadBatch]:
-        return (self._sort(batch) for batch in self._batches)
-
-    def close(self) -> None:
-        self._batches.close()
 
 
 class ReadAhead:
