@@ -116,6 +116,17 @@ def record_created(
     )
 
 
+def created_in_insert(
+    session: Session, *, workspace_id: int, cause: str, now: datetime
+) -> tuple[str, dict[str, Any], tuple[str, ...]] | None:
+    """The `contact.created` events of a batch of new contacts as part of the statement that
+    inserts them (PostgreSQL: SQL reading that INSERT's `inserted` CTE, its parameters, and the
+    columns it reads there), or None where `record_created` writes them after the insert."""
+    return repository.created_events_from_inserted(
+        session, workspace_id=workspace_id, cause=cause, now=now
+    )
+
+
 def numbers_at_write(session: Session) -> bool:
     """Whether this database's writers number their events as they write them (SQLite)."""
     return repository.numbers_at_write(session)

@@ -386,6 +386,46 @@ def insert_status_changed_events_sqlite(
     return written
 
 
+# PostgreSQL: the same batch row built from the rows of the INSERT that creates the contacts (a CTE
+# named `inserted`, RETURNING the summary's columns and source), run inside that one statement:
+# nothing is looked up again by id, and no round trip of its own (the lookup of a batch of 5,000
+# cost 17 ms of an import's batch). Ordered by id: the ids are drawn in the rows' order.
+_CREATED_FROM_INSERTED = (
+    "INSERT INTO event_batches (workspace_id, recorded_at, event_count, created_cause, events) "
+    "SELECT %(ev_workspace)s, %(ev_now)s, count(*), %(ev_cause)s, json_agg(ARRAY["
+    "i.id::text, i.campaign_id::text, i.linkedin_url, i.first_name, i.last_name, i.email, "
+    "i.company, i.status, i.source] ORDER BY i.id) "
+    "FROM inserted AS i WHERE i.workspace_id = %(ev_workspace)s HAVING count(*) > 0"
+)
+_CREATED_FROM_COLUMNS = (
+    "id",
+    "workspace_id",
+    "campaign_id",
+    "linkedin_url",
+    "first_name",
+    "last_name",
+    "email",
+    "company",
+    "status",
+    "source",
+)
+
+
+def created_events_from_inserted(
+    session: Session, *, workspace_id: int, cause: str, now: datetime
+) -> tuple[str, dict[str, Any], tuple[str, ...]] | None:
+    """PostgreSQL: the SQL, parameters and columns read of the `contact.created` batch of the
+    contacts an INSERT's CTE named `inserted` returns, for that statement to run as one more CTE.
+    None where the events are written apart (SQLite numbers them as it writes)."""
+    dialect = session.get_bind().dialect
+    if dialect.name != "postgresql":
+        return None
+    bind = UTCDateTime().dialect_impl(dialect).bind_processor(dialect)
+    stamp = bind(now) if bind is not None else now
+    params = {"ev_workspace": workspace_id, "ev_now": stamp, "ev_cause": cause}
+    return _CREATED_FROM_INSERTED, params, _CREATED_FROM_COLUMNS
+
+
 def insert_created_events(
     session: Session, contact_ids: Sequence[int], *, workspace_id: int, cause: str, now: datetime
 ) -> int:

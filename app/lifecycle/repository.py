@@ -284,6 +284,10 @@ def insert_contacts(session: Session, rows: Sequence[Mapping[str, Any]]) -> list
     )
 
 
+# A statement that reads an INSERT's rows from its CTE `inserted`: SQL, parameters, columns read.
+Companion = tuple[str, Mapping[str, Any], Sequence[str]]
+
+
 @dataclass(frozen=True)
 class ContactValues:
     """A batch of new contacts' varying values made ready for the driver, without a session, so
@@ -354,11 +358,14 @@ def insert_contacts_skip_existing(
     *,
     common: Mapping[str, Any],
     values: ContactValues | None = None,
+    then: Companion | None = None,
 ) -> dict[str, int]:
     """Insert contacts of one campaign in one statement; rows whose (campaign, URL) exists are
     skipped, not errors. `common` holds the values every row shares (campaign_id among them);
     each row the ones that vary, under the same keys in every row (`values`: the same rows
-    already made ready by `contact_values`).
+    already made ready by `contact_values`). `then` (PostgreSQL only): a statement run in the
+    same one, reading the inserted rows from a CTE named `inserted` (its SQL, its parameters and
+    the columns it reads there).
 
     Returns profile URL → new id for the rows actually inserted (a concurrent writer may win a race).
     Bulk rows go to the driver directly: each value passes through its column's own bind
@@ -380,8 +387,10 @@ def insert_contacts_skip_existing(
     names = shared_names + varying
     if dialect.name == "postgresql":
         return _copy_skip_existing(
-            connection, table, dict(zip(shared_names, shared_values, strict=True)), values
+            connection, table, dict(zip(shared_names, shared_values, strict=True)), values, then
         )
+    if then is not None:
+        raise ValueError("a statement run with the insert is PostgreSQL's")
     # Only the table's own column names and types are spliced into the SQL; values are parameters.
     quoted = ", ".join(dialect.identifier_preparer.quote(n) for n in names)
     conflict = "ON CONFLICT (campaign_id, linkedin_url) DO NOTHING"
@@ -418,7 +427,11 @@ def insert_contacts_skip_existing(
 
 
 def _copy_skip_existing(
-    connection: Connection, table: Table, shared: Mapping[str, Any], values: ContactValues
+    connection: Connection,
+    table: Table,
+    shared: Mapping[str, Any],
+    values: ContactValues,
+    then: Companion | None,
 ) -> dict[str, int]:
     """PostgreSQL: the rows go through `COPY` (text already made by `contact_values`: no SQL text
     and no parameter per value) into a temporary table of their own, numbered in their order,
@@ -446,16 +459,26 @@ def _copy_skip_existing(
     # consecutive ids (no row skipped, no other writer drawing in between), the i-th id is the
     # i-th row's and ONE small row comes back: shipping 5,000 ids back cost the writer more than
     # their reading (the driver takes the GIL back for each piece of the answer, while the reading
-    # thread holds it). Otherwise every inserted (id, URL) pair comes back too.
+    # thread holds it). Otherwise every inserted (id, URL) pair comes back too. `then` (the
+    # batch's events) reads the inserted rows from the CTE: a data-modifying CTE runs to its end
+    # whether or not the answer reads it.
+    returned = ["id", "linkedin_url"]
+    returned += [n for n in then[2] if n not in returned] if then is not None else []
+    companion = f"companion AS ({then[0]}), " if then is not None else ""
     answer = connection.exec_driver_sql(
         f"WITH inserted AS (INSERT INTO contacts ({names}) SELECT {marks} "  # noqa: S608
         "FROM new_contacts AS u ORDER BY u.n "
-        "ON CONFLICT (campaign_id, linkedin_url) DO NOTHING RETURNING id, linkedin_url), "
+        "ON CONFLICT (campaign_id, linkedin_url) DO NOTHING "
+        f"RETURNING {', '.join(quote(n) for n in returned)}), {companion}"
         "span AS (SELECT count(*) AS k, min(id) AS lo, max(id) AS hi FROM inserted) "
         "SELECT k, lo, NULL, NULL FROM span UNION ALL "
         "SELECT NULL, NULL, i.id, i.linkedin_url FROM inserted AS i, span "
         "WHERE NOT (span.k = %(rows)s AND span.hi - span.lo + 1 = span.k)",
-        {"rows": len(values.urls), **{f"s{i}": v for i, v in enumerate(shared.values())}},
+        {
+            "rows": len(values.urls),
+            **{f"s{i}": v for i, v in enumerate(shared.values())},
+            **(then[1] if then is not None else {}),
+        },
     ).all()
     connection.exec_driver_sql("DROP TABLE new_contacts")
     pairs = {str(url): int(id_) for _, _, id_, url in answer if id_ is not None}

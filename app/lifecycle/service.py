@@ -628,11 +628,16 @@ def insert_new_contacts(
 ) -> dict[str, int]:
     """Insert a batch of new contacts of one campaign (rows already carry their initial columns
     from `new_contact_columns`); rows whose URL the campaign has are skipped. Their counts change
-    in one statement, their `contact.created` events are one more. Returns profile URL → id of the
-    rows inserted."""
+    in one statement, their `contact.created` events are one more (on PostgreSQL, part of the
+    INSERT's own statement). Returns profile URL → id of the rows inserted."""
+    workspace_id = int(common["workspace_id"])
     with owning():
+        # PostgreSQL: the events are built from the INSERT's own rows, in its statement.
+        events = outbox.created_in_insert(
+            session, workspace_id=workspace_id, cause=cause.value, now=now
+        )
         inserted = repository.insert_contacts_skip_existing(
-            session, rows, common=common, values=values
+            session, rows, common=common, values=values, then=events
         )
         if rows and not counts.COUNTED_COLUMNS.intersection(rows[0]):
             # The counted columns are the batch's common ones: one shape, counted once.
@@ -640,13 +645,18 @@ def insert_new_contacts(
         else:
             created = [{**common, **r} for r in rows if r["linkedin_url"] in inserted]
         counts.bump(session, counts.deltas_for_rows(created))
-        outbox.record_created(
-            session,
-            [inserted[str(row["linkedin_url"])] for row in rows if row["linkedin_url"] in inserted],
-            workspace_id=int(common["workspace_id"]),
-            cause=cause.value,
-            now=now,
-        )
+        if events is None:
+            outbox.record_created(
+                session,
+                [
+                    inserted[str(row["linkedin_url"])]
+                    for row in rows
+                    if row["linkedin_url"] in inserted
+                ],
+                workspace_id=workspace_id,
+                cause=cause.value,
+                now=now,
+            )
     return inserted
 
 
