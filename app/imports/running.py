@@ -368,6 +368,7 @@ def _commit_batch(
         job = repository.locked(session, import_id)
         if job.state is not ImportState.RUNNING:
             return False
+        repository.widen_cache(session)
         _apply_batch(session, job, batch, clock())
         session.flush()
         if progress is not None:
