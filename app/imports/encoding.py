@@ -172,7 +172,9 @@ class EncodingSampler:
             self._skipping = False
         data = self._pending + chunk
         end = _line_start(data, 0, len(data))  # data[:end] is whole lines
-        position = 0
+        # Most of a file is ASCII: bytes.isascii clears a chunk at memory speed, where the search
+        # for a high byte took 7 ms a MiB (0.16 s of a 24 MB file's copy).
+        position = end if data.isascii() else 0
         while not self.full and (high := _HIGH_BYTE.search(data, position, end)):
             start = _line_start(data, position, high.start())
             line_break = _LINE_BREAK.search(data, high.start(), end)
