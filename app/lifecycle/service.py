@@ -513,7 +513,8 @@ def expire_invites(
     when given: one batch, so a big sweep is many short transactions) becomes withdrawn, with a
     Pending withdraw_invite (it goes out within the daily withdrawal cap); follow-ups waiting for an
     acceptance are skipped. Set-based: one activity INSERT … SELECT, one UPDATE of the pending
-    follow-ups, one UPDATE of the contacts, one counts change. Returns how many were withdrawn."""
+    follow-ups, one UPDATE of the contacts (and one of the few with an error to clear), one counts
+    change, one event INSERT. Returns how many were withdrawn."""
     cutoff = now - timedelta(days=withdraw_after)
     # The rule comes from the domain: ask it what an expired invite becomes.
     target = transition(
@@ -523,13 +524,13 @@ def expire_invites(
         now=now,
         withdraw_after_days=withdraw_after,
     )
-    stale = (
-        repository.stale_invites(workspace_id=workspace_id, cutoff=cutoff)
-        if limit is None
-        else repository.first_stale_invites(
-            session, workspace_id=workspace_id, cutoff=cutoff, limit=limit
-        )
+    # The batch is fixed (and on PostgreSQL locked) before any of its statements changes it.
+    ids = repository.stale_invite_ids(
+        session, workspace_id=workspace_id, cutoff=cutoff, limit=limit
     )
+    if not ids:
+        return 0
+    stale = repository.among(session, ids)
     with owning():
         deltas: Counter[tuple[int, str]] = Counter()
         total = 0
@@ -563,10 +564,10 @@ def expire_invites(
             reason=ContactEvent.INVITE_EXPIRED.value,
             now=now,
         )
-        ids = repository.contact_ids(session, stale)
         # SQLite builds the events from the changed rows in one statement; elsewhere they are
         # built here, from the summaries read before the change.
         expired = [] if outbox.numbers_at_write(session) else repository.summaries(session, stale)
+        repository.clear_errors_of(session, stale)
         count = repository.mark_withdrawn(session, stale, to_status=target.status, now=now)
         counts.bump(session, deltas)
         outbox.record_status_changes(
