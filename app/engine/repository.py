@@ -106,10 +106,10 @@ def contact_for_update(session: Session, contact_id: int) -> Contact:
     ).one()
 
 
-def lock_contact_of_action(session: Session, action_id: int) -> None:
-    """Lock the row of the action's contact (if both are still there)."""
-    session.execute(
-        select(Contact.id)
+def lock_contact_of_action(session: Session, action_id: int) -> Contact | None:
+    """The action's contact, its row locked (None when either is gone)."""
+    return session.scalar(
+        select(Contact)
         .where(
             Contact.id
             == select(Activity.contact_id).where(Activity.id == action_id).scalar_subquery()

@@ -21,7 +21,7 @@ from app.engine import repository
 from app.errors import Conflict, NotFound, ValidationFailed
 from app.lifecycle import service as lifecycle
 from app.lifecycle.service import Cause
-from app.models import Activity, Campaign, SenderAccount
+from app.models import Activity, Campaign, Contact, SenderAccount
 from app.queue import repository as queue_repository
 from app.queue import service as queue
 from app.queue.explain import explain_sender
@@ -70,9 +70,13 @@ def report_result(
     the result of an action a change made moot meanwhile (code `moot`: it was never needed)."""
     # The contact first, then the action: every writer locks a contact before its actions (an
     # event settles the contact's pending ones), so the other order deadlocked with them.
-    repository.lock_contact_of_action(session, action_id)
+    contact = repository.lock_contact_of_action(session, action_id)
     action = repository.action_for_update(session, action_id)
-    if action is None or (workspace_id is not None and action.workspace_id != workspace_id):
+    if (
+        contact is None
+        or action is None
+        or (workspace_id is not None and action.workspace_id != workspace_id)
+    ):
         raise NotFound(f"Action {action_id} not found")
     if action.lease_token != lease_token:
         raise Conflict(
@@ -93,19 +97,30 @@ def report_result(
         raise ValidationFailed(
             "A failed action needs an error_code", {"error_code": [e.value for e in ErrorCode]}
         )
-    complete_action(session, action=action, result=result, now=now)
+    complete_action(session, action=action, result=result, now=now, contact=contact)
     if explain and action.sender_id is not None:
         explain_sender(session, sender_id=action.sender_id, now=now)
     return action
 
 
 def complete_action(
-    session: Session, *, action: Activity, result: ActionResult, now: datetime
+    session: Session,
+    *,
+    action: Activity,
+    result: ActionResult,
+    now: datetime,
+    contact: Contact | None = None,
 ) -> None:
     """Turn one result into a domain transition and an activity update, in the caller's
-    transaction, through the lifecycle owner."""
-    contact = repository.contact_for_update(session, action.contact_id)
-    campaign = session.get_one(Campaign, action.campaign_id)
+    transaction, through the lifecycle owner. `contact`: the action's, when the caller already
+    holds its lock; otherwise it is locked here."""
+    if contact is None:
+        contact = repository.contact_for_update(session, action.contact_id)
+
+    def campaign() -> Campaign:
+        # Read when needed (the session's identity map keeps it): a withdrawal needs none.
+        return session.get_one(Campaign, action.campaign_id)
+
     if result.success:
         event = SUCCESS_EVENT[action.kind]
         if event is None:
@@ -114,7 +129,7 @@ def complete_action(
             lifecycle.apply_event(
                 session,
                 contact=contact,
-                campaign=campaign,
+                campaign=campaign(),
                 event=event,
                 now=now,
                 cause=Cause.ENGINE,
@@ -127,7 +142,7 @@ def complete_action(
             lifecycle.apply_event(
                 session,
                 contact=contact,
-                campaign=campaign,
+                campaign=campaign(),
                 event=ContactEvent.INVITE_ACCEPTED,
                 now=now,
                 cause=Cause.ENGINE,
@@ -142,7 +157,7 @@ def complete_action(
             lifecycle.apply_event(
                 session,
                 contact=contact,
-                campaign=campaign,
+                campaign=campaign(),
                 event=ContactEvent.REPLY_RECEIVED,
                 now=now,
                 cause=Cause.ENGINE,
@@ -155,7 +170,7 @@ def complete_action(
         session,
         action=action,
         contact=contact,
-        campaign=campaign,
+        campaign=campaign(),
         detail=EventDetail(error_code=code, error_message=result.error_message),
         now=now,
     )
@@ -177,7 +192,7 @@ def complete_action(
         queue.queue_action(
             session,
             contact=contact,
-            campaign=campaign,
+            campaign=campaign(),
             kind=action.kind,
             now=now,
             scheduled_for=again,
