@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -23,7 +24,8 @@ from app.domain.pacing import (
     projected_times,
     what_holds,
 )
-from app.models import Activity, SenderAccount
+from app.domain.statuses import ActivityKind
+from app.models import SenderAccount
 from app.queue import repository
 from app.senders.service import sender_pacing
 
@@ -46,9 +48,9 @@ def explain_sender(
         _explain_cap(session, sender, pacing, cap, now)
 
 
-def _own_delay(action: Activity) -> WaitingReason:
+def _own_delay(kind: ActivityKind, detail: dict[str, Any]) -> WaitingReason:
     """What an action waits for before its own due time: a follow-up's delay, or a retry's."""
-    if action.kind in MESSAGE_KINDS and "retry_of" not in action.detail:
+    if kind in MESSAGE_KINDS and "retry_of" not in detail:
         return WaitingReason.FOLLOW_UP_DELAY
     return WaitingReason.COOLDOWN
 
@@ -84,10 +86,12 @@ def _explain_cap(
     # What holds an action is what holds it from its start given the slots before it; the actions
     # sharing a (start, slot) share the answer, computed once.
     held: dict[tuple[datetime, datetime], WaitingReason] = {}
+    changed: list[dict[str, Any]] = []
     for index, (action, slot, start) in enumerate(zip(head, slots, starts, strict=True)):
         own_due = action.scheduled_for or now
         if slot <= max(now, own_due):
-            reason = _own_delay(action) if own_due > now else WaitingReason.QUEUED
+            own = own_due > now
+            reason = _own_delay(action.kind, action.detail) if own else WaitingReason.QUEUED
         else:
             key = (start, slot)
             if key not in held:
@@ -95,7 +99,21 @@ def _explain_cap(
                 decision = what_holds(pacing, cap, recent=before, now=start)
                 held[key] = decision.reason or WaitingReason.DAILY_CAP
             reason = held[key]
-        _record(action, reason, cap if reason.names_a_cap else None, slot)
+        cap_name = cap.cap_name if reason.names_a_cap else None
+        if (action.expected_at, action.waiting_reason, action.waiting_cap) != (
+            slot,
+            reason.value,
+            cap_name,
+        ):
+            changed.append(
+                {
+                    "id": action.id,
+                    "expected_at": slot,
+                    "waiting_reason": reason.value,
+                    "waiting_cap": cap_name,
+                }
+            )
+    repository.save_explanations(session, changed)
     if len(head) == horizon:
         # Beyond a week of the cap's capacity: held by the daily cap, no time projected yet.
         last = head[-1]
@@ -107,15 +125,3 @@ def _explain_cap(
             waiting_reason=WaitingReason.DAILY_CAP.value,
             waiting_cap=cap.cap_name,
         )
-
-
-def _record(
-    action: Activity, reason: WaitingReason, cap: CappedAction | None, expected: datetime
-) -> None:
-    cap_name = cap.cap_name if cap is not None else None
-    if action.expected_at != expected:
-        action.expected_at = expected
-    if action.waiting_reason != reason.value:
-        action.waiting_reason = reason.value
-    if action.waiting_cap != cap_name:
-        action.waiting_cap = cap_name

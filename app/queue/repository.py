@@ -4,8 +4,10 @@ campaign."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
+from functools import cache
+from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
@@ -16,6 +18,7 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.engine import Row
 from sqlalchemy.orm import Session
 
 from app.domain.statuses import (
@@ -31,7 +34,11 @@ from app.models import (
     FollowUpStep,
 )
 
+# The predicates below are built once: SQL expressions are immutable and may be shared by any
+# number of statements, and building these afresh cost the engine's tick 0.3 ms a statement.
 
+
+@cache
 def not_blacklisted() -> ColumnElement[bool]:
     return ~exists().where(
         BlacklistEntry.workspace_id == Contact.workspace_id,
@@ -71,6 +78,7 @@ def sent_times(
     return [at if outcome is Outcome.SUCCESS and at is not None else now for outcome, at in rows]
 
 
+@cache
 def runnable() -> ColumnElement[bool]:
     """Actions that may go out now: any withdrawal (it cleans up even for a paused campaign); anything
     else only for a running campaign and a contact who is neither muted nor blacklisted."""
@@ -92,9 +100,21 @@ def runnable() -> ColumnElement[bool]:
 
 def queue_head(
     session: Session, *, sender_id: int, kinds: Sequence[ActivityKind], limit: int, now: datetime
-) -> list[Activity]:
+) -> Sequence[
+    Row[int, ActivityKind, datetime | None, dict[str, Any], datetime | None, str | None, str | None]
+]:
+    """(id, kind, scheduled_for, detail, expected_at, waiting_reason, waiting_cap) of the first
+    `limit` queued actions, by due time: columns, not ORM objects (a tick reads thousands)."""
     stmt = (
-        select(Activity)
+        select(
+            Activity.id,
+            Activity.kind,
+            Activity.scheduled_for,
+            Activity.detail,
+            Activity.expected_at,
+            Activity.waiting_reason,
+            Activity.waiting_cap,
+        )
         .where(
             Activity.sender_id == sender_id,
             Activity.outcome == Outcome.PENDING,
@@ -107,7 +127,14 @@ def queue_head(
         .order_by(Activity.scheduled_for, Activity.id)
         .limit(limit)
     )
-    return list(session.scalars(stmt))
+    return session.execute(stmt).all()
+
+
+def save_explanations(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Store new explanations (id, expected_at, waiting_reason, waiting_cap) in one UPDATE by
+    primary key; objects of the session's identity map are updated with them."""
+    if rows:
+        session.execute(update(Activity), list(rows))
 
 
 def explain_paused_and_awaiting(session: Session, *, sender_id: int, now: datetime) -> None:
