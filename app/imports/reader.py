@@ -674,8 +674,11 @@ def read_batches(
     *,
     start_at: Position | None = None,
     encoding: str | None = None,
+    pause: Callable[[], object] | None = None,
 ) -> Generator[list[Row]]:
-    """The file's rows after `start_at` (a row boundary) and `start_after` (a row number), in lists of `size`."""
+    """The file's rows after `start_at` (a row boundary) and `start_after` (a row number), in lists
+    of `size`. `pause`, when given, is called every 64 rows (a reading thread waits there while
+    the thread writing the batches has work of its own)."""
     with open(path, "rb") as raw:
         dialect = sniff(raw, require_url=False, encoding=encoding)
         batch: list[Row] = []
@@ -686,5 +689,7 @@ def read_batches(
             if len(batch) >= size:
                 yield batch
                 batch = []
+            elif pause is not None and not len(batch) & 63:
+                pause()
         if batch:
             yield batch

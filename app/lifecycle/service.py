@@ -641,11 +641,12 @@ def insert_new_contacts(
             session, rows, common=common, values=values, then=events
         )
         if rows and not counts.COUNTED_COLUMNS.intersection(rows[0]):
-            # The counted columns are the batch's common ones: one shape, counted once.
-            created: Sequence[Mapping[str, Any]] = [common] * len(inserted)
+            # The counted columns are the batch's common ones: one shape, its keys worked out once.
+            one = counts.deltas_for_rows([common])
+            counts.bump(session, {key: n * len(inserted) for key, n in one.items()})
         else:
             created = [{**common, **r} for r in rows if r["linkedin_url"] in inserted]
-        counts.bump(session, counts.deltas_for_rows(created))
+            counts.bump(session, counts.deltas_for_rows(created))
         if events is None:
             outbox.record_created(
                 session,

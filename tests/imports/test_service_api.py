@@ -865,11 +865,11 @@ def test_a_failing_batch_is_retried_from_the_checkpoint_then_fails_clearly(
     real = running._apply_batch
     calls = {"n": 0, "fail_from": 3}
 
-    def flaky(session: Session, job_: ContactImport, rows: Any, now: Any) -> None:
+    def flaky(session: Session, job_: ContactImport, rows: Any, now: Any, **kw: Any) -> None:
         calls["n"] += 1
         if calls["n"] >= calls["fail_from"]:
             raise RuntimeError("server closed the connection unexpectedly")
-        real(session, job_, rows, now)
+        real(session, job_, rows, now, **kw)
 
     monkeypatch.setattr(running, "_apply_batch", flaky)
     assert run_all(session_factory, clock, batch_size=2) == 1
@@ -928,11 +928,13 @@ def test_a_crash_inside_a_resync_resumes_from_its_byte_offset_with_the_same_rows
     real = running._apply_batch
     calls = {"n": 0}
 
-    def crash_after_two(session_: Session, job_: ContactImport, rows: Any, now: Any) -> None:
+    def crash_after_two(
+        session_: Session, job_: ContactImport, rows: Any, now: Any, **kw: Any
+    ) -> None:
         calls["n"] += 1
         if calls["n"] == 3:
             raise RuntimeError("killed")
-        real(session_, job_, rows, now)
+        real(session_, job_, rows, now, **kw)
 
     monkeypatch.setattr(running, "_apply_batch", crash_after_two)
     run_all(session_factory, clock, batch_size=4)
