@@ -61,6 +61,7 @@ from _common import (
     pg_insert_parent,
     pg_required_fillers,
     run_cli,
+    settle,
     sqlite_connect,
     sqlite_insert_parent,
     sqlite_path,
@@ -227,6 +228,7 @@ def app_import(
             run_cli(["migrate"], env)
             campaign_id = make_campaign(url)
             log(f"{label}: contact-tracker import of {rows:,} rows into {describe_url(url)}")
+            settle(url)
             m = run_measured(
                 [*cli_command(), "import", str(csv_path), "--campaign", str(campaign_id)], env
             )
@@ -338,6 +340,7 @@ def raw_postgresql(database_url: str, csv_path: Path, batch: int) -> tuple[float
             conn.commit()
             known = (*contact_columns(), "import_id")
             extra = pg_required_fillers(conn, "contacts", known, now)
+            settle(url)
             names = ", ".join((*contact_columns(), *extra))
             fillers = "".join(f", %(x_{name})s" for name in extra)
             insert = (

@@ -349,7 +349,7 @@ def contact_values(dialect: Dialect, rows: Sequence[Mapping[str, Any]]) -> Conta
         text = json.dumps(list(zip(*columns, strict=True)), ensure_ascii=False)
         return ContactValues(names, urls, json_rows=text)
     fields = [
-        _copy_texts([_json_text(row[n]) for row in rows])
+        _copy_texts([_json_field(row[n]) for row in rows])
         if isinstance(table.c[n].type, JSON)
         else _copy_texts(_processed(table.c[n], dialect, [row[n] for row in rows]))
         for n in names
@@ -381,6 +381,23 @@ def _copy_field(value: Any) -> str:
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 # json.dumps with an argument builds an encoder per call: one, kept, encodes the same text.
 _json_text = json.JSONEncoder(ensure_ascii=False).encode
+_json_string = json.encoder.encode_basestring  # one string as JSON, in C (non-ASCII kept)
+
+
+def _json_field(value: Any) -> str:
+    """A JSON column's value as JSON text, as `_json_text` writes it. A flat object of strings
+    (an import's custom fields, nearly always) is written from its strings, each encoded in C:
+    1.5 µs a row against 5 µs through the encoder's Python layers."""
+    if type(value) is dict:
+        try:
+            return (
+                "{"
+                + ", ".join([_json_string(k) + ": " + _json_string(v) for k, v in value.items()])
+                + "}"
+            )
+        except TypeError:  # a key or value that is not a string: the encoder decides
+            pass
+    return _json_text(value)
 
 
 def _copy_texts(values: Sequence[Any]) -> list[str]:
