@@ -128,7 +128,7 @@ def _apply_batch(
     waits: Callable[[], contextlib.AbstractContextManager[None]] = contextlib.nullcontext,
 ) -> None:
     """One batch in the caller's transaction: new contacts, duplicates per policy, rejections,
-    checkpoint. `waits`: a context around the contacts' insert (the database's long work)."""
+    checkpoint. `waits`: a context around the insert's long calls into the database."""
     start = lifecycle.new_contact_columns(batch.campaign_type, ContactSource.CSV, now)
     rows, fresh = batch.rows, batch.fresh
     rejections = [
@@ -151,15 +151,15 @@ def _apply_batch(
         "updated_at": now,
         "import_id": job.id,
     }
-    with waits():
-        inserted = lifecycle.insert_new_contacts(
-            session,
-            list(fresh.values()),
-            common=common,
-            cause=Cause.IMPORT,
-            now=now,
-            values=batch.values,
-        )
+    inserted = lifecycle.insert_new_contacts(
+        session,
+        list(fresh.values()),
+        common=common,
+        cause=Cause.IMPORT,
+        now=now,
+        values=batch.values,
+        waiting=waits,
+    )
     duplicate_rows = [contact for url, contact in fresh.items() if url not in inserted]
     if job.on_duplicate is not DuplicatePolicy.SKIP and duplicate_rows:
         _merge_duplicates(session, job, job.campaign_id, duplicate_rows)
@@ -260,13 +260,11 @@ def run_import(
         # step of the driver; stepped row by row, as executemany does, the driver gave the GIL up
         # and took it back for every row, and a reading thread beside it slowed the import).
         batches = ReadAhead(reader, sort)
-        with contextlib.closing(batches), prompt_handover():
+        with contextlib.closing(batches), prompt_handover(), batches.writer_busy():
             for batch in batches:
-                with batches.writer_busy():
-                    done = _commit_batch(
-                        factory, import_id, batch, clock, progress, waits=batches.writer_waits
-                    )
-                if not done:
+                if not _commit_batch(
+                    factory, import_id, batch, clock, progress, waits=batches.writer_waits
+                ):
                     return _load(factory, import_id)
     except (UnreadableFile, OSError, ValueError) as exc:  # ValueError: a checkpoint off the file
         with factory.begin() as session:
@@ -370,8 +368,11 @@ class ReadAhead:
 
     def __iter__(self) -> Iterator[ReadBatch]:
         while True:
-            with self.writer_waits():
-                batch, error = self._queue.get()
+            try:
+                batch, error = self._queue.get_nowait()
+            except queue.Empty:
+                with self.writer_waits():
+                    batch, error = self._queue.get()
             if error is not None:
                 raise error
             if batch is None:
@@ -380,7 +381,8 @@ class ReadAhead:
 
     @contextlib.contextmanager
     def writer_busy(self) -> Iterator[None]:
-        """The writer runs Python of its own: the reading thread pauses (at its next 64 rows)."""
+        """The writer runs Python of its own (all along but inside `writer_waits` and while it
+        waits for a batch): the reading thread pauses (at its next 64 rows)."""
         self._go.clear()
         try:
             yield

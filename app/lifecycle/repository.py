@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
@@ -316,6 +317,8 @@ def insert_contacts(session: Session, rows: Sequence[Mapping[str, Any]]) -> list
 
 # A statement that reads an INSERT's rows from its CTE `inserted`: SQL, parameters, columns read.
 Companion = tuple[str, Mapping[str, Any], Sequence[str]]
+# A context around a long call into the driver (see insert_contacts_skip_existing).
+Waiting = Callable[[], contextlib.AbstractContextManager[object]]
 
 
 @dataclass(frozen=True)
@@ -419,13 +422,15 @@ def insert_contacts_skip_existing(
     common: Mapping[str, Any],
     values: ContactValues | None = None,
     then: Companion | None = None,
+    waiting: Waiting = contextlib.nullcontext,
 ) -> dict[str, int]:
     """Insert contacts of one campaign in one statement; rows whose (campaign, URL) exists are
     skipped, not errors. `common` holds the values every row shares (campaign_id among them);
     each row the ones that vary, under the same keys in every row (`values`: the same rows
     already made ready by `contact_values`). `then` (PostgreSQL only): a statement run in the
     same one, reading the inserted rows from a CTE named `inserted` (its SQL, its parameters and
-    the columns it reads there).
+    the columns it reads there). `waiting`: a context around each long call into the driver
+    (an import's reading thread reads only then).
 
     Returns profile URL → new id for the rows actually inserted (a concurrent writer may win a race).
     Bulk rows go to the driver directly: each value passes through its column's own bind
@@ -446,9 +451,8 @@ def insert_contacts_skip_existing(
     shared_values = tuple(_processed(table.c[n], dialect, [shared[n]])[0] for n in shared_names)
     names = shared_names + varying
     if dialect.name == "postgresql":
-        return _copy_skip_existing(
-            connection, table, dict(zip(shared_names, shared_values, strict=True)), values, then
-        )
+        shared_map = dict(zip(shared_names, shared_values, strict=True))
+        return _copy_skip_existing(connection, table, shared_map, values, then, waiting)
     if then is not None:
         raise ValueError("a statement run with the insert is PostgreSQL's")
     # Only the table's own column names and types are spliced into the SQL; values are parameters.
@@ -471,11 +475,12 @@ def insert_contacts_skip_existing(
         f"value -> {i}" if isinstance(table.c[n].type, JSON) else f"value ->> {i}"
         for i, n in enumerate(varying)
     )
-    written = connection.exec_driver_sql(
+    sql = (
         f"INSERT INTO contacts ({quoted}) SELECT {marks}, {picks} "  # noqa: S608
-        f"FROM json_each(?) ORDER BY key {conflict}",
-        (*shared_values, values.json_rows),
-    ).rowcount
+        f"FROM json_each(?) ORDER BY key {conflict}"
+    )
+    with waiting():
+        written = connection.exec_driver_sql(sql, (*shared_values, values.json_rows)).rowcount
     if written == len(rows):
         # Nothing skipped: SQLite numbered the rows max + 1, max + 2, … in order (checked).
         last = connection.exec_driver_sql("SELECT max(id) FROM contacts").scalar()
@@ -494,6 +499,7 @@ def _copy_skip_existing(
     shared: Mapping[str, Any],
     values: ContactValues,
     then: Companion | None,
+    waiting: Waiting,
 ) -> dict[str, int]:
     """PostgreSQL: the rows go through `COPY` (text already made by `contact_values`: no SQL text
     and no parameter per value) into a temporary table the connection keeps (`_staging_table`),
@@ -507,8 +513,9 @@ def _copy_skip_existing(
     staging = _staging_table(connection, table, varying)
     driver = connection.connection.driver_connection
     assert driver is not None  # noqa: S101 - a live connection in a transaction
-    with driver.cursor() as cursor, cursor.copy(f"COPY {staging} FROM STDIN") as copy:
-        copy.write(values.copy_text.encode(driver.info.encoding))
+    text = values.copy_text.encode(driver.info.encoding)
+    with waiting(), driver.cursor() as cursor, cursor.copy(f"COPY {staging} FROM STDIN") as copy:
+        copy.write(text)
     names = ", ".join(quote(n) for n in [*shared, *varying])
     marks = ", ".join(
         [f"%(s{i})s" for i in range(len(shared))] + [f"u.{quote(n)}" for n in varying]
@@ -525,7 +532,7 @@ def _copy_skip_existing(
     companion = f"companion AS ({then[0]}), " if then is not None else ""
     # The staging rows are deleted in the same statement (its parts all read one snapshot), so a
     # second batch of the same transaction starts from an empty table; the commit truncates it.
-    answer = connection.exec_driver_sql(
+    sql = (
         f"WITH inserted AS (INSERT INTO contacts ({names}) SELECT {marks} "  # noqa: S608
         f"FROM {staging} AS u ORDER BY u.n "
         "ON CONFLICT (campaign_id, linkedin_url) DO NOTHING "
@@ -534,13 +541,15 @@ def _copy_skip_existing(
         "span AS (SELECT count(*) AS k, min(id) AS lo, max(id) AS hi FROM inserted) "
         "SELECT k, lo, NULL, NULL FROM span UNION ALL "
         "SELECT NULL, NULL, i.id, i.linkedin_url FROM inserted AS i, span "
-        "WHERE NOT (span.k = %(rows)s AND span.hi - span.lo + 1 = span.k)",
-        {
-            "rows": len(values.urls),
-            **{f"s{i}": v for i, v in enumerate(shared.values())},
-            **(then[1] if then is not None else {}),
-        },
-    ).all()
+        "WHERE NOT (span.k = %(rows)s AND span.hi - span.lo + 1 = span.k)"
+    )
+    params = {
+        "rows": len(values.urls),
+        **{f"s{i}": v for i, v in enumerate(shared.values())},
+        **(then[1] if then is not None else {}),
+    }
+    with waiting():
+        answer = connection.exec_driver_sql(sql, params).all()
     pairs = {str(url): int(id_) for _, _, id_, url in answer if id_ is not None}
     count, first = next((k, lo) for k, lo, id_, _ in answer if id_ is None)
     if count and not pairs:

@@ -20,6 +20,7 @@ A runtime guard (app.lifecycle.guard) fails any write of `contacts.status` made 
 
 from __future__ import annotations
 
+import contextlib
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
@@ -626,6 +627,7 @@ def insert_new_contacts(
     cause: Cause,
     now: datetime,
     values: repository.ContactValues | None = None,
+    waiting: repository.Waiting = contextlib.nullcontext,
 ) -> dict[str, int]:
     """Insert a batch of new contacts of one campaign (rows already carry their initial columns
     from `new_contact_columns`); rows whose URL the campaign has are skipped. Their counts change
@@ -638,7 +640,7 @@ def insert_new_contacts(
             session, workspace_id=workspace_id, cause=cause.value, now=now
         )
         inserted = repository.insert_contacts_skip_existing(
-            session, rows, common=common, values=values, then=events
+            session, rows, common=common, values=values, then=events, waiting=waiting
         )
         if rows and not counts.COUNTED_COLUMNS.intersection(rows[0]):
             # The counted columns are the batch's common ones: one shape, its keys worked out once.
