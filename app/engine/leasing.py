@@ -16,7 +16,7 @@ from app.domain.actions import (
 from app.domain.errors import ErrorCode
 from app.domain.messages import NOTE_LIMITS, check_note, render
 from app.domain.pacing import ROLLING_WEEK, CappedAction, available_slots
-from app.domain.statuses import ActivityKind, Outcome
+from app.domain.statuses import ActivityKind
 from app.engine import repository
 from app.engine.results import ActionResult, complete_action
 from app.engine.scheduling import fill_queues, refresh_expectations
@@ -182,9 +182,3 @@ def lease_for_executor(
         out.append(action)
     refresh_expectations(session, sender=sender, now=now)
     return out
-
-
-def is_moot(session: Session, action: LeasedAction) -> bool:
-    """Whether a leased action was settled meanwhile (a reply, muting, an acceptance, the
-    integration doing it): it is not sent."""
-    return repository.outcome_of(session, action.id) is not Outcome.PENDING

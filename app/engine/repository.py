@@ -124,10 +124,6 @@ def action_for_update(session: Session, action_id: int) -> Activity | None:
     )
 
 
-def outcome_of(session: Session, action_id: int) -> Outcome | None:
-    return session.scalar(select(Activity.outcome).where(Activity.id == action_id))
-
-
 def active_senders(session: Session) -> list[SenderAccount]:
     """Senders with a running campaign, or with pending actions (withdrawals outlive a pause)."""
     running = select(Campaign.sender_id).where(Campaign.state == CampaignState.RUNNING)

@@ -68,8 +68,24 @@ def report_result(
     """Apply an executor's result once. A repeat of the same report changes nothing; a report
     under another lease (or after the lease was taken over) is refused with Conflict, and so is
     the result of an action a change made moot meanwhile (code `moot`: it was never needed)."""
-    # The contact first, then the action: every writer locks a contact before its actions (an
-    # event settles the contact's pending ones), so the other order deadlocked with them.
+    held = lock_for_result(session, action_id, workspace_id=workspace_id)
+    return apply_result(
+        session, held, lease_token=lease_token, result=result, now=now, explain=explain
+    )
+
+
+@dataclass(frozen=True)
+class Held:
+    """An action and its contact, both locked for its result."""
+
+    contact: Contact
+    action: Activity
+
+
+def lock_for_result(session: Session, action_id: int, *, workspace_id: int | None = None) -> Held:
+    """The action and its contact, locked: the contact first, then the action (every writer locks
+    a contact before its actions: an event settles the contact's pending ones, so the other order
+    deadlocked with them). NotFound when either is gone, or is another workspace's."""
     contact = repository.lock_contact_of_action(session, action_id)
     action = repository.action_for_update(session, action_id)
     if (
@@ -78,6 +94,20 @@ def report_result(
         or (workspace_id is not None and action.workspace_id != workspace_id)
     ):
         raise NotFound(f"Action {action_id} not found")
+    return Held(contact, action)
+
+
+def apply_result(
+    session: Session,
+    held: Held,
+    *,
+    lease_token: str,
+    result: ActionResult,
+    now: datetime,
+    explain: bool = True,
+) -> Activity:
+    """`report_result` on an action `lock_for_result` holds."""
+    action, action_id = held.action, held.action.id
     if action.lease_token != lease_token:
         raise Conflict(
             f"Action {action_id} is leased under another lease; this report was not applied"
@@ -97,7 +127,7 @@ def report_result(
         raise ValidationFailed(
             "A failed action needs an error_code", {"error_code": [e.value for e in ErrorCode]}
         )
-    complete_action(session, action=action, result=result, now=now, contact=contact)
+    complete_action(session, action=action, result=result, now=now, contact=held.contact)
     if explain and action.sender_id is not None:
         explain_sender(session, sender_id=action.sender_id, now=now)
     return action

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.config import EngineMode
 from app.domain.errors import ErrorCode
-from app.domain.statuses import ActivityKind
+from app.domain.statuses import ActivityKind, Outcome
 from app.engine import (
     leasing,
     repository,
@@ -99,14 +99,17 @@ def run_sandbox_actions(
                 continue
             try:
                 with factory.begin() as session:
-                    if leasing.is_moot(session, action):
+                    # Locked first, then looked at: an action settled meanwhile (a reply,
+                    # muting, an acceptance, the integration doing it) is not sent.
+                    held = results.lock_for_result(session, action.id)
+                    if held.action.outcome is not Outcome.PENDING:
                         continue
                     result = sandbox_executor.sandbox_result(
                         session, action, sender_id=sender_id, now=now
                     )
-                    results.report_result(
+                    results.apply_result(
                         session,
-                        action_id=action.id,
+                        held,
                         lease_token=action.lease_token,
                         result=result,
                         now=now,
