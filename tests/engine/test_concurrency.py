@@ -42,7 +42,7 @@ from app.domain.actions import CAP_OF, KINDS_OF
 from app.domain.pacing import CappedAction, SenderLimits
 from app.domain.statuses import ActivityKind, CampaignType, ContactStatus, Outcome
 from app.domain.transitions import ContactEvent
-from app.engine import sandbox_executor
+from app.engine import results, sandbox_executor
 from app.engine.runner import run_tick
 from app.engine.sandbox import SandboxPerson
 from app.models import Activity, Contact, SenderAccount, Workspace
@@ -423,23 +423,26 @@ def test_a_leased_message_cancelled_by_a_reply_does_not_crash_the_tick(
             for i in range(5)
         ]
         add_contacts(s, workspace_id=workspace, campaign_id=campaign.id, items=items, now=START)
-    original = sandbox_executor.sandbox_result
+    original = results.lock_for_result
     replied: list[int] = []
 
-    def reply_arrives_meanwhile(session: Any, action: Any, **kw: Any) -> Any:
+    def reply_arrives_meanwhile(session: Any, action_id: int, **kw: Any) -> Any:
+        # Between the lease and the result: the runner then finds the message settled.
         if not replied:
-            replied.append(action.contact_id)
+            with factory() as look:
+                contact_id = look.get_one(Activity, action_id).contact_id
+            replied.append(contact_id)
             with factory.begin() as other:
                 report_event(
                     other,
                     workspace_id=workspace,
-                    contact_id=action.contact_id,
+                    contact_id=contact_id,
                     data=ContactEventIn(event=ContactEvent.REPLY_RECEIVED),
                     now=MONDAY,
                 )
-        return original(session, action, **kw)
+        return original(session, action_id, **kw)
 
-    monkeypatch.setattr(sandbox_executor, "sandbox_result", reply_arrives_meanwhile)
+    monkeypatch.setattr(results, "lock_for_result", reply_arrives_meanwhile)
     report = run_tick(factory, now=MONDAY, mode=EngineMode.SANDBOX)
     with committed(db_engine) as s:
         sent = s.scalars(
