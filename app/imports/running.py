@@ -31,7 +31,7 @@ from app.imports import repository
 from app.imports.reader import Position, Row, UnreadableFile, read_batches
 from app.imports.service import finish
 from app.lifecycle import service as lifecycle
-from app.lifecycle.repository import ContactValues
+from app.lifecycle.repository import ContactValues, Waiting
 from app.lifecycle.service import Cause
 from app.models import ContactImport, ImportChange
 
@@ -125,7 +125,7 @@ def _apply_batch(
     batch: ReadBatch,
     now: datetime,
     *,
-    waits: Callable[[], contextlib.AbstractContextManager[None]] = contextlib.nullcontext,
+    waits: Waiting = contextlib.nullcontext,
 ) -> None:
     """One batch in the caller's transaction: new contacts, duplicates per policy, rejections,
     checkpoint. `waits`: a context around the insert's long calls into the database."""
@@ -413,7 +413,7 @@ def _commit_batch(
     clock: Callable[[], datetime],
     progress: Callable[[ContactImport], None] | None,
     *,
-    waits: Callable[[], contextlib.AbstractContextManager[None]] = contextlib.nullcontext,
+    waits: Waiting = contextlib.nullcontext,
 ) -> bool:
     """Commit one batch; False when the import was cancelled meanwhile (the batch is not applied).
     `waits`: a context around the batch's long statements (the reading thread reads meanwhile)."""

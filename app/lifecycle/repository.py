@@ -568,9 +568,9 @@ def _copy_skip_existing(
     return pairs
 
 
-# A connection's staging tables (PostgreSQL), in its `info`: name → True once a transaction that
-# used it has committed (False until then: a rollback, even to a savepoint, may have dropped it).
-# Any rollback forgets them all (a failed commit is one).
+# The staging tables a connection has made (PostgreSQL), in its `info`. Any rollback, even to a
+# savepoint, forgets them: it may have dropped one made since (made again IF NOT EXISTS: one round
+# trip, no harm).
 _STAGING = "contacts_staging_tables"
 
 
@@ -584,34 +584,19 @@ def _staging_table(connection: Connection, table: Table, varying: Sequence[str])
     # Only the table's own column names and types are spliced into the SQL.
     typed = ", ".join(f"{quote(n)} {table.c[n].type.compile(dialect=dialect)}" for n in varying)
     name = "new_contacts_" + hashlib.sha1(typed.encode(), usedforsecurity=False).hexdigest()[:12]
-    made: dict[str, bool] = connection.info.setdefault(_STAGING, {})
-    if not made.get(name):
+    made: set[str] = connection.info.setdefault(_STAGING, set())
+    if name not in made:
         connection.exec_driver_sql(
             f"CREATE TEMP TABLE IF NOT EXISTS {name} (n integer, {typed}) ON COMMIT DELETE ROWS"
         )
-        made[name] = False
+        made.add(name)
     return name
 
 
-@event.listens_for(Engine, "commit")
-def _staging_kept(connection: Connection) -> None:
-    made = connection.info.get(_STAGING)
-    if made:
-        for name in made:
-            made[name] = True
-
-
 @event.listens_for(Engine, "rollback")
-def _staging_unknown(connection: Connection) -> None:
-    connection.info.pop(_STAGING, None)  # made again IF NOT EXISTS: one round trip, no harm
-
-
 @event.listens_for(Engine, "rollback_savepoint")
-def _staging_maybe_dropped(connection: Connection, *args: object) -> None:
-    made = connection.info.get(_STAGING)
-    if made:
-        for name in [n for n, kept in made.items() if not kept]:
-            del made[name]
+def _staging_unknown(connection: Connection, *args: object) -> None:
+    connection.info.pop(_STAGING, None)
 
 
 def _defaults(table: Table, given: set[str]) -> dict[str, Any]:
