@@ -106,13 +106,23 @@ def record_many(session: Session, rows: Iterable[Mapping[str, Any]]) -> int:
     return len(batch)
 
 
+InsertedRows = repository.InsertedRows
+
+
 def record_created(
-    session: Session, contact_ids: Sequence[int], *, workspace_id: int, cause: str, now: datetime
+    session: Session,
+    contact_ids: Sequence[int],
+    *,
+    workspace_id: int,
+    cause: str,
+    now: datetime,
+    rows: InsertedRows | None = None,
 ) -> int:
-    """The `contact.created` events of a batch of new contacts of one workspace, in one statement
-    that builds their data from the rows just inserted."""
+    """The `contact.created` events of a batch of new contacts of one workspace, in one statement:
+    on SQLite, given `rows` (the whole batch as its insert's parameters) and consecutive ids, one
+    packed row of the log holding them; otherwise built from the rows just inserted."""
     return repository.insert_created_events(
-        session, contact_ids, workspace_id=workspace_id, cause=cause, now=now
+        session, contact_ids, workspace_id=workspace_id, cause=cause, now=now, rows=rows
     )
 
 

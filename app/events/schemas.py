@@ -5,7 +5,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from app.models import Event
+from app.events.repository import LoggedEvent
 
 
 class EventRead(BaseModel):
@@ -30,7 +30,7 @@ class EventPage(BaseModel):
     )
 
 
-def event_read(event: Event) -> EventRead:
+def event_read(event: LoggedEvent) -> EventRead:
     return EventRead(
         id=event.uid,
         seq=event.seq or 0,

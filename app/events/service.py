@@ -12,7 +12,6 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.errors import Gone
 from app.events import repository
 from app.events.numbering import number_pending
-from app.models import Event
 
 MAX_LIMIT = 1000
 PURGE_BATCH = 5000
@@ -20,7 +19,7 @@ PURGE_BATCH = 5000
 
 @dataclass(frozen=True)
 class EventPage:
-    items: list[Event]
+    items: list[repository.LoggedEvent]
     next_after: int
 
 
@@ -86,14 +85,14 @@ def purge_expired(
             continue
         while stopping is None or not stopping.is_set():
             with factory.begin() as session:
-                gone = repository.delete_through(
+                gone, events = repository.delete_through(
                     session, workspace_id=workspace_id, through=through, limit=PURGE_BATCH
                 )
                 if gone < PURGE_BATCH:
                     repository.set_purged_through(
                         session, workspace_id=workspace_id, through=through
                     )
-            removed += gone
+            removed += events
             if gone < PURGE_BATCH:
                 break
     return removed

@@ -639,6 +639,8 @@ def insert_new_contacts(
         events = outbox.created_in_insert(
             session, workspace_id=workspace_id, cause=cause.value, now=now
         )
+        if values is None and rows:
+            values = repository.contact_values(session.get_bind().dialect, rows)
         inserted = repository.insert_contacts_skip_existing(
             session, rows, common=common, values=values, then=events, waiting=waiting
         )
@@ -650,6 +652,8 @@ def insert_new_contacts(
             created = [{**common, **r} for r in rows if r["linkedin_url"] in inserted]
             counts.bump(session, counts.deltas_for_rows(created))
         if events is None:
+            # Every row went in: the events may be the insert's own parameters (SQLite).
+            whole = values is not None and len(inserted) == len(rows) == len(values.urls)
             outbox.record_created(
                 session,
                 [
@@ -660,8 +664,20 @@ def insert_new_contacts(
                 workspace_id=workspace_id,
                 cause=cause.value,
                 now=now,
+                rows=outbox.InsertedRows(values.names, values.json_rows, _shared_summary(common))
+                if whole and values is not None and values.json_rows
+                else None,
             )
     return inserted
+
+
+def _shared_summary(common: Mapping[str, Any]) -> dict[str, Any]:
+    """The summary's columns a batch's rows share (`common`), as JSON values."""
+    return {
+        name: getattr(common[name], "value", common[name])
+        for name in ("campaign_id", "status", "source")
+        if name in common
+    }
 
 
 def insert_replayed_contacts(session: Session, rows: Sequence[Mapping[str, Any]]) -> list[int]:

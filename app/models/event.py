@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, BigId
@@ -20,7 +20,16 @@ class Event(Base):
     numberer UPDATEd the committed rows): the numberer still numbers those first, in `id` order.
     On SQLite `id` is AUTOINCREMENT, so no id is ever used twice after a purge. `uid` is the public
     `evt_…` id (random: it tells nobody how busy the service is), the `webhook-id` receivers
-    deduplicate by."""
+    deduplicate by.
+
+    `event_count` NULL: the row is one event. Otherwise (SQLite only) the row is a packed run of
+    that many `contact.created` events of one batch of new contacts (an import's or a bulk
+    add's), numbered `seq` … `seq + event_count - 1`, written from the batch's own insert
+    parameters (no statement reads the contacts back, no row per event); readers unpack it
+    (app.events.repository.unpack): event i of the run has the id `uid` followed by i in eight
+    hex digits (`uid` holds 96 random bits), and `data` holds `cause`, `first_id` (the run's
+    contacts have consecutive ids), `shared` (columns common to the batch), `names` and `rows`
+    (each contact's inserted values, in those names' order)."""
 
     __tablename__ = "events"
     __table_args__ = (
@@ -40,6 +49,7 @@ class Event(Base):
     occurred_at: Mapped[datetime]
     recorded_at: Mapped[datetime]
     data: Mapped[dict[str, Any]]
+    event_count: Mapped[int | None] = mapped_column(Integer)
 
 
 # The numberer's legacy work list: rows not numbered yet (from before the batches), in id order.

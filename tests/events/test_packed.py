@@ -1,0 +1,158 @@
+"""Packed runs of `contact.created` events (SQLite): a batch of new contacts that all went in, in
+order, writes its events as ONE row of the log holding the batch's insert parameters
+(`Event.event_count`). Readers see single events, the same as a batch written per row gives them
+(and as PostgreSQL's numberer writes them): on both databases, from any `after`, with any `limit`
+and type filter; the purge never splits a run; the downgrade unpacks them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
+
+from app import migrations
+from app.contacts.service import add_contacts
+from app.db import make_engine, make_sessionmaker
+from app.events import repository
+from app.models import Event
+from tests.builders import a_campaign, a_workspace
+from tests.clients import Api, person
+from tests.conftest import T0
+from tests.events.test_api import events, head, report
+
+PREVIOUS_REVISION = "9d4c1b7e2f60"  # the migration before events.event_count
+
+
+def expected(contact: dict[str, Any]) -> dict[str, Any]:
+    """A `contact.created` event's documented data, from the contact as the API reads it."""
+    return {
+        "contact": {
+            "id": contact["id"],
+            "campaign_id": contact["campaign_id"],
+            **{
+                k: contact[k]
+                for k in ("linkedin_url", "first_name", "last_name", "email", "company")
+            },
+            "status": contact["status"],
+        },
+        "source": "api",
+        "cause": "api",
+    }
+
+
+def log_rows(session: Session, workspace_id: int) -> list[Event]:
+    return list(
+        session.scalars(select(Event).where(Event.workspace_id == workspace_id).order_by(Event.seq))
+    )
+
+
+def test_a_whole_batch_is_one_packed_row_and_reads_as_the_per_row_events_do(
+    api: Api, session: Session, backend: str
+) -> None:
+    campaign = api.campaign()
+    start = head(api)
+    fresh = [
+        person(0, last_name="Ødegård", email="p0@example.com", company='Globex, "Inc."'),
+        person(1, custom_fields={"Notes": "tab\there", "Tier": "A"}),
+        person(2, first_name="Zoë 🚀"),
+    ]
+    response = api.add(campaign["id"], fresh)
+    assert response.status_code == 200 and response.json()["created"] == 3, response.text
+    packed = [api.get(f"/api/v1/contacts/{c['id']}").json() for c in response.json()["contacts"]]
+    if backend == "sqlite":
+        (row,) = [r for r in log_rows(session, api.workspace.id) if r.seq and r.seq > start]
+        assert (row.type, row.seq, row.event_count) == ("contact.created", start + 1, 3)
+        assert row.uid.startswith("evt_") and len(row.uid) == 28  # 96 random bits
+    # A batch with a duplicate in it is written per row (one row per event, built from the
+    # contacts): its readers see the same documented data.
+    mixed = api.add(campaign["id"], [person(2), person(3, email="p3@example.com"), person(4)])
+    assert mixed.json()["created"] == 2 and len(mixed.json()["duplicates"]) == 1
+    single = [
+        api.get(f"/api/v1/contacts/{c['id']}").json()
+        for c in mixed.json()["contacts"]
+        if c.get("id") not in {p["id"] for p in packed}
+    ]
+    if backend == "sqlite":
+        later = [r for r in log_rows(session, api.workspace.id) if r.seq and r.seq > start + 3]
+        assert [r.event_count for r in later if r.type == "contact.created"] == [None, None]
+    created = [e for e in events(api, after=start) if e["type"] == "contact.created"]
+    assert [e["data"] for e in created] == [expected(c) for c in packed + single]
+    assert [e["seq"] for e in created[:3]] == [start + 1, start + 2, start + 3]
+    ids = [e["id"] for e in created]
+    assert all(i.startswith("evt_") and len(i) == 36 for i in ids) and len(set(ids)) == 5
+    assert [e["id"] for e in events(api, after=start) if e["type"] == "contact.created"] == ids
+
+
+def test_pages_start_anywhere_inside_a_run_with_any_limit_and_filter(api: Api) -> None:
+    campaign = api.campaign()
+    response = api.add(campaign["id"], [person(i) for i in range(9)])
+    contact = response.json()["contacts"][4]
+    report(api, contact["id"], {"event": "profile_visited", "degree": 2})
+    everything = events(api)
+    last = everything[-1]["seq"]
+    for after in range(0, last + 1):
+        for limit in (1, 4, 1000):
+            paged: list[dict[str, Any]] = []
+            at = after
+            while True:
+                body = api.get("/api/v1/events", params={"after": at, "limit": limit}).json()
+                if not body["items"]:
+                    assert body["next_after"] == max(at, last)
+                    break
+                assert len(body["items"]) <= limit
+                paged += body["items"]
+                at = body["next_after"]
+            assert paged == [e for e in everything if e["seq"] > after], (after, limit)
+        created = api.get(
+            "/api/v1/events", params={"after": after, "type": "contact.created", "limit": 2}
+        ).json()
+        wanted = [e for e in everything if e["seq"] > after and e["type"] == "contact.created"]
+        assert created["items"] == wanted[:2]
+        others = api.get(
+            "/api/v1/events", params={"after": after, "type": "contact.status_changed"}
+        ).json()
+        assert others["items"] == [
+            e for e in everything if e["seq"] > after and e["type"] == "contact.status_changed"
+        ]
+        assert others["next_after"] == last  # past the runs it skipped
+
+
+def test_the_downgrade_unpacks_runs_into_single_rows(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'packed.db'}")
+    try:
+        migrations.upgrade(engine)
+        factory = make_sessionmaker(engine)
+        with factory.begin() as session:
+            ws = a_workspace(session)
+            campaign = a_campaign(session, ws)
+            items = [person(i, email=f"p{i}@example.com") for i in range(4)]
+            add_contacts(session, workspace_id=ws.id, campaign_id=campaign.id, items=items, now=T0)
+            workspace_id = ws.id
+        with factory() as session:
+            read = repository.numbered_page(
+                session, workspace_id=workspace_id, after=0, upto=2**62, limit=1000, types=None
+            )
+            assert any(r.event_count for r in log_rows(session, workspace_id))
+        created = [(e.uid, e.seq, e.data) for e in read if e.type == "contact.created"]
+        assert len(created) == 4
+        migrations.downgrade(engine, PREVIOUS_REVISION)
+        with engine.connect() as conn:
+            rows = conn.execute(
+                text(
+                    "SELECT uid, seq, data FROM events WHERE workspace_id = :ws "
+                    "AND type = 'contact.created' ORDER BY seq"
+                ),
+                {"ws": workspace_id},
+            ).all()
+        assert [(uid, seq, json.loads(data)) for uid, seq, data in rows] == created
+        migrations.upgrade(engine)
+        with factory() as session:
+            again = repository.numbered_page(
+                session, workspace_id=workspace_id, after=0, upto=2**62, limit=1000, types=None
+            )
+        assert [(e.uid, e.seq, e.data) for e in again] == [(e.uid, e.seq, e.data) for e in read]
+    finally:
+        engine.dispose()
