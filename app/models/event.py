@@ -23,13 +23,14 @@ class Event(Base):
     deduplicate by.
 
     `event_count` NULL: the row is one event. Otherwise (SQLite only) the row is a packed run of
-    that many `contact.created` events of one batch of new contacts (an import's or a bulk
-    add's), numbered `seq` … `seq + event_count - 1`, written from the batch's own insert
-    parameters (no statement reads the contacts back, no row per event); readers unpack it
-    (app.events.repository.unpack): event i of the run has the id `uid` followed by i in eight
-    hex digits (`uid` holds 96 random bits), and `data` holds `cause`, `first_id` (the run's
-    contacts have consecutive ids), `shared` (columns common to the batch), `names` and `rows`
-    (each contact's inserted values, in those names' order)."""
+    that many events of one type, numbered `seq` … `seq + event_count - 1`: the `contact.created`
+    events of a batch of new contacts that all went in (an import's or a bulk add's), written from
+    the batch's own insert parameters, or the `contact.status_changed` events of a sweep batch;
+    no row, uid or JSON object is made per event. Readers unpack it
+    (app.events.repository.unpack): event i of the run has the id `uid` followed by i in eight hex
+    digits (`uid` holds 96 random bits); `data` holds `cause`, `shared` (values common to the
+    run), `names` and `rows` (each contact's values in those names' order) and, for created
+    contacts (consecutive ids), `first_id`."""
 
     __tablename__ = "events"
     __table_args__ = (

@@ -1,9 +1,10 @@
-"""events.event_count: one row of the log may hold a packed run of `contact.created` events
+"""events.event_count: one row of the log may hold a packed run of events
 
 On SQLite an import's or a bulk add's batch of new contacts writes its `contact.created` events
-as one row of the log holding the batch's own insert parameters, numbered seq … seq + count - 1
-(app.models.event.Event). Built per row from the contacts, those events cost an import a fifth
-to a third of its rate. PostgreSQL's rows stay single (its numberer writes them): NULL there.
+as one row of the log holding the batch's own insert parameters, and a sweep batch its
+`contact.status_changed` events as one row, numbered seq … seq + count - 1
+(app.models.event.Event). Built per row, the created events cost an import a fifth to a third of
+its rate. PostgreSQL's rows stay single (its numberer writes them): NULL there.
 
 The downgrade unpacks every packed run into single rows, as the readers give them.
 
@@ -33,11 +34,28 @@ def upgrade() -> None:
 
 def unpacked(row: sa.Row[Any]) -> list[dict[str, Any]]:
     """A packed run's events as single rows, as app.events.repository.unpack reads them."""
-    data = json.loads(row.data) if isinstance(row.data, str) else row.data
-    at = {name: i for i, name in enumerate(data["names"])}
+    packed = json.loads(row.data) if isinstance(row.data, str) else row.data
+    at = {name: i for i, name in enumerate(packed["names"])}
+    first_id = packed.get("first_id")
 
     def column(values: list[Any], name: str) -> Any:
-        return values[at[name]] if name in at else data["shared"].get(name)
+        return values[at[name]] if name in at else packed["shared"].get(name)
+
+    def data(i: int, values: list[Any]) -> dict[str, Any]:
+        contact = {
+            "id": first_id + i if first_id is not None else column(values, "id"),
+            "campaign_id": column(values, "campaign_id"),
+            **{name: column(values, name) for name in SUMMARY},
+            "status": column(values, "status"),
+        }
+        if row.type == "contact.status_changed":
+            return {
+                "contact": contact,
+                "from": packed["shared"]["from"],
+                "to": contact["status"],
+                "cause": packed["cause"],
+            }
+        return {"contact": contact, "source": column(values, "source"), "cause": packed["cause"]}
 
     return [
         {
@@ -47,20 +65,9 @@ def unpacked(row: sa.Row[Any]) -> list[dict[str, Any]]:
             "type": row.type,
             "occurred_at": row.occurred_at,
             "recorded_at": row.recorded_at,
-            "data": json.dumps(
-                {
-                    "contact": {
-                        "id": data["first_id"] + i,
-                        "campaign_id": column(values, "campaign_id"),
-                        **{name: column(values, name) for name in SUMMARY},
-                        "status": column(values, "status"),
-                    },
-                    "source": column(values, "source"),
-                    "cause": data["cause"],
-                }
-            ),
+            "data": json.dumps(data(i, values)),
         }
-        for i, values in enumerate(data["rows"])
+        for i, values in enumerate(packed["rows"])
     ]
 
 

@@ -7,6 +7,7 @@ and type filter; the purge never splits a run; the downgrade unpacks them."""
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -14,10 +15,13 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from app import migrations
-from app.contacts.service import add_contacts
+from app.clock import FixedClock
+from app.contacts.schemas import ContactEventIn
+from app.contacts.service import add_contacts, report_event
 from app.db import make_engine, make_sessionmaker
+from app.engine.sweeps import withdraw_stale_invites
 from app.events import repository
-from app.models import Event
+from app.models import Contact, Event
 from tests.builders import a_campaign, a_workspace
 from tests.clients import Api, person
 from tests.conftest import T0
@@ -86,6 +90,38 @@ def test_a_whole_batch_is_one_packed_row_and_reads_as_the_per_row_events_do(
     assert [e["id"] for e in events(api, after=start) if e["type"] == "contact.created"] == ids
 
 
+def test_a_sweep_batch_is_one_packed_row_of_status_changes(
+    api: Api, session: Session, clock: FixedClock, backend: str
+) -> None:
+    campaign = api.campaign()
+    response = api.add(campaign["id"], [person(i, company=f"Co {i}") for i in range(3)])
+    contacts = response.json()["contacts"]
+    for c in contacts:
+        report(api, c["id"], {"event": "profile_visited", "degree": 2})
+        report(api, c["id"], {"event": "invite_sent"})
+    start = head(api)
+    assert withdraw_stale_invites(session, now=clock() + timedelta(days=21)) == 3
+    session.flush()
+    if backend == "sqlite":
+        (row,) = [r for r in log_rows(session, api.workspace.id) if r.seq and r.seq > start]
+        assert (row.type, row.seq, row.event_count) == ("contact.status_changed", start + 1, 3)
+    swept = events(api, after=start)
+    now = [api.get(f"/api/v1/contacts/{c['id']}").json() for c in contacts]
+    assert [e["data"] for e in swept] == [
+        {
+            "contact": expected(c)["contact"],
+            "from": "invite_sent",
+            "to": "withdrawn",
+            "cause": "engine",
+        }
+        for c in now
+    ]
+    assert [e["seq"] for e in swept] == [start + 1, start + 2, start + 3]
+    assert len({e["id"] for e in swept}) == 3
+    middle = api.get("/api/v1/events", params={"after": start + 1, "limit": 1}).json()
+    assert middle == {"items": [swept[1]], "next_after": start + 2}
+
+
 def test_pages_start_anywhere_inside_a_run_with_any_limit_and_filter(api: Api) -> None:
     campaign = api.campaign()
     response = api.add(campaign["id"], [person(i) for i in range(9)])
@@ -130,24 +166,41 @@ def test_the_downgrade_unpacks_runs_into_single_rows(tmp_path: Path) -> None:
             campaign = a_campaign(session, ws)
             items = [person(i, email=f"p{i}@example.com") for i in range(4)]
             add_contacts(session, workspace_id=ws.id, campaign_id=campaign.id, items=items, now=T0)
-            workspace_id = ws.id
+            workspace_id, campaign_id = ws.id, campaign.id
+        with factory.begin() as session:
+            ids = session.scalars(select(Contact.id).where(Contact.campaign_id == campaign_id))
+            for contact_id in list(ids):
+                for event in ("profile_visited", "invite_sent"):
+                    extra = {"degree": 2} if event == "profile_visited" else {}
+                    report_event(
+                        session,
+                        workspace_id=workspace_id,
+                        contact_id=contact_id,
+                        data=ContactEventIn(event=event, **extra),
+                        now=T0,
+                    )
+        with factory.begin() as session:
+            assert withdraw_stale_invites(session, now=T0 + timedelta(days=21)) == 4
         with factory() as session:
             read = repository.numbered_page(
                 session, workspace_id=workspace_id, after=0, upto=2**62, limit=1000, types=None
             )
             assert any(r.event_count for r in log_rows(session, workspace_id))
         created = [(e.uid, e.seq, e.data) for e in read if e.type == "contact.created"]
-        assert len(created) == 4
+        changed = [(e.uid, e.seq, e.data) for e in read if e.type == "contact.status_changed"]
+        assert len(created) == 4 and len(changed) == 3 * 4  # visited, invited, withdrawn
         migrations.downgrade(engine, PREVIOUS_REVISION)
         with engine.connect() as conn:
             rows = conn.execute(
                 text(
                     "SELECT uid, seq, data FROM events WHERE workspace_id = :ws "
-                    "AND type = 'contact.created' ORDER BY seq"
+                    "AND type IN ('contact.created', 'contact.status_changed') ORDER BY seq"
                 ),
                 {"ws": workspace_id},
             ).all()
-        assert [(uid, seq, json.loads(data)) for uid, seq, data in rows] == created
+        assert [(uid, seq, json.loads(data)) for uid, seq, data in rows] == sorted(
+            created + changed, key=lambda e: e[1]
+        )
         migrations.upgrade(engine)
         with factory() as session:
             again = repository.numbered_page(
