@@ -22,11 +22,12 @@ class Event(Base):
     `evt_…` id (random: it tells nobody how busy the service is), the `webhook-id` receivers
     deduplicate by.
 
-    `event_count` NULL: the row is one event. Otherwise (SQLite only) the row is a packed run of
-    that many events of one type, numbered `seq` … `seq + event_count - 1`: the `contact.created`
+    `event_count` NULL: the row is one event. Otherwise the row is a packed run of that many
+    events of one type, numbered `seq` … `seq + event_count - 1`. On SQLite: the `contact.created`
     events of a batch of new contacts that all went in (an import's or a bulk add's), written from
-    the batch's own insert parameters, or the `contact.status_changed` events of a sweep batch;
-    no row, uid or JSON object is made per event. Readers unpack it
+    the batch's own insert parameters, or the `contact.status_changed` events of a sweep batch. On
+    PostgreSQL: a committed batch of `contact.created` events, moved in by the numberer as one
+    row (its columns as text). No row, uid or JSON object is made per event. Readers unpack it
     (app.events.repository.unpack): event i of the run has the id `uid` followed by i in eight hex
     digits (`uid` holds 96 random bits); `data` holds `cause`, `shared` (values common to the
     run), `names` and `rows` (each contact's values in those names' order) and, for created

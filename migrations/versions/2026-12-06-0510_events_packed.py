@@ -4,7 +4,8 @@ On SQLite an import's or a bulk add's batch of new contacts writes its `contact.
 as one row of the log holding the batch's own insert parameters, and a sweep batch its
 `contact.status_changed` events as one row, numbered seq … seq + count - 1
 (app.models.event.Event). Built per row, the created events cost an import a fifth to a third of
-its rate. PostgreSQL's rows stay single (its numberer writes them): NULL there.
+its rate. On PostgreSQL the numberer makes each committed batch of `contact.created` events one
+packed row (its columns as the writer left them, as text).
 
 The downgrade unpacks every packed run into single rows, as the readers give them.
 
@@ -43,8 +44,8 @@ def unpacked(row: sa.Row[Any]) -> list[dict[str, Any]]:
 
     def data(i: int, values: list[Any]) -> dict[str, Any]:
         contact = {
-            "id": first_id + i if first_id is not None else column(values, "id"),
-            "campaign_id": column(values, "campaign_id"),
+            "id": first_id + i if first_id is not None else int(column(values, "id")),
+            "campaign_id": int(column(values, "campaign_id")),
             **{name: column(values, name) for name in SUMMARY},
             "status": column(values, "status"),
         }
