@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from app.db import UTCDateTime
 from app.models import Event, EventHead
-from app.models.event import EventBatch
+from app.models.event import EventBatch, LoggedEvent, UnpackedEvent
 
 # The key of the numberer's advisory lock on PostgreSQL ("evnt" in ASCII): one numberer at a time.
 NUMBERER_LOCK_KEY = 0x65766E74
@@ -271,22 +271,6 @@ def head(session: Session, workspace_id: int) -> tuple[int, int]:
         )
     ).one_or_none()
     return (row.last_seq, row.purged_through) if row else (0, 0)
-
-
-@dataclass(frozen=True, slots=True)
-class UnpackedEvent:
-    """One event of a packed run (`Event.event_count`), as a reader sees it."""
-
-    uid: str
-    seq: int
-    workspace_id: int
-    type: str
-    occurred_at: datetime
-    recorded_at: datetime
-    data: dict[str, Any]
-
-
-LoggedEvent = Event | UnpackedEvent
 
 
 def numbered_page(

@@ -5,7 +5,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from app.events.repository import LoggedEvent
+from app.models.event import LoggedEvent
 
 
 class EventRead(BaseModel):

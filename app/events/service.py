@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.errors import Gone
 from app.events import repository
 from app.events.numbering import number_pending
+from app.models.event import LoggedEvent
 
 MAX_LIMIT = 1000
 PURGE_BATCH = 5000
@@ -19,7 +20,7 @@ PURGE_BATCH = 5000
 
 @dataclass(frozen=True)
 class EventPage:
-    items: list[repository.LoggedEvent]
+    items: list[LoggedEvent]
     next_after: int
 
 

@@ -432,14 +432,14 @@ def insert_contacts_skip_existing(
     rows: Sequence[Mapping[str, Any]],
     *,
     common: Mapping[str, Any],
-    values: ContactValues | None = None,
+    values: ContactValues,
     then: Companion | None = None,
     waiting: Waiting = contextlib.nullcontext,
 ) -> dict[str, int]:
     """Insert contacts of one campaign in one statement; rows whose (campaign, URL) exists are
     skipped, not errors. `common` holds the values every row shares (campaign_id among them);
     each row the ones that vary, under the same keys in every row (`values`: the same rows
-    already made ready by `contact_values`). `then` (PostgreSQL only): a statement run in the
+    made ready by `contact_values`). `then` (PostgreSQL only): a statement run in the
     same one, reading the inserted rows from a CTE named `inserted` (its SQL, its parameters and
     the columns it reads there). `waiting`: a context around each long call into the driver
     (an import's reading thread reads only then).
@@ -455,8 +455,6 @@ def insert_contacts_skip_existing(
     table = cast(Table, Contact.__table__)
     connection = session.connection()
     dialect = connection.dialect
-    if values is None:
-        values = contact_values(dialect, rows)
     varying = values.names
     shared = {**_defaults(table, set(varying) | set(common)), **common}
     shared_names = list(shared)

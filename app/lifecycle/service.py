@@ -639,8 +639,8 @@ def insert_new_contacts(
         events = outbox.created_in_insert(
             session, workspace_id=workspace_id, cause=cause.value, now=now
         )
-        if values is None and rows:
-            values = repository.contact_values(session.get_bind().dialect, rows)
+        if values is None:
+            values = new_contact_values(session.get_bind().dialect, rows)
         inserted = repository.insert_contacts_skip_existing(
             session, rows, common=common, values=values, then=events, waiting=waiting
         )
@@ -653,7 +653,7 @@ def insert_new_contacts(
             counts.bump(session, counts.deltas_for_rows(created))
         if events is None:
             # Every row went in: the events may be the insert's own parameters (SQLite).
-            whole = values is not None and len(inserted) == len(rows) == len(values.urls)
+            whole = len(inserted) == len(rows) and bool(values.json_rows)
             outbox.record_created(
                 session,
                 [
@@ -665,7 +665,7 @@ def insert_new_contacts(
                 cause=cause.value,
                 now=now,
                 rows=outbox.InsertedRows(values.names, values.json_rows, _shared_summary(common))
-                if whole and values is not None and values.json_rows
+                if whole
                 else None,
             )
     return inserted

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -52,6 +53,23 @@ class Event(Base):
     recorded_at: Mapped[datetime]
     data: Mapped[dict[str, Any]]
     event_count: Mapped[int | None] = mapped_column(Integer)
+
+
+@dataclass(frozen=True, slots=True)
+class UnpackedEvent:
+    """One event of a packed run (`Event.event_count`), as a reader sees it (not a table:
+    app.events.repository.unpack makes them)."""
+
+    uid: str
+    seq: int
+    workspace_id: int
+    type: str
+    occurred_at: datetime
+    recorded_at: datetime
+    data: dict[str, Any]
+
+
+LoggedEvent = Event | UnpackedEvent
 
 
 # The numberer's legacy work list: rows not numbered yet (from before the batches), in id order.

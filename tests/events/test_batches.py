@@ -24,7 +24,7 @@ from app.events import outbox, repository
 from app.events.numbering import number_once, number_pending
 from app.events.types import EventType
 from app.models import Contact, Event
-from app.models.event import EventBatch
+from app.models.event import EventBatch, LoggedEvent
 from tests.builders import a_campaign, a_workspace
 from tests.conftest import T0
 from tests.live import committed, drop_workspace
@@ -55,7 +55,7 @@ def batch_rows(session: Session, workspace_id: int) -> list[EventBatch]:
     )
 
 
-def log_of(session: Session, workspace_id: int) -> list[repository.LoggedEvent]:
+def log_of(session: Session, workspace_id: int) -> list[LoggedEvent]:
     """The workspace's numbered events, in `seq` order, as the readers get them (a packed run of
     `contact.created` events unpacked)."""
     return repository.numbered_page(
