@@ -7,6 +7,7 @@ or put back what they change (the CSRF test resumes the campaign it pauses).
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -17,7 +18,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page
+from playwright.sync_api import Browser, BrowserContext, Page, expect
 from sqlalchemy import Engine, select, update
 
 from app.accounts.security import SESSION_COOKIE
@@ -279,3 +280,11 @@ def an_import(demo: Demo, state: ImportState, **values: Any) -> int:
 def set_import(demo: Demo, import_id: int, **values: Any) -> None:
     with committed(demo.engine) as session:
         session.execute(update(ContactImport).where(ContactImport.id == import_id).values(**values))
+
+
+def close_dialog(page: Page) -> None:
+    """Escape steps back in history (the dialog has its own URL): wait for that navigation to end,
+    or the next page.goto races it and is aborted."""
+    page.keyboard.press("Escape")
+    expect(page.locator("dialog[open]")).to_have_count(0)
+    expect(page).not_to_have_url(re.compile(r"[?&]contact="))

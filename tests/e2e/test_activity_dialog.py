@@ -10,7 +10,14 @@ from app.domain.errors import ERROR_LABELS, ErrorCode
 from app.domain.pacing import WAITING_REASON_LABELS, WaitingReason
 from app.domain.statuses import ContactStatus, Outcome
 from app.models import Activity, Contact
-from tests.e2e.conftest import Demo, document_kept, mark_document, screenshot, watch_errors
+from tests.e2e.conftest import (
+    Demo,
+    close_dialog,
+    document_kept,
+    mark_document,
+    screenshot,
+    watch_errors,
+)
 from tests.live import committed
 
 pytestmark = pytest.mark.e2e
@@ -63,8 +70,7 @@ def open_dialog(page: Page, contact_id: int) -> None:
 
 
 def close_dialog_with_escape(page: Page, contact_id: int) -> None:
-    page.keyboard.press("Escape")
-    expect(page.locator("dialog[open]")).to_have_count(0)
+    close_dialog(page)
     expect(page.locator(f"tr[data-contact-id='{contact_id}'] a.contact-link")).to_be_focused()
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 
 import pytest
@@ -19,6 +18,7 @@ from tests.e2e.conftest import (
     JS_URL,
     Demo,
     at_query,
+    close_dialog,
     login,
     session_cookie,
 )
@@ -163,14 +163,6 @@ def test_hostile_contact_fields_render_as_plain_text(admin_page: Page, demo: Dem
     page.wait_for_timeout(200)  # give a (hypothetical) broken image's onerror time to fire
     no_xss(page)
     assert errors == []
-
-
-def close_dialog(page: Page) -> None:
-    """Escape steps back in history (the dialog has its own URL): wait for that navigation to end,
-    or the next page.goto races it and is aborted."""
-    page.keyboard.press("Escape")
-    expect(page.locator("dialog[open]")).to_have_count(0)
-    expect(page).not_to_have_url(re.compile(r"[?&]contact="))
 
 
 def test_a_javascript_profile_url_is_shown_as_text_never_as_a_link(
