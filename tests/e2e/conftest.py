@@ -1,7 +1,8 @@
 """End-to-end fixtures: a seeded demo workspace served by a real uvicorn, driven by headless Chromium.
 
-One seeded workspace and one server per database for the whole e2e run (session scope): on SQLite
-and, when TRACKER_TEST_DATABASE_URL is set, on PostgreSQL too (through `db_engine`). Tests only read,
+One seeded workspace and one server for the whole e2e run (session scope), on SQLite only: browser
+and axe tests check what the pages show and how they behave, and the queries under them run on
+PostgreSQL too in the API and service tests (`db_engine` here overrides the two-database one). Tests only read,
 or put back what they change (the CSRF test resumes the campaign it pauses).
 """
 
