@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -77,6 +77,42 @@ def campaign_busy(session: Session, *, campaign_id: int, besides: int, now: date
             )
         )
     )
+
+
+# PostgreSQL: a batch's progress and checkpoint on its import, in the statement that inserts the
+# batch's contacts (reading how many went in from its CTE `inserted`).
+_CHECKPOINT_WITH_INSERT = (
+    "UPDATE imports SET rows_read = rows_read + %(imp_rows)s, imported = imported + n.k, "
+    "duplicates = duplicates + %(imp_fresh)s - n.k + %(imp_in_file)s, "
+    "invalid = invalid + %(imp_invalid)s, checkpoint_row = %(imp_row)s, "
+    "checkpoint_offset = %(imp_offset)s, checkpoint_line = %(imp_line)s, "
+    "lease_until = %(imp_lease)s, failures = 0 "
+    "FROM (SELECT count(*) AS k FROM inserted) AS n WHERE imports.id = %(imp_id)s"
+)
+
+
+def checkpoint_with_insert(
+    session: Session, import_id: int, progress: Mapping[str, Any], *, fresh: int, in_file: int
+) -> tuple[str, dict[str, Any], tuple[str, ...]]:
+    """The statement `advance` makes of a batch, to run in the INSERT of its `fresh` new
+    contacts (PostgreSQL: SQL reading that INSERT's CTE `inserted`, parameters, no column read):
+    rows read, invalid, checkpoint and lease from `progress`; imported and duplicates from
+    how many the INSERT inserted."""
+    dialect = session.get_bind().dialect
+    lease = ContactImport.__table__.c.lease_until.type.dialect_impl(dialect)
+    bind = lease.bind_processor(dialect)
+    params = {
+        "imp_id": import_id,
+        "imp_rows": progress["rows_read"],
+        "imp_invalid": progress["invalid"],
+        "imp_fresh": fresh,
+        "imp_in_file": in_file,
+        "imp_row": progress["checkpoint_row"],
+        "imp_offset": progress["checkpoint_offset"],
+        "imp_line": progress["checkpoint_line"],
+        "imp_lease": bind(progress["lease_until"]) if bind else progress["lease_until"],
+    }
+    return _CHECKPOINT_WITH_INSERT, params, ()
 
 
 def add_rejections(session: Session, rows: Sequence[dict[str, Any]]) -> None:

@@ -24,6 +24,7 @@ from typing import Any
 
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm.attributes import set_committed_value
 
 from app.campaigns.service import get_campaign
 from app.domain.statuses import CampaignType, ContactSource, DuplicatePolicy, ImportState
@@ -151,6 +152,27 @@ def _apply_batch(
         "updated_at": now,
         "import_id": job.id,
     }
+    last = rows[-1]
+    advance = {
+        "rows_read": len(rows),
+        "invalid": len(rejections),
+        "checkpoint_row": last.number,
+        "checkpoint_offset": last.end_offset,
+        "checkpoint_line": last.last_line,
+        "lease_until": now + LEASE,
+    }
+    # PostgreSQL: the checkpoint is written by the statement that inserts the batch (a round trip
+    # and a flush fewer a batch); the job object is then told the values it wrote.
+    with_insert = bool(fresh) and lifecycle.runs_with_insert(session)
+    also = (
+        [
+            repository.checkpoint_with_insert(
+                session, job.id, advance, fresh=len(fresh), in_file=batch.in_file
+            )
+        ]
+        if with_insert
+        else []
+    )
     inserted = lifecycle.insert_new_contacts(
         session,
         list(fresh.values()),
@@ -159,22 +181,26 @@ def _apply_batch(
         now=now,
         values=batch.values,
         waiting=waits,
+        also=also,
     )
     duplicate_rows = [contact for url, contact in fresh.items() if url not in inserted]
     if job.on_duplicate is not DuplicatePolicy.SKIP and duplicate_rows:
         _merge_duplicates(session, job, job.campaign_id, duplicate_rows)
     if rejections:
         repository.add_rejections(session, rejections)
-    job.rows_read += len(rows)
-    job.imported += len(inserted)
-    job.duplicates += len(duplicate_rows) + batch.in_file
-    job.invalid += len(rejections)
-    last = rows[-1]
-    job.checkpoint_row = last.number
-    job.checkpoint_offset = last.end_offset
-    job.checkpoint_line = last.last_line
-    job.lease_until = now + LEASE
-    job.failures = 0
+    progress = {
+        **advance,
+        "rows_read": job.rows_read + len(rows),
+        "imported": job.imported + len(inserted),
+        "duplicates": job.duplicates + len(duplicate_rows) + batch.in_file,
+        "invalid": job.invalid + len(rejections),
+        "failures": 0,
+    }
+    for name, value in progress.items():
+        if with_insert:
+            set_committed_value(job, name, value)
+        else:
+            setattr(job, name, value)
 
 
 def _merge_duplicates(

@@ -69,6 +69,32 @@ def bump(session: Session, deltas: Mapping[tuple[int, str], int]) -> None:
     session.execute(stmt, rows)
 
 
+# PostgreSQL: each count a batch of new contacts of one shape is in, raised by the number of rows
+# the INSERT's CTE `inserted` holds (`per_row` of a key for each), as part of that statement.
+_BUMP_WITH_INSERT = (
+    "INSERT INTO campaign_counts (campaign_id, key, count) "
+    "SELECT d.campaign_id, d.key, d.per_row * n.k "
+    "FROM unnest(CAST(%(cnt_campaigns)s AS bigint[]), CAST(%(cnt_keys)s AS text[]), "
+    "CAST(%(cnt_per_row)s AS integer[])) AS d(campaign_id, key, per_row), "
+    "(SELECT count(*) AS k FROM inserted) AS n WHERE n.k > 0 "
+    "ON CONFLICT (campaign_id, key) DO UPDATE SET count = campaign_counts.count + excluded.count"
+)
+
+
+def bump_with_insert(
+    per_row: Mapping[tuple[int, str], int],
+) -> tuple[str, dict[str, Any], tuple[str, ...]]:
+    """`bump` of `per_row` times the rows an INSERT inserts, as a statement run in its own (SQL
+    reading its CTE `inserted`, parameters, no column read): PostgreSQL."""
+    items = sorted((c, k, n) for (c, k), n in per_row.items() if n)
+    params = {
+        "cnt_campaigns": [c for c, _, _ in items],
+        "cnt_keys": [k for _, k, _ in items],
+        "cnt_per_row": [n for _, _, n in items],
+    }
+    return _BUMP_WITH_INSERT, params, ()
+
+
 # The columns of a contact's row its counts depend on (what `deltas_for_rows` reads).
 COUNTED_COLUMNS = frozenset(("campaign_id", "status", "error_code", "invites_sent", "replied"))
 

@@ -433,16 +433,16 @@ def insert_contacts_skip_existing(
     *,
     common: Mapping[str, Any],
     values: ContactValues,
-    then: Companion | None = None,
+    then: Sequence[Companion] = (),
     waiting: Waiting = contextlib.nullcontext,
 ) -> dict[str, int]:
     """Insert contacts of one campaign in one statement; rows whose (campaign, URL) exists are
     skipped, not errors. `common` holds the values every row shares (campaign_id among them);
     each row the ones that vary, under the same keys in every row (`values`: the same rows
-    made ready by `contact_values`). `then` (PostgreSQL only): a statement run in the
-    same one, reading the inserted rows from a CTE named `inserted` (its SQL, its parameters and
-    the columns it reads there). `waiting`: a context around each long call into the driver
-    (an import's reading thread reads only then).
+    made ready by `contact_values`). `then` (PostgreSQL only): statements run in the same one,
+    each reading the inserted rows from a CTE named `inserted` (its SQL, its parameters and the
+    columns it reads there); they run when `rows` is not empty. `waiting`: a context around each
+    long call into the driver (an import's reading thread reads only then).
 
     Returns profile URL → new id for the rows actually inserted (a concurrent writer may win a race).
     Bulk rows go to the driver directly: each value passes through its column's own bind
@@ -463,7 +463,7 @@ def insert_contacts_skip_existing(
     if dialect.name == "postgresql":
         shared_map = dict(zip(shared_names, shared_values, strict=True))
         return _copy_skip_existing(connection, table, shared_map, values, then, waiting)
-    if then is not None:
+    if then:
         raise ValueError("a statement run with the insert is PostgreSQL's")
     # Only the table's own column names and types are spliced into the SQL; values are parameters.
     quoted = ", ".join(dialect.identifier_preparer.quote(n) for n in names)
@@ -508,14 +508,14 @@ def _copy_skip_existing(
     table: Table,
     shared: Mapping[str, Any],
     values: ContactValues,
-    then: Companion | None,
+    then: Sequence[Companion],
     waiting: Waiting,
 ) -> dict[str, int]:
     """PostgreSQL: the rows go through `COPY` (text already made by `contact_values`: no SQL text
     and no parameter per value) into a temporary table the connection keeps (`_staging_table`),
     numbered in their order, then ONE `INSERT … SELECT … ORDER BY n … ON CONFLICT DO NOTHING`
-    moves them into contacts, so the new ids follow the rows' order, and empties that table (a
-    caller may write another batch in the same transaction). The data never meets PostgreSQL's
+    moves them into contacts, so the new ids follow the rows' order. The commit empties that table;
+    a second batch in the same transaction empties it first. The data never meets PostgreSQL's
     CSV parser."""
     dialect = connection.dialect
     quote = dialect.identifier_preparer.quote
@@ -524,8 +524,12 @@ def _copy_skip_existing(
     driver = connection.connection.driver_connection
     assert driver is not None  # noqa: S101 - a live connection in a transaction
     text = values.copy_text.encode(driver.info.encoding)
+    filled: set[str] = connection.info.setdefault(_FILLED, set())
+    if staging in filled:  # an earlier batch of this transaction: its rows are still there
+        connection.exec_driver_sql(f"DELETE FROM {staging}")  # noqa: S608 - our own name
     with waiting(), driver.cursor() as cursor, cursor.copy(f"COPY {staging} FROM STDIN") as copy:
         copy.write(text)
+    filled.add(staging)
     names = ", ".join(quote(n) for n in [*shared, *varying])
     marks = ", ".join(
         [f"%(s{i})s" for i in range(len(shared))] + [f"u.{quote(n)}" for n in varying]
@@ -535,19 +539,18 @@ def _copy_skip_existing(
     # i-th row's and ONE small row comes back: shipping 5,000 ids back cost the writer more than
     # their reading (the driver takes the GIL back for each piece of the answer, while the reading
     # thread holds it). Otherwise every inserted (id, URL) pair comes back too. `then` (the
-    # batch's events) reads the inserted rows from the CTE: a data-modifying CTE runs to its end
-    # whether or not the answer reads it.
+    # batch's events, counts, an import's checkpoint) read the inserted rows from the CTE: a
+    # data-modifying CTE runs to its end whether or not the answer reads it, and each saved a
+    # round trip and the writer's Python around it.
     returned = ["id", "linkedin_url"]
-    returned += [n for n in then[2] if n not in returned] if then is not None else []
-    companion = f"companion AS ({then[0]}), " if then is not None else ""
-    # The staging rows are deleted in the same statement (its parts all read one snapshot), so a
-    # second batch of the same transaction starts from an empty table; the commit truncates it.
+    for _, _, reads in then:
+        returned += [n for n in reads if n not in returned]
+    companions = "".join(f"companion_{i} AS ({sql}), " for i, (sql, _, _) in enumerate(then))
     sql = (
         f"WITH inserted AS (INSERT INTO contacts ({names}) SELECT {marks} "  # noqa: S608
         f"FROM {staging} AS u ORDER BY u.n "
         "ON CONFLICT (campaign_id, linkedin_url) DO NOTHING "
-        f"RETURNING {', '.join(quote(n) for n in returned)}), {companion}"
-        f"emptied AS (DELETE FROM {staging}), "
+        f"RETURNING {', '.join(quote(n) for n in returned)}), {companions}"
         "span AS (SELECT count(*) AS k, min(id) AS lo, max(id) AS hi FROM inserted) "
         "SELECT k, lo, NULL, NULL FROM span UNION ALL "
         "SELECT NULL, NULL, i.id, i.linkedin_url FROM inserted AS i, span "
@@ -556,8 +559,9 @@ def _copy_skip_existing(
     params = {
         "rows": len(values.urls),
         **{f"s{i}": v for i, v in enumerate(shared.values())},
-        **(then[1] if then is not None else {}),
     }
+    for _, their, _ in then:
+        params.update(their)
     with waiting():
         answer = connection.exec_driver_sql(sql, params).all()
     pairs = {str(url): int(id_) for _, _, id_, url in answer if id_ is not None}
@@ -571,6 +575,9 @@ def _copy_skip_existing(
 # savepoint, forgets them: it may have dropped one made since (made again IF NOT EXISTS: one round
 # trip, no harm).
 _STAGING = "contacts_staging_tables"
+# The staging tables holding rows in the connection's current transaction (PostgreSQL): a commit
+# empties them (ON COMMIT DELETE ROWS).
+_FILLED = "contacts_staging_filled"
 
 
 def _staging_table(connection: Connection, table: Table, varying: Sequence[str]) -> str:
@@ -596,6 +603,11 @@ def _staging_table(connection: Connection, table: Table, varying: Sequence[str])
 @event.listens_for(Engine, "rollback_savepoint")
 def _staging_unknown(connection: Connection, *args: object) -> None:
     connection.info.pop(_STAGING, None)
+
+
+@event.listens_for(Engine, "commit")
+def _staging_emptied(connection: Connection) -> None:
+    connection.info.pop(_FILLED, None)
 
 
 def _defaults(table: Table, given: set[str]) -> dict[str, Any]:

@@ -628,11 +628,14 @@ def insert_new_contacts(
     now: datetime,
     values: repository.ContactValues | None = None,
     waiting: repository.Waiting = contextlib.nullcontext,
+    also: Sequence[repository.Companion] = (),
 ) -> dict[str, int]:
     """Insert a batch of new contacts of one campaign (rows already carry their initial columns
     from `new_contact_columns`); rows whose URL the campaign has are skipped. Their counts change
-    in one statement, their `contact.created` events are one more (on PostgreSQL, part of the
-    INSERT's own statement). Returns profile URL → id of the rows inserted."""
+    in one statement, their `contact.created` events are one more (on PostgreSQL, both part of
+    the INSERT's own statement). `also` (PostgreSQL, from `runs_with_insert`): the caller's own
+    statements run in the INSERT's too, when `rows` is not empty. Returns profile URL → id of the
+    rows inserted."""
     workspace_id = int(common["workspace_id"])
     with owning():
         # PostgreSQL: the events are built from the INSERT's own rows, in its statement.
@@ -641,13 +644,21 @@ def insert_new_contacts(
         )
         if values is None:
             values = new_contact_values(session.get_bind().dialect, rows)
-        inserted = repository.insert_contacts_skip_existing(
-            session, rows, common=common, values=values, then=events, waiting=waiting
+        # The counted columns are the batch's common ones: one shape, its keys worked out once.
+        one = (
+            counts.deltas_for_rows([common])
+            if rows and not counts.COUNTED_COLUMNS.intersection(rows[0])
+            else None
         )
-        if rows and not counts.COUNTED_COLUMNS.intersection(rows[0]):
-            # The counted columns are the batch's common ones: one shape, its keys worked out once.
-            one = counts.deltas_for_rows([common])
-            counts.bump(session, {key: n * len(inserted) for key, n in one.items()})
+        then = [*([events] if events is not None else []), *also]
+        if events is not None and one is not None:
+            then.append(counts.bump_with_insert(one))
+        inserted = repository.insert_contacts_skip_existing(
+            session, rows, common=common, values=values, then=then, waiting=waiting
+        )
+        if one is not None:
+            if events is None:
+                counts.bump(session, {key: n * len(inserted) for key, n in one.items()})
         else:
             created = [{**common, **r} for r in rows if r["linkedin_url"] in inserted]
             counts.bump(session, counts.deltas_for_rows(created))
@@ -669,6 +680,11 @@ def insert_new_contacts(
                 else None,
             )
     return inserted
+
+
+def runs_with_insert(session: Session) -> bool:
+    """Whether `insert_new_contacts` runs statements in its INSERT's own (`also`): PostgreSQL."""
+    return session.get_bind().dialect.name == "postgresql"
 
 
 def _shared_summary(common: Mapping[str, Any]) -> dict[str, Any]:
