@@ -1,8 +1,8 @@
 """End-to-end fixtures: a seeded demo workspace served by a real uvicorn, driven by headless Chromium.
 
-One seeded workspace and one server for the whole e2e run (session scope), on SQLite only: browser
-and axe tests check what the pages show and how they behave, and the queries under them run on
-PostgreSQL too in the API and service tests (`db_engine` here overrides the two-database one). Tests only read,
+One seeded workspace and one server for the whole e2e run, on SQLite only (`e2e_engine`, not the
+two-database `db_engine`): browser and axe tests check what the pages show and how they behave, and
+the queries under them run on PostgreSQL too in the API and service tests. Tests only read,
 or put back what they change (the CSRF test resumes the campaign it pauses).
 """
 
@@ -22,11 +22,14 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 from sqlalchemy import Engine, select, update
 
+from app import migrations
 from app.accounts.security import SESSION_COOKIE
 from app.contacts.service import add_contacts
+from app.db import make_engine
 from app.demo import seed_demo
 from app.domain.statuses import CampaignType, DuplicatePolicy, ImportState
 from app.models import Campaign, Contact, ContactImport
+from tests.conftest import backend_url
 from tests.live import committed, drop_workspace, live_server
 
 PASSWORD = "e2e-password-123"
@@ -133,15 +136,24 @@ def seed(engine: Engine) -> Demo:
 
 
 @pytest.fixture(scope="package")
-def demo(db_engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
-    seeded = seed(db_engine)
+def e2e_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+    """A migrated SQLite file of the e2e run's own."""
+    engine = make_engine(backend_url("sqlite", tmp_path_factory.mktemp("e2e")))
+    migrations.upgrade(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(scope="package")
+def demo(e2e_engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
+    seeded = seed(e2e_engine)
     try:
         with live_server(
-            db_engine, jobs=True, data_dir=str(tmp_path_factory.mktemp("uploads"))
+            e2e_engine, jobs=True, data_dir=str(tmp_path_factory.mktemp("uploads"))
         ) as url:
             yield replace(seeded, url=url)
     finally:
-        drop_workspace(db_engine, seeded.workspace_id)
+        drop_workspace(e2e_engine, seeded.workspace_id)
 
 
 def login(page: Page, demo: Demo, email: str, password: str = PASSWORD) -> None:
