@@ -94,10 +94,10 @@ _CHECKPOINT_WITH_INSERT = (
 def checkpoint_with_insert(
     session: Session, import_id: int, progress: Mapping[str, Any], *, fresh: int, in_file: int
 ) -> tuple[str, dict[str, Any], tuple[str, ...]]:
-    """The statement `advance` makes of a batch, to run in the INSERT of its `fresh` new
-    contacts (PostgreSQL: SQL reading that INSERT's CTE `inserted`, parameters, no column read):
-    rows read, invalid, checkpoint and lease from `progress`; imported and duplicates from
-    how many the INSERT inserted."""
+    """A batch's progress and checkpoint on its import as a statement run in the INSERT of the
+    batch's `fresh` new contacts (PostgreSQL: SQL reading that INSERT's CTE `inserted`,
+    parameters, no column read): rows read, invalid, checkpoint and lease from `progress` (this
+    batch's own figures); imported and duplicates from how many the INSERT inserted."""
     dialect = session.get_bind().dialect
     lease = ContactImport.__table__.c.lease_until.type.dialect_impl(dialect)
     bind = lease.bind_processor(dialect)

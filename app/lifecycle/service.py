@@ -650,18 +650,18 @@ def insert_new_contacts(
             if rows and not counts.COUNTED_COLUMNS.intersection(rows[0])
             else None
         )
+        with_insert = runs_with_insert(session)
         then = [*([events] if events is not None else []), *also]
-        if events is not None and one is not None:
+        if with_insert and one is not None:
             then.append(counts.bump_with_insert(one))
         inserted = repository.insert_contacts_skip_existing(
             session, rows, common=common, values=values, then=then, waiting=waiting
         )
-        if one is not None:
-            if events is None:
-                counts.bump(session, {key: n * len(inserted) for key, n in one.items()})
-        else:
+        if one is None:
             created = [{**common, **r} for r in rows if r["linkedin_url"] in inserted]
             counts.bump(session, counts.deltas_for_rows(created))
+        elif not with_insert:
+            counts.bump(session, {key: n * len(inserted) for key, n in one.items()})
         if events is None:
             # Every row went in: the events may be the insert's own parameters (SQLite).
             whole = len(inserted) == len(rows) and bool(values.json_rows)
