@@ -22,11 +22,13 @@ def list_imports(
     return list(session.scalars(stmt.order_by(ContactImport.id.desc()).limit(limit)))
 
 
-def locked(session: Session, import_id: int) -> ContactImport:
-    """The import, its row locked until the transaction ends (a batch against a cancel)."""
-    return session.scalars(
-        select(ContactImport).where(ContactImport.id == import_id).with_for_update()
-    ).one()
+def locked(session: Session, import_id: int, *, refresh: bool = False) -> ContactImport:
+    """The import, its row locked until the transaction ends (a batch against a cancel).
+    `refresh`: the session's copy, loaded before, takes the values read under the lock."""
+    stmt = select(ContactImport).where(ContactImport.id == import_id).with_for_update()
+    if refresh:
+        stmt = stmt.execution_options(populate_existing=True)
+    return session.scalars(stmt).one()
 
 
 # SQLite's page cache for a connection writing an import batch, in KiB. A batch of 5,000 contacts

@@ -9,6 +9,7 @@ few attempts.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import functools
 import os
@@ -16,13 +17,14 @@ import queue
 import socket
 import sys
 import threading
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy.engine import Dialect
+from sqlalchemy.engine import Dialect, Engine
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -127,9 +129,12 @@ def _apply_batch(
     now: datetime,
     *,
     waits: Waiting = contextlib.nullcontext,
+    turn: _Turn | None = None,
 ) -> None:
     """One batch in the caller's transaction: new contacts, duplicates per policy, rejections,
-    checkpoint. `waits`: a context around the insert's long calls into the database."""
+    checkpoint. `waits`: a context around the insert's long calls into the database. `turn`: the
+    batch is written beside the previous one (PostgreSQL lanes); the job is locked, and its
+    checkpoint written, once that one committed."""
     start = lifecycle.new_contact_columns(batch.campaign_type, ContactSource.CSV, now)
     rows, fresh = batch.rows, batch.fresh
     rejections = [
@@ -163,7 +168,7 @@ def _apply_batch(
     }
     # PostgreSQL: the checkpoint is written by the statement that inserts the batch (a round trip
     # and a flush fewer a batch); the job object is then told the values it wrote.
-    with_insert = bool(fresh) and lifecycle.runs_with_insert(session)
+    with_insert = bool(fresh) and lifecycle.runs_with_insert(session) and turn is None
     also = (
         [
             repository.checkpoint_with_insert(
@@ -182,7 +187,12 @@ def _apply_batch(
         values=batch.values,
         waiting=waits,
         also=also,
+        turns=turn,
     )
+    if turn is not None:  # the batches before it committed: the job's row is this batch's now
+        repository.locked(session, job.id, refresh=True)
+        if job.state is not ImportState.RUNNING:
+            raise _Stopped
     duplicate_rows = [contact for url, contact in fresh.items() if url not in inserted]
     if job.on_duplicate is not DuplicatePolicy.SKIP and duplicate_rows:
         _merge_duplicates(session, job, job.campaign_id, duplicate_rows)
@@ -263,7 +273,11 @@ def run_import(
             )
         else:  # nothing committed yet, or an import from before offsets were kept
             start_after, start_at = job.checkpoint_row, None
-        dialect = session.get_bind().dialect
+        bind = session.get_bind()
+        dialect = bind.dialect
+        # Lanes need connections of their own: a factory bound to one connection (a caller's
+        # transaction, a test's) writes one batch at a time.
+        lanes = LANES if dialect.name == "postgresql" and isinstance(bind, Engine) else 1
         campaign_type = get_campaign(
             session, workspace_id=job.workspace_id, campaign_id=job.campaign_id, with_steps=False
         ).type
@@ -286,12 +300,17 @@ def run_import(
         # step of the driver; stepped row by row, as executemany does, the driver gave the GIL up
         # and took it back for every row, and a reading thread beside it slowed the import).
         batches = ReadAhead(reader, sort)
-        with contextlib.closing(batches), prompt_handover(), batches.writer_busy():
-            for batch in batches:
-                if not _commit_batch(
-                    factory, import_id, batch, clock, progress, waits=batches.writer_waits
-                ):
+        if lanes > 1:
+            with contextlib.closing(batches), prompt_handover():
+                if not _commit_in_lanes(factory, import_id, batches, clock, progress, lanes):
                     return _load(factory, import_id)
+        else:
+            with contextlib.closing(batches), prompt_handover(), batches.writer_busy():
+                for batch in batches:
+                    if not _commit_batch(
+                        factory, import_id, batch, clock, progress, waits=batches.writer_waits
+                    ):
+                        return _load(factory, import_id)
     except (UnreadableFile, OSError, ValueError) as exc:  # ValueError: a checkpoint off the file
         with factory.begin() as session:
             job = session.get_one(ContactImport, import_id)
@@ -418,11 +437,12 @@ class ReadAhead:
     @contextlib.contextmanager
     def writer_waits(self) -> Iterator[None]:
         """Inside `writer_busy`, a stretch where the writer waits (a long statement): reading goes on."""
+        paused = not self._go.is_set()
         self._go.set()
         try:
             yield
         finally:
-            if not self._closed.is_set():
+            if paused and not self._closed.is_set():
                 self._go.clear()
 
     def close(self) -> None:
@@ -440,18 +460,116 @@ def _commit_batch(
     progress: Callable[[ContactImport], None] | None,
     *,
     waits: Waiting = contextlib.nullcontext,
+    turn: _Turn | None = None,
 ) -> bool:
     """Commit one batch; False when the import was cancelled meanwhile (the batch is not applied).
-    `waits`: a context around the batch's long statements (the reading thread reads meanwhile)."""
-    with factory.begin() as session:
-        job = repository.locked(session, import_id)
-        if job.state is not ImportState.RUNNING:
-            return False
-        repository.widen_cache(session)
-        _apply_batch(session, job, batch, clock(), waits=waits)
-        session.flush()
-        if progress is not None:
-            progress(job)
+    `waits`: a context around the batch's long statements (the reading thread reads meanwhile).
+    `turn`: the batch's place among batches written side by side (see `_commit_in_lanes`)."""
+    committed = False
+    try:
+        with factory.begin() as session:
+            if turn is None:
+                job = repository.locked(session, import_id)
+                if job.state is not ImportState.RUNNING:
+                    return False
+            else:  # locked in `_apply_batch`, once the batches before it committed
+                turn.wait_to_draw()
+                job = session.get_one(ContactImport, import_id)
+            repository.widen_cache(session)
+            _apply_batch(session, job, batch, clock(), waits=waits, turn=turn)
+            session.flush()
+            if progress is not None:
+                progress(job)
+        committed = True
+    except _Stopped:
+        return False
+    finally:
+        if turn is not None:
+            turn.end(committed=committed)
+    return True
+
+
+# PostgreSQL: batches written side by side, each in a transaction of its own on a connection of its
+# own, so the database works on two batches at once (one core each). The reading thread, the
+# writers' Python and two server processes share this machine's cores.
+LANES = 2
+
+
+class _Stopped(Exception):  # noqa: N818 - a signal between lanes, not an error
+    """A batch before this one did not commit (cancelled, or failed): neither may this one."""
+
+
+class _Turn:
+    """A batch's place among the batches in flight (the lifecycle's `Turns`): it draws its ids
+    after the previous batch drew its own, and locks the job (counts, checkpoint, merges) only
+    once the previous batch committed. Batches commit in file order, so a checkpoint never
+    passes a row that is not committed, and the ids follow the file."""
+
+    def __init__(self, previous: _Turn | None) -> None:
+        self._previous = previous
+        self._drawn = threading.Event()
+        self._ended = threading.Event()
+        self._committed = False
+
+    def wait_to_draw(self) -> None:
+        if self._previous is not None:
+            self._previous._drawn.wait()
+            if self._previous._ended.is_set() and not self._previous._committed:
+                raise _Stopped
+
+    def drawn(self) -> None:
+        self._drawn.set()
+
+    def settled(self) -> None:
+        previous, self._previous = self._previous, None
+        if previous is not None:
+            previous._ended.wait()
+            if not previous._committed:
+                raise _Stopped
+
+    def end(self, *, committed: bool) -> None:
+        self._committed = committed
+        self._drawn.set()
+        self._ended.set()
+
+
+def _commit_in_lanes(
+    factory: sessionmaker[Session],
+    import_id: int,
+    batches: Iterable[ReadBatch],
+    clock: Callable[[], datetime],
+    progress: Callable[[ContactImport], None] | None,
+    lanes: int,
+) -> bool:
+    """`_commit_batch` for each batch, `lanes` of them at once (see `_Turn`); False when the
+    import was cancelled. A batch sharing a profile URL with the one before it waits for that
+    one to commit first (the file's first row for a person decides, and two transactions
+    inserting one URL would wait on each other). The first error, in file order, is raised once
+    every batch in flight ended."""
+    in_flight: collections.deque[tuple[Future[bool], ReadBatch]] = collections.deque()
+    previous: _Turn | None = None
+    with ThreadPoolExecutor(lanes, thread_name_prefix="import-lane") as pool:
+        try:
+            for batch in batches:
+                while in_flight and (
+                    len(in_flight) >= lanes
+                    or any(not batch.fresh.keys().isdisjoint(b.fresh) for _, b in in_flight)
+                ):
+                    if not in_flight.popleft()[0].result():
+                        return False
+                turn = _Turn(previous)
+                done = pool.submit(
+                    _commit_batch, factory, import_id, batch, clock, progress, turn=turn
+                )
+                in_flight.append((done, batch))
+                previous = turn
+            while in_flight:
+                if not in_flight.popleft()[0].result():
+                    return False
+        finally:
+            for pending, _ in in_flight:  # after a stop or an error: they stop after it
+                with contextlib.suppress(Exception):
+                    pending.result()
     return True
 
 

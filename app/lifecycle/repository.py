@@ -8,7 +8,7 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 from sqlalchemy import (
     ARRAY,
@@ -333,6 +333,18 @@ Companion = tuple[str, Mapping[str, Any], Sequence[str]]
 Waiting = Callable[[], contextlib.AbstractContextManager[object]]
 
 
+class Turns(Protocol):
+    """The order of batches written side by side in several transactions (an import's lanes on
+    PostgreSQL): a batch's new ids are drawn after the previous batch's, and it writes rows other
+    batches write too (counts, the import's checkpoint) only once the previous batch committed."""
+
+    def drawn(self) -> None:
+        """This batch's new ids are drawn: the next batch may draw its own."""
+
+    def settled(self) -> None:
+        """Wait until the batches before this one committed (raises if one of them did not)."""
+
+
 @dataclass(frozen=True)
 class ContactValues:
     """A batch of new contacts' varying values made ready for the driver, without a session, so
@@ -435,6 +447,7 @@ def insert_contacts_skip_existing(
     values: ContactValues,
     then: Sequence[Companion] = (),
     waiting: Waiting = contextlib.nullcontext,
+    turns: Turns | None = None,
 ) -> dict[str, int]:
     """Insert contacts of one campaign in one statement; rows whose (campaign, URL) exists are
     skipped, not errors. `common` holds the values every row shares (campaign_id among them);
@@ -442,7 +455,8 @@ def insert_contacts_skip_existing(
     made ready by `contact_values`). `then` (PostgreSQL only): statements run in the same one,
     each reading the inserted rows from a CTE named `inserted` (its SQL, its parameters and the
     columns it reads there); they run when `rows` is not empty. `waiting`: a context around each
-    long call into the driver (an import's reading thread reads only then).
+    long call into the driver (an import's reading thread reads only then). `turns`: told when
+    the rows' ids are drawn (PostgreSQL: they are drawn in the rows' order before the insert).
 
     Returns profile URL → new id for the rows actually inserted (a concurrent writer may win a race).
     Bulk rows go to the driver directly: each value passes through its column's own bind
@@ -462,7 +476,7 @@ def insert_contacts_skip_existing(
     names = shared_names + varying
     if dialect.name == "postgresql":
         shared_map = dict(zip(shared_names, shared_values, strict=True))
-        return _copy_skip_existing(connection, table, shared_map, values, then, waiting)
+        return _copy_skip_existing(connection, table, shared_map, values, then, waiting, turns)
     if then:
         raise ValueError("a statement run with the insert is PostgreSQL's")
     # Only the table's own column names and types are spliced into the SQL; values are parameters.
@@ -510,13 +524,16 @@ def _copy_skip_existing(
     values: ContactValues,
     then: Sequence[Companion],
     waiting: Waiting,
+    turns: Turns | None,
 ) -> dict[str, int]:
     """PostgreSQL: the rows go through `COPY` (text already made by `contact_values`: no SQL text
     and no parameter per value) into a temporary table the connection keeps (`_staging_table`),
-    numbered in their order, then ONE `INSERT … SELECT … ORDER BY n … ON CONFLICT DO NOTHING`
-    moves them into contacts, so the new ids follow the rows' order. The commit empties that table;
-    a second batch in the same transaction empties it first. The data never meets PostgreSQL's
-    CSV parser."""
+    numbered in their order, each drawing its new id from the contacts' sequence as COPY writes it
+    (so the ids follow the rows' order, and a batch written beside another in a second transaction
+    draws all of its ids after the previous batch's: `turns`), then ONE `INSERT … SELECT … ON
+    CONFLICT DO NOTHING` moves them into contacts with those ids (a skipped row's id is left
+    unused, as a sequence default's would be). The commit empties that table; a second batch in
+    the same transaction empties it first. The data never meets PostgreSQL's CSV parser."""
     dialect = connection.dialect
     quote = dialect.identifier_preparer.quote
     varying = values.names
@@ -527,14 +544,21 @@ def _copy_skip_existing(
     filled: set[str] = connection.info.setdefault(_FILLED, set())
     if staging in filled:  # an earlier batch of this transaction: its rows are still there
         connection.exec_driver_sql(f"DELETE FROM {staging}")  # noqa: S608 - our own name
-    with waiting(), driver.cursor() as cursor, cursor.copy(f"COPY {staging} FROM STDIN") as copy:
+    copied = ", ".join(["n", *(quote(n) for n in varying)])  # `id`: its default draws it
+    with (
+        waiting(),
+        driver.cursor() as cursor,
+        cursor.copy(f"COPY {staging} ({copied}) FROM STDIN") as copy,
+    ):
         copy.write(text)
     filled.add(staging)
-    names = ", ".join(quote(n) for n in [*shared, *varying])
+    if turns is not None:
+        turns.drawn()
+    names = ", ".join(quote(n) for n in ["id", *shared, *varying])
     marks = ", ".join(
-        [f"%(s{i})s" for i in range(len(shared))] + [f"u.{quote(n)}" for n in varying]
+        ["u.id"] + [f"%(s{i})s" for i in range(len(shared))] + [f"u.{quote(n)}" for n in varying]
     )
-    # The ids are drawn in the rows' order (ORDER BY u.n). When every row went in under
+    # The ids were drawn in the rows' order. When every row went in under
     # consecutive ids (no row skipped, no other writer drawing in between), the i-th id is the
     # i-th row's and ONE small row comes back: shipping 5,000 ids back cost the writer more than
     # their reading (the driver takes the GIL back for each piece of the answer, while the reading
@@ -548,7 +572,7 @@ def _copy_skip_existing(
     companions = "".join(f"companion_{i} AS ({sql}), " for i, (sql, _, _) in enumerate(then))
     sql = (
         f"WITH inserted AS (INSERT INTO contacts ({names}) SELECT {marks} "  # noqa: S608
-        f"FROM {staging} AS u ORDER BY u.n "
+        f"FROM {staging} AS u "
         "ON CONFLICT (campaign_id, linkedin_url) DO NOTHING "
         f"RETURNING {', '.join(quote(n) for n in returned)}), {companions}"
         "span AS (SELECT count(*) AS k, min(id) AS lo, max(id) AS hi FROM inserted) "
@@ -582,9 +606,10 @@ _FILLED = "contacts_staging_filled"
 
 def _staging_table(connection: Connection, table: Table, varying: Sequence[str]) -> str:
     """PostgreSQL: the name of a temporary table for a batch of new contacts with these varying
-    columns (a row number `n` first), made once per database connection, emptied at each commit
-    (ON COMMIT DELETE ROWS). Made and dropped for each batch, it cost two round trips and a dozen
-    catalog rows written and deleted every 5,000 contacts."""
+    columns (a row number `n` first, then the new id, drawn from the contacts' own sequence as
+    each row is written), made once per database connection, emptied at each commit (ON COMMIT
+    DELETE ROWS). Made and dropped for each batch, it cost two round trips and a dozen catalog
+    rows written and deleted every 5,000 contacts."""
     dialect = connection.dialect
     quote = dialect.identifier_preparer.quote
     # Only the table's own column names and types are spliced into the SQL.
@@ -592,8 +617,12 @@ def _staging_table(connection: Connection, table: Table, varying: Sequence[str])
     name = "new_contacts_" + hashlib.sha1(typed.encode(), usedforsecurity=False).hexdigest()[:12]
     made: set[str] = connection.info.setdefault(_STAGING, set())
     if name not in made:
+        sequence = connection.exec_driver_sql(
+            "SELECT pg_get_serial_sequence('contacts', 'id')"
+        ).scalar_one()
         connection.exec_driver_sql(
-            f"CREATE TEMP TABLE IF NOT EXISTS {name} (n integer, {typed}) ON COMMIT DELETE ROWS"
+            f"CREATE TEMP TABLE IF NOT EXISTS {name} (n integer, "
+            f"id bigint DEFAULT nextval('{sequence}'), {typed}) ON COMMIT DELETE ROWS"
         )
         made.add(name)
     return name

@@ -629,13 +629,16 @@ def insert_new_contacts(
     values: repository.ContactValues | None = None,
     waiting: repository.Waiting = contextlib.nullcontext,
     also: Sequence[repository.Companion] = (),
+    turns: repository.Turns | None = None,
 ) -> dict[str, int]:
     """Insert a batch of new contacts of one campaign (rows already carry their initial columns
     from `new_contact_columns`); rows whose URL the campaign has are skipped. Their counts change
     in one statement, their `contact.created` events are one more (on PostgreSQL, both part of
     the INSERT's own statement). `also` (PostgreSQL, from `runs_with_insert`): the caller's own
-    statements run in the INSERT's too, when `rows` is not empty. Returns profile URL → id of the
-    rows inserted."""
+    statements run in the INSERT's too, when `rows` is not empty. `turns`: this batch is written
+    beside others in transactions of their own (an import's lanes): it is told when the ids are
+    drawn, and the counts change only once the batches before it committed (`also` must then
+    write nothing another batch writes). Returns profile URL → id of the rows inserted."""
     workspace_id = int(common["workspace_id"])
     with owning():
         # PostgreSQL: the events are built from the INSERT's own rows, in its statement.
@@ -650,13 +653,17 @@ def insert_new_contacts(
             if rows and not counts.COUNTED_COLUMNS.intersection(rows[0])
             else None
         )
-        with_insert = runs_with_insert(session)
+        # The counts row is every batch's: a batch beside another counts after it (`turns`).
+        with_insert = runs_with_insert(session) and turns is None
         then = [*([events] if events is not None else []), *also]
         if with_insert and one is not None:
             then.append(counts.bump_with_insert(one))
         inserted = repository.insert_contacts_skip_existing(
-            session, rows, common=common, values=values, then=then, waiting=waiting
+            session, rows, common=common, values=values, then=then, waiting=waiting, turns=turns
         )
+        if turns is not None:
+            turns.drawn()  # no new rows, or SQLite: nothing was drawn
+            turns.settled()
         if one is None:
             created = [{**common, **r} for r in rows if r["linkedin_url"] in inserted]
             counts.bump(session, counts.deltas_for_rows(created))

@@ -1,0 +1,178 @@
+"""An import's batches written side by side (issue 19): on PostgreSQL two batches are in flight at
+once, each in a transaction of its own on a connection of its own (`running._commit_in_lanes`).
+Real engines and committed transactions; the same outcomes are asserted on SQLite, where batches
+go one at a time: ids follow the file, the file's first row for a person decides, counts match a
+recount, and a batch that fails or meets a cancel takes the batch beside it down with it, so the
+checkpoint never passes a row that is not committed."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from app.clock import FixedClock
+from app.db import make_sessionmaker
+from app.domain.statuses import DuplicatePolicy, ImportState
+from app.imports import running, service
+from app.imports.upload import accept_file
+from app.lifecycle import counts
+from app.models import Contact, ContactImport
+from tests.builders import a_campaign, a_workspace
+from tests.conftest import PG_URL
+from tests.imports.test_service_api import HEADER, csv_bytes, people, url
+from tests.live import committed, drop_workspace
+
+BATCH = 5
+
+
+@pytest.fixture
+def campaign(db_engine: Engine) -> Iterator[tuple[int, int]]:
+    """(workspace id, campaign id), committed; the workspace is dropped afterwards."""
+    with committed(db_engine) as s:
+        workspace = a_workspace(s)
+        ids = workspace.id, a_campaign(s, workspace).id
+    yield ids
+    drop_workspace(db_engine, ids[0])
+
+
+def queued(
+    engine: Engine, campaign: tuple[int, int], rows: list[list[str]], tmp_path: Path, now: Any
+) -> int:
+    path = tmp_path / "lanes.csv"
+    path.write_bytes(csv_bytes(HEADER, rows))
+    with committed(engine) as s:
+        job = service.create_import(
+            s,
+            workspace_id=campaign[0],
+            campaign_id=campaign[1],
+            upload=accept_file(path, data_dir=str(tmp_path), max_bytes=10**9),
+            filename=path.name,
+            created_by="test",
+            user_id=None,
+            mapping=None,
+            on_duplicate=DuplicatePolicy.SKIP,
+            now=now,
+        )
+        return job.id
+
+
+def run(engine: Engine, import_id: int, clock: FixedClock) -> ContactImport:
+    factory = make_sessionmaker(engine)
+    with factory.begin() as s:
+        assert running.claim_next(s, now=clock(), import_id=import_id) is not None
+    return running.run_import(factory, import_id=import_id, clock=clock, batch_size=BATCH)
+
+
+def in_id_order(engine: Engine, campaign_id: int) -> list[tuple[str, str | None]]:
+    """(profile URL, first name) of the campaign's contacts, by id."""
+    with committed(engine) as s:
+        rows = s.execute(
+            select(Contact.linkedin_url, Contact.first_name)
+            .where(Contact.campaign_id == campaign_id)
+            .order_by(Contact.id)
+        )
+        return [(str(u), f) for u, f in rows]
+
+
+def assert_counts_match_a_recount(engine: Engine, campaign_id: int) -> None:
+    with committed(engine) as s:
+        kept = counts.read_counts(s, [campaign_id]).get(campaign_id, {})
+        recounted = {key: n for (_, key), n in counts.counted(s, campaign_id).items()}
+        assert {k: n for k, n in kept.items() if n} == {k: n for k, n in recounted.items() if n}
+
+
+def stored(engine: Engine, import_id: int) -> ContactImport:
+    with committed(engine) as s:
+        return s.get_one(ContactImport, import_id)
+
+
+def test_batches_side_by_side_keep_file_order_first_rows_and_counts(
+    db_engine: Engine, campaign: tuple[int, int], clock: FixedClock, tmp_path: Path
+) -> None:
+    rows = people(0, 60)
+    rows[7] = ["Again", "Later", url("person-3"), "", "", "", ""]  # the next batch repeats row 4
+    rows[40] = ["Again", "Much later", url("person-12"), "", "", "", ""]  # far behind its first
+    rows[22] = ["No", "Url", "", "", "", "", ""]  # rejected
+    import_id = queued(db_engine, campaign, rows, tmp_path, clock())
+    job = run(db_engine, import_id, clock)
+    assert job.state is ImportState.DONE, job.error
+    assert (job.rows_read, job.imported, job.duplicates, job.invalid) == (60, 57, 2, 1)
+    assert job.checkpoint_row == 60
+    expected = [(url(f"person-{i}"), f"First{i}") for i in range(60) if i not in (7, 22, 40)]
+    assert in_id_order(db_engine, campaign[1]) == expected  # ids follow the file
+    assert_counts_match_a_recount(db_engine, campaign[1])
+
+
+def test_a_failing_batch_commits_nothing_after_it_and_the_resume_is_exact(
+    db_engine: Engine,
+    campaign: tuple[int, int],
+    clock: FixedClock,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import_id = queued(db_engine, campaign, people(0, 40), tmp_path, clock())
+    real = running._apply_batch
+
+    def third_fails(session: Session, job: ContactImport, batch: Any, now: Any, **kw: Any) -> None:
+        real(session, job, batch, now, **kw)  # written, then lost before its commit
+        if batch.rows[0].number == 2 * BATCH + 1:
+            raise RuntimeError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr(running, "_apply_batch", third_fails)
+    with pytest.raises(RuntimeError, match="server closed"):
+        run(db_engine, import_id, clock)
+    job = stored(db_engine, import_id)
+    # The batch beside the failed one (rows 16-20) was written but not committed.
+    assert job.state is ImportState.RUNNING and job.checkpoint_row == 2 * BATCH
+    assert (job.rows_read, job.imported) == (2 * BATCH, 2 * BATCH)
+    assert len(in_id_order(db_engine, campaign[1])) == 2 * BATCH
+
+    # As the background job does: the failure recorded, the import resumed from its checkpoint.
+    running.record_failure(
+        make_sessionmaker(db_engine), import_id=import_id, error="closed", now=clock()
+    )
+    monkeypatch.setattr(running, "_apply_batch", real)
+    clock.advance(seconds=1)
+    job = run(db_engine, import_id, clock)
+    assert job.state is ImportState.DONE and (job.rows_read, job.imported) == (40, 40)
+    assert in_id_order(db_engine, campaign[1]) == [
+        (url(f"person-{i}"), f"First{i}") for i in range(40)
+    ]
+    assert_counts_match_a_recount(db_engine, campaign[1])
+
+
+@pytest.mark.skipif(not PG_URL, reason="lanes run on PostgreSQL (TRACKER_TEST_DATABASE_URL)")
+@pytest.mark.parametrize("db_engine", ["postgresql"], indirect=True)
+def test_a_cancel_met_by_a_batch_stops_it_and_the_one_beside_it(
+    db_engine: Engine,
+    campaign: tuple[int, int],
+    clock: FixedClock,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The cancel commits while the third batch starts (it waits for the second batch's lock on
+    the job): the third and fourth batches see it once the second committed, and roll back."""
+    import_id = queued(db_engine, campaign, people(0, 40), tmp_path, clock())
+    real = running._apply_batch
+
+    def cancel_at_third(
+        session: Session, job: ContactImport, batch: Any, now: Any, **kw: Any
+    ) -> None:
+        if batch.rows[0].number == 2 * BATCH + 1:
+            with committed(db_engine) as other:
+                service.cancel_import(
+                    other, workspace_id=campaign[0], import_id=import_id, now=clock()
+                )
+        real(session, job, batch, now, **kw)
+
+    monkeypatch.setattr(running, "_apply_batch", cancel_at_third)
+    job = run(db_engine, import_id, clock)
+    assert job.state is ImportState.CANCELLED
+    assert (job.rows_read, job.imported, job.checkpoint_row) == (2 * BATCH, 2 * BATCH, 2 * BATCH)
+    assert len(in_id_order(db_engine, campaign[1])) == 2 * BATCH
+    assert_counts_match_a_recount(db_engine, campaign[1])
