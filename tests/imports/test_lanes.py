@@ -16,14 +16,17 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from app.clock import FixedClock
+from app.contacts.service import add_contacts
 from app.db import make_sessionmaker
 from app.domain.statuses import DuplicatePolicy, ImportState
+from app.events.numbering import number_pending
 from app.imports import running, service
 from app.imports.upload import accept_file
 from app.lifecycle import counts
 from app.models import Contact, ContactImport
 from tests.builders import a_campaign, a_workspace
 from tests.conftest import PG_URL
+from tests.events.test_batches import log_of
 from tests.imports.test_service_api import HEADER, csv_bytes, people, url
 from tests.live import committed, drop_workspace
 
@@ -41,7 +44,12 @@ def campaign(db_engine: Engine) -> Iterator[tuple[int, int]]:
 
 
 def queued(
-    engine: Engine, campaign: tuple[int, int], rows: list[list[str]], tmp_path: Path, now: Any
+    engine: Engine,
+    campaign: tuple[int, int],
+    rows: list[list[str]],
+    tmp_path: Path,
+    now: Any,
+    policy: DuplicatePolicy = DuplicatePolicy.SKIP,
 ) -> int:
     path = tmp_path / "lanes.csv"
     path.write_bytes(csv_bytes(HEADER, rows))
@@ -55,7 +63,7 @@ def queued(
             created_by="test",
             user_id=None,
             mapping=None,
-            on_duplicate=DuplicatePolicy.SKIP,
+            on_duplicate=policy,
             now=now,
         )
         return job.id
@@ -176,3 +184,64 @@ def test_a_cancel_met_by_a_batch_stops_it_and_the_one_beside_it(
     assert (job.rows_read, job.imported, job.checkpoint_row) == (2 * BATCH, 2 * BATCH, 2 * BATCH)
     assert len(in_id_order(db_engine, campaign[1])) == 2 * BATCH
     assert_counts_match_a_recount(db_engine, campaign[1])
+
+
+@pytest.mark.parametrize("policy", [DuplicatePolicy.FILL, DuplicatePolicy.OVERWRITE])
+def test_policies_events_and_undo_through_batches_side_by_side(
+    db_engine: Engine,
+    campaign: tuple[int, int],
+    clock: FixedClock,
+    tmp_path: Path,
+    policy: DuplicatePolicy,
+) -> None:
+    workspace_id, campaign_id = campaign
+    with committed(db_engine) as s:  # people the campaign has: in the first and third batches
+        add_contacts(
+            s,
+            workspace_id=workspace_id,
+            campaign_id=campaign_id,
+            items=[
+                {"linkedin_url": url(f"person-{i}"), "first_name": "Before"} for i in (2, 12, 13)
+            ],
+            now=clock(),
+        )
+    rows = people(0, 30)
+    rows[16] = ["Second", "Row", url("person-12"), "", "Later Inc", "", ""]  # a plain duplicate
+    import_id = queued(db_engine, campaign, rows, tmp_path, clock(), policy)
+    job = run(db_engine, import_id, clock)
+    assert job.state is ImportState.DONE, job.error
+    assert (job.imported, job.duplicates) == (26, 4)
+    with committed(db_engine) as s:
+        merged = {
+            str(c.linkedin_url): (c.first_name, c.company)
+            for c in s.scalars(
+                select(Contact).where(
+                    Contact.campaign_id == campaign_id,
+                    Contact.linkedin_url.in_([url(f"person-{i}") for i in (2, 12, 13)]),
+                )
+            )
+        }
+    first = {
+        i: f"First{i}" if policy is DuplicatePolicy.OVERWRITE else "Before" for i in (2, 12, 13)
+    }
+    assert merged == {url(f"person-{i}"): (first[i], "Acme") for i in (2, 12, 13)}
+    assert_counts_match_a_recount(db_engine, campaign_id)
+
+    factory = make_sessionmaker(db_engine)
+    number_pending(factory)
+    with committed(db_engine) as s:
+        types = [e.type for e in log_of(s, workspace_id)]
+    assert types.count("contact.created") == 3 + 26 and types.count("import.finished") == 1
+
+    with committed(db_engine) as s:
+        assert (
+            service.undo_import(s, workspace_id=workspace_id, import_id=import_id, now=clock())
+            == 26
+        )
+    assert in_id_order(db_engine, campaign_id) == [
+        (url(f"person-{i}"), "Before") for i in (2, 12, 13)
+    ]
+    with committed(db_engine) as s:
+        companies = s.scalars(select(Contact.company).where(Contact.campaign_id == campaign_id))
+        assert set(companies) == {None}
+    assert_counts_match_a_recount(db_engine, campaign_id)
