@@ -495,6 +495,14 @@ def _commit_batch(
 LANES = 2
 
 
+# How long a batch waits for the one before it to commit (see `_Turn.settled`).
+LANE_WAIT_SECONDS = 120.0
+
+
+class LaneTimeout(RuntimeError):
+    """A batch waited too long for the one before it: the run stops, to be retried."""
+
+
 class _Stopped(Exception):  # noqa: N818 - a signal between lanes, not an error
     """A batch before this one did not commit (cancelled, or failed): neither may this one."""
 
@@ -523,7 +531,13 @@ class _Turn:
     def settled(self) -> None:
         previous, self._previous = self._previous, None
         if previous is not None:
-            previous._ended.wait()
+            # The wait is the database's unseen: were the previous batch to wait for a row this
+            # batch holds (through a third transaction), neither would ever end. Past the limit
+            # this batch gives up (its rows with it) and the run is retried from its checkpoint.
+            if not previous._ended.wait(LANE_WAIT_SECONDS):
+                raise LaneTimeout(
+                    f"a batch waited {LANE_WAIT_SECONDS:.0f} s for the batch before it to commit"
+                )
             if not previous._committed:
                 raise _Stopped
 

@@ -7,6 +7,7 @@ checkpoint never passes a row that is not committed."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -245,3 +246,43 @@ def test_policies_events_and_undo_through_batches_side_by_side(
         companies = s.scalars(select(Contact.company).where(Contact.campaign_id == campaign_id))
         assert set(companies) == {None}
     assert_counts_match_a_recount(db_engine, campaign_id)
+
+
+@pytest.mark.skipif(not PG_URL, reason="lanes run on PostgreSQL (TRACKER_TEST_DATABASE_URL)")
+@pytest.mark.parametrize("db_engine", ["postgresql"], indirect=True)
+def test_a_batch_that_waits_too_long_for_the_one_before_stops_the_run_for_a_retry(
+    db_engine: Engine,
+    campaign: tuple[int, int],
+    clock: FixedClock,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Were the batch before it held by a third transaction waiting on this batch's rows, the
+    wait would never end: past LANE_WAIT_SECONDS the batch rolls back and the run fails, to be
+    retried from its checkpoint (here the third batch is merely slow, and commits)."""
+    import_id = queued(db_engine, campaign, people(0, 40), tmp_path, clock())
+    real = running._apply_batch
+    monkeypatch.setattr(running, "LANE_WAIT_SECONDS", 0.2)
+
+    def third_is_slow(
+        session: Session, job: ContactImport, batch: Any, now: Any, **kw: Any
+    ) -> None:
+        real(session, job, batch, now, **kw)
+        if batch.rows[0].number == 2 * BATCH + 1:
+            time.sleep(1.0)
+
+    monkeypatch.setattr(running, "_apply_batch", third_is_slow)
+    with pytest.raises(running.LaneTimeout):
+        run(db_engine, import_id, clock)
+    job = stored(db_engine, import_id)
+    assert job.state is ImportState.RUNNING and job.checkpoint_row == 3 * BATCH
+    assert len(in_id_order(db_engine, campaign[1])) == 3 * BATCH
+
+    running.record_failure(
+        make_sessionmaker(db_engine), import_id=import_id, error="waited", now=clock()
+    )
+    monkeypatch.setattr(running, "_apply_batch", real)
+    clock.advance(seconds=1)
+    job = run(db_engine, import_id, clock)
+    assert job.state is ImportState.DONE and (job.rows_read, job.imported) == (40, 40)
+    assert_counts_match_a_recount(db_engine, campaign[1])
