@@ -53,7 +53,7 @@ def cli_command() -> list[str]:
     return [
         sys.executable,
         "-c",
-        "import sys; sys.argv[0] = 'contact-tracker'; from app.cli import main; main()",
+        "import sys; sys.argv[0] = 'contact-tracker'; from app.launcher import main; main()",
     ]
 
 
