@@ -110,13 +110,14 @@ BASE_MODULES: Final[tuple[str, ...]] = (
 )
 # Above every feature: composition roots and entry points that wire features together, and that
 # nothing (except each other) imports: `app.api` and `app.pages` assemble every feature's routers,
-# `app.worker` runs every feature's jobs.
+# `app.worker` runs every feature's jobs; `app.launcher` is the command's entry point.
 TOP_MODULES: Final[tuple[str, ...]] = (
     "app.__main__",
     "app.asgi",
     "app.main",
     "app.api",
     "app.cli",
+    "app.launcher",
     "app.demo",
     "app.health",
     "app.pages",
