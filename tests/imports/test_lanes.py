@@ -8,7 +8,7 @@ checkpoint never passes a row that is not committed."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +32,12 @@ from tests.imports.test_service_api import HEADER, csv_bytes, people, url
 from tests.live import committed, drop_workspace
 
 BATCH = 5
+
+
+def on_postgresql(test: Callable[..., None]) -> Callable[..., None]:
+    """A test of the lanes themselves: PostgreSQL only (SQLite writes one batch at a time)."""
+    only = pytest.mark.parametrize("db_engine", ["postgresql"], indirect=True)
+    return pytest.mark.skipif(not PG_URL, reason="needs TRACKER_TEST_DATABASE_URL")(only(test))
 
 
 @pytest.fixture
@@ -100,6 +106,19 @@ def stored(engine: Engine, import_id: int) -> ContactImport:
         return s.get_one(ContactImport, import_id)
 
 
+def resumed_to_the_end(engine: Engine, import_id: int, campaign_id: int, clock: FixedClock) -> None:
+    """As the background job does after a failed run: the failure recorded, the import resumed
+    from its checkpoint; it ends with the file's 40 people once each, in file order."""
+    running.record_failure(make_sessionmaker(engine), import_id=import_id, error="x", now=clock())
+    clock.advance(seconds=1)
+    job = run(engine, import_id, clock)
+    assert job.state is ImportState.DONE and (job.rows_read, job.imported) == (40, 40)
+    assert in_id_order(engine, campaign_id) == [
+        (url(f"person-{i}"), f"First{i}") for i in range(40)
+    ]
+    assert_counts_match_a_recount(engine, campaign_id)
+
+
 def test_batches_side_by_side_keep_file_order_first_rows_and_counts(
     db_engine: Engine, campaign: tuple[int, int], clock: FixedClock, tmp_path: Path
 ) -> None:
@@ -141,22 +160,11 @@ def test_a_failing_batch_commits_nothing_after_it_and_the_resume_is_exact(
     assert (job.rows_read, job.imported) == (2 * BATCH, 2 * BATCH)
     assert len(in_id_order(db_engine, campaign[1])) == 2 * BATCH
 
-    # As the background job does: the failure recorded, the import resumed from its checkpoint.
-    running.record_failure(
-        make_sessionmaker(db_engine), import_id=import_id, error="closed", now=clock()
-    )
     monkeypatch.setattr(running, "_apply_batch", real)
-    clock.advance(seconds=1)
-    job = run(db_engine, import_id, clock)
-    assert job.state is ImportState.DONE and (job.rows_read, job.imported) == (40, 40)
-    assert in_id_order(db_engine, campaign[1]) == [
-        (url(f"person-{i}"), f"First{i}") for i in range(40)
-    ]
-    assert_counts_match_a_recount(db_engine, campaign[1])
+    resumed_to_the_end(db_engine, import_id, campaign[1], clock)
 
 
-@pytest.mark.skipif(not PG_URL, reason="lanes run on PostgreSQL (TRACKER_TEST_DATABASE_URL)")
-@pytest.mark.parametrize("db_engine", ["postgresql"], indirect=True)
+@on_postgresql
 def test_a_cancel_met_by_a_batch_stops_it_and_the_one_beside_it(
     db_engine: Engine,
     campaign: tuple[int, int],
@@ -248,8 +256,7 @@ def test_policies_events_and_undo_through_batches_side_by_side(
     assert_counts_match_a_recount(db_engine, campaign_id)
 
 
-@pytest.mark.skipif(not PG_URL, reason="lanes run on PostgreSQL (TRACKER_TEST_DATABASE_URL)")
-@pytest.mark.parametrize("db_engine", ["postgresql"], indirect=True)
+@on_postgresql
 def test_a_batch_that_waits_too_long_for_the_one_before_stops_the_run_for_a_retry(
     db_engine: Engine,
     campaign: tuple[int, int],
@@ -278,11 +285,5 @@ def test_a_batch_that_waits_too_long_for_the_one_before_stops_the_run_for_a_retr
     assert job.state is ImportState.RUNNING and job.checkpoint_row == 3 * BATCH
     assert len(in_id_order(db_engine, campaign[1])) == 3 * BATCH
 
-    running.record_failure(
-        make_sessionmaker(db_engine), import_id=import_id, error="waited", now=clock()
-    )
     monkeypatch.setattr(running, "_apply_batch", real)
-    clock.advance(seconds=1)
-    job = run(db_engine, import_id, clock)
-    assert job.state is ImportState.DONE and (job.rows_read, job.imported) == (40, 40)
-    assert_counts_match_a_recount(db_engine, campaign[1])
+    resumed_to_the_end(db_engine, import_id, campaign[1], clock)
