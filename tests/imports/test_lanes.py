@@ -37,7 +37,10 @@ BATCH = 5
 def on_postgresql(test: Callable[..., None]) -> Callable[..., None]:
     """A test of the lanes themselves: PostgreSQL only (SQLite writes one batch at a time)."""
     only = pytest.mark.parametrize("db_engine", ["postgresql"], indirect=True)
-    return pytest.mark.skipif(not PG_URL, reason="needs TRACKER_TEST_DATABASE_URL")(only(test))
+    marked: Callable[..., None] = pytest.mark.skipif(
+        not PG_URL, reason="needs TRACKER_TEST_DATABASE_URL"
+    )(only(test))
+    return marked
 
 
 @pytest.fixture
