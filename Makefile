@@ -37,7 +37,7 @@ unit: venv
 # The developer's loop: lint, types and every test but the browser, multi-process and simulation
 # ones, on SQLite (CI runs everything, on SQLite and PostgreSQL).
 fast: lint typecheck
-	TRACKER_TEST_DATABASE_URL= $(BIN)/pytest -m "not slow and not e2e"
+	TRACKER_TEST_DATABASE_URL= $(BIN)/pytest -m "not slow and not e2e and not postgresql"
 
 # The same suite under coverage (slower: the 90-day engine simulation dominates).
 coverage: venv

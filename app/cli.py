@@ -380,6 +380,7 @@ def import_csv(
                 import_id=import_id,
                 clock=system_clock,
                 batch_size=settings.import_batch_size,
+                lanes=settings.import_lanes,
                 progress=progress,
             )
             bar.update(100 - shown)

@@ -32,6 +32,9 @@ class Settings(BaseSettings):
     check_migrations: bool = True
     data_dir: str = "data"
     import_batch_size: Annotated[int, Field(gt=0, le=100_000)] = 5000
+    # PostgreSQL: import batches written side by side, each on a connection of its own (1: one
+    # at a time). SQLite writes one at a time whatever this says.
+    import_lanes: Annotated[int, Field(ge=1, le=8)] = 2
     # Days an ended import's uploaded file is kept (to download again, or to audit); 0 keeps it.
     import_file_retention_days: Annotated[int, Field(ge=0, le=36_500)] = 30
     # Reverse proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (IPs or CIDRs,

@@ -41,6 +41,7 @@ def background_jobs(
             factory,
             clock=clock,
             batch_size=settings.import_batch_size,
+            lanes=settings.import_lanes,
             file_retention_days=settings.import_file_retention_days,
             data_dir=settings.data_dir,
         ),

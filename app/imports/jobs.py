@@ -45,6 +45,7 @@ def jobs(
     *,
     clock: Clock,
     batch_size: int,
+    lanes: int = 2,
     file_retention_days: int,
     data_dir: str,
     interval: float = 1.0,
@@ -53,7 +54,9 @@ def jobs(
         Job(
             "imports",
             interval,
-            lambda _stopping: run_pending_imports(factory, clock=clock, batch_size=batch_size),
+            lambda _stopping: run_pending_imports(
+                factory, clock=clock, batch_size=batch_size, lanes=lanes
+            ),
         ),
         Job(
             "abandoned-uploads",

@@ -259,8 +259,10 @@ def run_import(
     clock: Callable[[], datetime],
     batch_size: int = 5000,
     progress: Callable[[ContactImport], None] | None = None,
+    lanes: int = 2,
 ) -> ContactImport:
-    """Run (or resume) one claimed import to its end, a committed batch at a time."""
+    """Run (or resume) one claimed import to its end, a committed batch at a time; on PostgreSQL
+    `lanes` batches are written side by side (see `_commit_in_lanes`)."""
     with factory.begin() as session:
         job = session.get_one(ContactImport, import_id)
         path, encoding = Path(job.path), job.encoding
@@ -277,7 +279,8 @@ def run_import(
         dialect = bind.dialect
         # Lanes need connections of their own: a factory bound to one connection (a caller's
         # transaction, a test's) writes one batch at a time.
-        lanes = LANES if dialect.name == "postgresql" and isinstance(bind, Engine) else 1
+        if dialect.name != "postgresql" or not isinstance(bind, Engine):
+            lanes = 1
         campaign_type = get_campaign(
             session, workspace_id=job.workspace_id, campaign_id=job.campaign_id, with_steps=False
         ).type
@@ -489,12 +492,6 @@ def _commit_batch(
     return True
 
 
-# PostgreSQL: batches written side by side, each in a transaction of its own on a connection of its
-# own, so the database works on two batches at once (one core each). The reading thread, the
-# writers' Python and two server processes share this machine's cores.
-LANES = 2
-
-
 # How long a batch waits for the one before it to commit (see `_Turn.settled`).
 LANE_WAIT_SECONDS = 120.0
 
@@ -555,8 +552,11 @@ def _commit_in_lanes(
     progress: Callable[[ContactImport], None] | None,
     lanes: int,
 ) -> bool:
-    """`_commit_batch` for each batch, `lanes` of them at once (see `_Turn`); False when the
-    import was cancelled. A batch sharing a profile URL with the one before it waits for that
+    """`_commit_batch` for each batch, `lanes` of them at once (see `_Turn`), each in a
+    transaction of its own on a connection of its own, so the database works on several batches
+    at once; False when the import was cancelled. Two by default (TRACKER_IMPORT_LANES): on a
+    2-CPU machine, where the reading thread and the server processes share the cores, three
+    were no faster than two. A batch sharing a profile URL with the one before it waits for that
     one to commit first (the file's first row for a person decides, and two transactions
     inserting one URL would wait on each other). The first error, in file order, is raised once
     every batch in flight ended."""
@@ -614,7 +614,11 @@ def record_failure(
 
 
 def run_pending_imports(
-    factory: sessionmaker[Session], *, clock: Callable[[], datetime], batch_size: int = 5000
+    factory: sessionmaker[Session],
+    *,
+    clock: Callable[[], datetime],
+    batch_size: int = 5000,
+    lanes: int = 2,
 ) -> int:
     """Background jobs: run every import that is due, one after another. Returns how many ran."""
     ran = 0
@@ -628,7 +632,7 @@ def run_pending_imports(
         if job_id is None:
             return ran
         try:
-            run_import(factory, import_id=job_id, clock=clock, batch_size=batch_size)
+            run_import(factory, import_id=job_id, clock=clock, batch_size=batch_size, lanes=lanes)
         except Exception as exc:  # noqa: BLE001 - recorded on the import, retried from its checkpoint
             try:
                 record_failure(factory, import_id=job_id, error=str(exc), now=clock())

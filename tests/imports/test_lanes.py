@@ -37,9 +37,9 @@ BATCH = 5
 def on_postgresql(test: Callable[..., None]) -> Callable[..., None]:
     """A test of the lanes themselves: PostgreSQL only (SQLite writes one batch at a time)."""
     only = pytest.mark.parametrize("db_engine", ["postgresql"], indirect=True)
-    marked: Callable[..., None] = pytest.mark.skipif(
-        not PG_URL, reason="needs TRACKER_TEST_DATABASE_URL"
-    )(only(test))
+    marked: Callable[..., None] = pytest.mark.postgresql(
+        pytest.mark.skipif(not PG_URL, reason="needs TRACKER_TEST_DATABASE_URL")(only(test))
+    )
     return marked
 
 
@@ -79,11 +79,13 @@ def queued(
         return job.id
 
 
-def run(engine: Engine, import_id: int, clock: FixedClock) -> ContactImport:
+def run(engine: Engine, import_id: int, clock: FixedClock, lanes: int = 2) -> ContactImport:
     factory = make_sessionmaker(engine)
     with factory.begin() as s:
         assert running.claim_next(s, now=clock(), import_id=import_id) is not None
-    return running.run_import(factory, import_id=import_id, clock=clock, batch_size=BATCH)
+    return running.run_import(
+        factory, import_id=import_id, clock=clock, batch_size=BATCH, lanes=lanes
+    )
 
 
 def in_id_order(engine: Engine, campaign_id: int) -> list[tuple[str, str | None]]:
@@ -122,15 +124,16 @@ def resumed_to_the_end(engine: Engine, import_id: int, campaign_id: int, clock: 
     assert_counts_match_a_recount(engine, campaign_id)
 
 
+@pytest.mark.parametrize("lanes", [1, 2, 3])  # TRACKER_IMPORT_LANES
 def test_batches_side_by_side_keep_file_order_first_rows_and_counts(
-    db_engine: Engine, campaign: tuple[int, int], clock: FixedClock, tmp_path: Path
+    db_engine: Engine, campaign: tuple[int, int], clock: FixedClock, tmp_path: Path, lanes: int
 ) -> None:
     rows = people(0, 60)
     rows[7] = ["Again", "Later", url("person-3"), "", "", "", ""]  # the next batch repeats row 4
     rows[40] = ["Again", "Much later", url("person-12"), "", "", "", ""]  # far behind its first
     rows[22] = ["No", "Url", "", "", "", "", ""]  # rejected
     import_id = queued(db_engine, campaign, rows, tmp_path, clock())
-    job = run(db_engine, import_id, clock)
+    job = run(db_engine, import_id, clock, lanes)
     assert job.state is ImportState.DONE, job.error
     assert (job.rows_read, job.imported, job.duplicates, job.invalid) == (60, 57, 2, 1)
     assert job.checkpoint_row == 60
