@@ -190,7 +190,7 @@ def _apply_batch(
         turns=turn,
     )
     if turn is not None:  # the batches before it committed: the job's row is this batch's now
-        repository.locked(session, job.id, refresh=True)
+        job = repository.locked(session, job.id, refresh=True)
         if job.state is not ImportState.RUNNING:
             raise _Stopped
     duplicate_rows = [contact for url, contact in fresh.items() if url not in inserted]

@@ -124,6 +124,25 @@ def resumed_to_the_end(engine: Engine, import_id: int, campaign_id: int, clock: 
     assert_counts_match_a_recount(engine, campaign_id)
 
 
+def at_the_third_batch(
+    monkeypatch: pytest.MonkeyPatch, do: Callable[[], None], *, once_written: bool
+) -> Callable[[], None]:
+    """Runs `do` as the third batch starts, or once it is written (before its commit); returns
+    what puts the real batch writer back."""
+    real = running._apply_batch
+
+    def patched(session: Session, job: ContactImport, batch: Any, now: Any, **kw: Any) -> None:
+        third = batch.rows[0].number == 2 * BATCH + 1
+        if third and not once_written:
+            do()
+        real(session, job, batch, now, **kw)
+        if third and once_written:
+            do()
+
+    monkeypatch.setattr(running, "_apply_batch", patched)
+    return lambda: monkeypatch.setattr(running, "_apply_batch", real)
+
+
 @pytest.mark.parametrize("lanes", [1, 2, 3])  # TRACKER_IMPORT_LANES
 def test_batches_side_by_side_keep_file_order_first_rows_and_counts(
     db_engine: Engine, campaign: tuple[int, int], clock: FixedClock, tmp_path: Path, lanes: int
@@ -150,14 +169,11 @@ def test_a_failing_batch_commits_nothing_after_it_and_the_resume_is_exact(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     import_id = queued(db_engine, campaign, people(0, 40), tmp_path, clock())
-    real = running._apply_batch
 
-    def third_fails(session: Session, job: ContactImport, batch: Any, now: Any, **kw: Any) -> None:
-        real(session, job, batch, now, **kw)  # written, then lost before its commit
-        if batch.rows[0].number == 2 * BATCH + 1:
-            raise RuntimeError("server closed the connection unexpectedly")
+    def lost() -> None:  # written, then lost before its commit
+        raise RuntimeError("server closed the connection unexpectedly")
 
-    monkeypatch.setattr(running, "_apply_batch", third_fails)
+    restore = at_the_third_batch(monkeypatch, lost, once_written=True)
     with pytest.raises(RuntimeError, match="server closed"):
         run(db_engine, import_id, clock)
     job = stored(db_engine, import_id)
@@ -166,7 +182,7 @@ def test_a_failing_batch_commits_nothing_after_it_and_the_resume_is_exact(
     assert (job.rows_read, job.imported) == (2 * BATCH, 2 * BATCH)
     assert len(in_id_order(db_engine, campaign[1])) == 2 * BATCH
 
-    monkeypatch.setattr(running, "_apply_batch", real)
+    restore()
     resumed_to_the_end(db_engine, import_id, campaign[1], clock)
 
 
@@ -181,19 +197,12 @@ def test_a_cancel_met_by_a_batch_stops_it_and_the_one_beside_it(
     """The cancel commits while the third batch starts (it waits for the second batch's lock on
     the job): the third and fourth batches see it once the second committed, and roll back."""
     import_id = queued(db_engine, campaign, people(0, 40), tmp_path, clock())
-    real = running._apply_batch
 
-    def cancel_at_third(
-        session: Session, job: ContactImport, batch: Any, now: Any, **kw: Any
-    ) -> None:
-        if batch.rows[0].number == 2 * BATCH + 1:
-            with committed(db_engine) as other:
-                service.cancel_import(
-                    other, workspace_id=campaign[0], import_id=import_id, now=clock()
-                )
-        real(session, job, batch, now, **kw)
+    def cancel() -> None:
+        with committed(db_engine) as other:
+            service.cancel_import(other, workspace_id=campaign[0], import_id=import_id, now=clock())
 
-    monkeypatch.setattr(running, "_apply_batch", cancel_at_third)
+    at_the_third_batch(monkeypatch, cancel, once_written=False)
     job = run(db_engine, import_id, clock)
     assert job.state is ImportState.CANCELLED
     assert (job.rows_read, job.imported, job.checkpoint_row) == (2 * BATCH, 2 * BATCH, 2 * BATCH)
@@ -274,22 +283,13 @@ def test_a_batch_that_waits_too_long_for_the_one_before_stops_the_run_for_a_retr
     wait would never end: past LANE_WAIT_SECONDS the batch rolls back and the run fails, to be
     retried from its checkpoint (here the third batch is merely slow, and commits)."""
     import_id = queued(db_engine, campaign, people(0, 40), tmp_path, clock())
-    real = running._apply_batch
     monkeypatch.setattr(running, "LANE_WAIT_SECONDS", 0.2)
-
-    def third_is_slow(
-        session: Session, job: ContactImport, batch: Any, now: Any, **kw: Any
-    ) -> None:
-        real(session, job, batch, now, **kw)
-        if batch.rows[0].number == 2 * BATCH + 1:
-            time.sleep(1.0)
-
-    monkeypatch.setattr(running, "_apply_batch", third_is_slow)
+    restore = at_the_third_batch(monkeypatch, lambda: time.sleep(1.0), once_written=True)
     with pytest.raises(running.LaneTimeout):
         run(db_engine, import_id, clock)
     job = stored(db_engine, import_id)
     assert job.state is ImportState.RUNNING and job.checkpoint_row == 3 * BATCH
     assert len(in_id_order(db_engine, campaign[1])) == 3 * BATCH
 
-    monkeypatch.setattr(running, "_apply_batch", real)
+    restore()
     resumed_to_the_end(db_engine, import_id, campaign[1], clock)
