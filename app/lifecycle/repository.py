@@ -31,6 +31,7 @@ from sqlalchemy import (
     literal_column,
     or_,
     select,
+    table,
     update,
 )
 from sqlalchemy.engine import Dialect, Engine, Row
@@ -116,7 +117,7 @@ def stale_invite_ids(
     )
     if session.get_bind().dialect.name != "postgresql":
         # Through the connection: the ORM's handling of 50,000 one-column rows cost 0.1 s.
-        return sorted(session.connection().execute(first).scalars())
+        return sorted(session.connection().execute(first).scalars().all())
     locked = (
         select(Contact.id)
         .where(Contact.id.in_(first.scalar_subquery()), stale)
@@ -127,16 +128,35 @@ def stale_invite_ids(
 
 
 def among(session: Session, ids: Sequence[int]) -> ColumnElement[bool]:
-    """Contacts whose id is one of `ids`, bound as ONE parameter: a JSON array on SQLite (read by
-    json_each), an array literal on PostgreSQL. As an IN list of 2,000 values, rendering the
-    parameters of each of a sweep batch's statements cost more Python than the statement took."""
-    text_ids = ",".join(str(int(i)) for i in ids)
+    """Contacts whose id is one of `ids` (one set per transaction: a later call replaces it).
+
+    PostgreSQL: an array literal bound as ONE parameter (as an IN list of 2,000 values, rendering
+    the parameters of each of a sweep batch's statements cost more Python than the statement took).
+    SQLite: the ids are written once into a temporary table of this connection (from one JSON
+    parameter), which every statement of the batch reads by its primary key; read from json_each
+    instead, each statement built its own index of the 2,000 ids first (0.5 ms a statement, five
+    statements a batch)."""
+    text_ids = ",".join(map(str, map(int, ids)))
     if session.get_bind().dialect.name == "postgresql":
         return Contact.id == any_(literal("{" + text_ids + "}").cast(ARRAY(BigInteger)))
-    listed: Select[int] = select(literal_column("value", Integer)).select_from(
-        func.json_each(literal("[" + text_ids + "]"))
+    connection = session.connection()
+    connection.exec_driver_sql(
+        f"CREATE TEMP TABLE IF NOT EXISTS {_BATCH_TABLE} (id INTEGER PRIMARY KEY)"
+    )
+    connection.exec_driver_sql(f"DELETE FROM {_BATCH_TABLE}")  # noqa: S608
+    connection.exec_driver_sql(
+        f"INSERT INTO {_BATCH_TABLE} (id) SELECT value FROM json_each(?)",  # noqa: S608
+        ("[" + text_ids + "]",),
+    )
+    listed: Select[int] = select(literal_column("id", Integer)).select_from(
+        table(_BATCH_TABLE, schema="temp")
     )
     return Contact.id.in_(listed)
+
+
+# SQLite: the temporary table `among` writes a batch's ids into (per connection, never committed
+# anywhere but that connection's temporary database).
+_BATCH_TABLE = "lifecycle_batch_ids"
 
 
 def stale_invites(*, workspace_id: int, cutoff: datetime) -> ColumnElement[bool]:

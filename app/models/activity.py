@@ -18,8 +18,11 @@ class Activity(Base):
     __table_args__ = (
         # A contact's log, newest first.
         Index("ix_activities_contact_id", "contact_id", "id"),
-        # The engine's due queue per sender, and its cap counts over completed actions.
-        Index("ix_activities_sender_due", "sender_id", "outcome", "scheduled_for"),
+        # The engine's queue of each kind per sender, in due order: every reader of the queue
+        # (the head, what is due, the backlog, the explanation beyond the head) asks for some
+        # kinds, and without `kind` here the inmail queue's read walked all the sender's 5,000
+        # pending withdrawals.
+        Index("ix_activities_sender_due", "sender_id", "outcome", "kind", "scheduled_for"),
         # Covering (outcome, kind ride along): cap counts and the dashboard's per-day chart read
         # the index alone.
         Index("ix_activities_sender_kind_done", "sender_id", "kind", "completed_at", "outcome"),

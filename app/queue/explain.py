@@ -48,9 +48,9 @@ def explain_sender(
         _explain_cap(session, sender, pacing, cap, now)
 
 
-def _own_delay(kind: ActivityKind, detail: dict[str, Any]) -> WaitingReason:
+def _own_delay(kind: ActivityKind, retry: bool) -> WaitingReason:
     """What an action waits for before its own due time: a follow-up's delay, or a retry's."""
-    if kind in MESSAGE_KINDS and "retry_of" not in detail:
+    if kind in MESSAGE_KINDS and not retry:
         return WaitingReason.FOLLOW_UP_DELAY
     return WaitingReason.COOLDOWN
 
@@ -87,16 +87,22 @@ def _explain_cap(
     # sharing a (start, slot) share the answer, computed once.
     held: dict[tuple[datetime, datetime], WaitingReason] = {}
     changed: list[dict[str, Any]] = []
+    # The sends before each action, sorted once: what was sent, then the slots before it (never
+    # earlier than what was sent, unless a send is stamped after `now`: then sorted each time).
+    sent = sorted(recent)
+    in_order = not sent or not slots or sent[-1] <= slots[0]
     for index, (action, slot, start) in enumerate(zip(head, slots, starts, strict=True)):
         own_due = action.scheduled_for or now
         if slot <= max(now, own_due):
             own = own_due > now
-            reason = _own_delay(action.kind, action.detail) if own else WaitingReason.QUEUED
+            reason = _own_delay(action.kind, action.retry) if own else WaitingReason.QUEUED
         else:
             key = (start, slot)
             if key not in held:
-                before = [*recent, *slots[:index]]
-                decision = what_holds(pacing, cap, recent=before, now=start)
+                before = sent + slots[:index]
+                if not in_order:
+                    before.sort()
+                decision = what_holds(pacing, cap, recent=before, now=start, recent_sorted_utc=True)
                 held[key] = decision.reason or WaitingReason.DAILY_CAP
             reason = held[key]
         cap_name = cap.cap_name if reason.names_a_cap else None

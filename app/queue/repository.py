@@ -101,16 +101,17 @@ def runnable() -> ColumnElement[bool]:
 def queue_head(
     session: Session, *, sender_id: int, kinds: Sequence[ActivityKind], limit: int, now: datetime
 ) -> Sequence[
-    Row[int, ActivityKind, datetime | None, dict[str, Any], datetime | None, str | None, str | None]
+    Row[int, ActivityKind, datetime | None, bool, datetime | None, str | None, str | None]
 ]:
-    """(id, kind, scheduled_for, detail, expected_at, waiting_reason, waiting_cap) of the first
-    `limit` queued actions, by due time: columns, not ORM objects (a tick reads thousands)."""
+    """(id, kind, scheduled_for, retry, expected_at, waiting_reason, waiting_cap) of the first
+    `limit` queued actions, by due time: columns, not ORM objects (a tick reads thousands). `retry`
+    says whether the action retries a failed one, read in SQL: the detail itself is not decoded."""
     stmt = (
         select(
             Activity.id,
             Activity.kind,
             Activity.scheduled_for,
-            Activity.detail,
+            Activity.detail["retry_of"].as_integer().is_not(None).label("retry"),
             Activity.expected_at,
             Activity.waiting_reason,
             Activity.waiting_cap,
@@ -137,6 +138,9 @@ def save_explanations(session: Session, rows: Sequence[Mapping[str, Any]]) -> No
         session.execute(update(Activity), list(rows))
 
 
+_NOT_WITHDRAWALS = tuple(kind for kind in ActivityKind if kind is not ActivityKind.WITHDRAW_INVITE)
+
+
 def explain_paused_and_awaiting(session: Session, *, sender_id: int, now: datetime) -> None:
     """Pending actions of the sender's campaigns that are not running wait for the campaign
     (withdrawals excepted: they clean up even for a paused campaign); a first follow-up with no
@@ -147,23 +151,26 @@ def explain_paused_and_awaiting(session: Session, *, sender_id: int, now: dateti
     waiting = and_(
         Activity.sender_id == sender_id,
         Activity.outcome == Outcome.PENDING,
-        Activity.kind != ActivityKind.WITHDRAW_INVITE,
+        # Every kind but withdrawals, listed: read along the (sender, outcome, kind) index, a
+        # sender's thousands of pending withdrawals after a sweep are not walked through.
+        Activity.kind.in_(_NOT_WITHDRAWALS),
         or_(Activity.leased_until.is_(None), Activity.leased_until <= now),
     )
-    session.execute(
-        update(Activity)
-        .where(
-            waiting,
-            Activity.campaign_id.in_(not_running),
-            or_(
-                Activity.waiting_reason.is_(None),
-                Activity.waiting_reason != "campaign_paused",
-                Activity.expected_at.is_not(None),
-            ),
+    if session.scalar(select(not_running.exists())):
+        session.execute(
+            update(Activity)
+            .where(
+                waiting,
+                Activity.campaign_id.in_(not_running),
+                or_(
+                    Activity.waiting_reason.is_(None),
+                    Activity.waiting_reason != "campaign_paused",
+                    Activity.expected_at.is_not(None),
+                ),
+            )
+            .values(waiting_reason="campaign_paused", waiting_cap=None, expected_at=None)
+            .execution_options(synchronize_session="fetch")
         )
-        .values(waiting_reason="campaign_paused", waiting_cap=None, expected_at=None)
-        .execution_options(synchronize_session="fetch")
-    )
     session.execute(
         update(Activity)
         .where(

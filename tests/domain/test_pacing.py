@@ -7,6 +7,7 @@ falls back on Sunday 2025-11-02.
 from __future__ import annotations
 
 import bisect
+import random
 from collections import Counter
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -31,6 +32,7 @@ from app.domain.pacing import (
     projected_times,
     validate_timezone,
     waiting_label,
+    what_holds,
 )
 
 INVITE = CappedAction.INVITE
@@ -772,3 +774,19 @@ def test_projected_times_keep_every_limit(
         assert decide(pacing, action, recent=[*recent, *times[:i]], now=previous).earliest == t
     slots = available_slots(pacing, action, recent=recent, now=now)
     assert times.count(now) == min(slots, count)
+
+
+@PROPERTY_SETTINGS
+@given(scenarios(), st.randoms(use_true_random=False))
+def test_what_holds_answers_the_same_for_sends_given_sorted_in_utc(
+    scenario: tuple[SenderPacing, CappedAction, list[datetime], datetime],
+    shuffler: random.Random,
+) -> None:
+    # The queue's explanation hands what_holds its sends already sorted, in UTC, and says so.
+    pacing, action, recent, now = scenario
+    shuffled = list(recent)
+    shuffler.shuffle(shuffled)
+    vouched = sorted(sent.astimezone(UTC) for sent in recent)
+    assert what_holds(pacing, action, recent=vouched, now=now, recent_sorted_utc=True) == (
+        what_holds(pacing, action, recent=shuffled, now=now)
+    )
