@@ -144,7 +144,7 @@ def numbers_at_write(session: Session) -> bool:
 
 def record_status_changes(
     session: Session,
-    contact_ids: Sequence[int],
+    ids_table: str | None,
     *,
     workspace_id: int,
     from_status: str,
@@ -153,12 +153,14 @@ def record_status_changes(
     rows: Callable[[], Iterable[Mapping[str, Any]]],
 ) -> int:
     """The `contact.status_changed` events of contacts of one workspace just changed together from
-    `from_status` (the sweep). SQLite: one INSERT … SELECT from their rows. Otherwise the events
-    `rows()` builds, written as `record_many` writes them."""
+    `from_status` (the sweep). SQLite: one INSERT … SELECT from their rows, the contacts whose ids
+    `ids_table` holds. Otherwise the events `rows()` builds, written as `record_many` writes them."""
     if repository.numbers_at_write(session):
+        if ids_table is None:
+            raise ValueError("SQLite writes the events of a table of contact ids")
         return repository.insert_status_changed_events_sqlite(
             session,
-            contact_ids,
+            ids_table,
             workspace_id=workspace_id,
             from_status=from_status,
             cause=cause,

@@ -17,7 +17,6 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     Integer,
-    Select,
     Table,
     and_,
     any_,
@@ -28,7 +27,6 @@ from sqlalchemy import (
     func,
     insert,
     literal,
-    literal_column,
     or_,
     select,
     table,
@@ -36,6 +34,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Dialect, Engine, Row
 from sqlalchemy.orm import Session
+from sqlalchemy.sql import column as column_of
 
 from app.db import JSONType, UTCDateTime
 from app.domain.errors import ErrorCode
@@ -98,16 +97,35 @@ def skip_pending_of_campaign(
     )
 
 
-def stale_invite_ids(
+@dataclass(frozen=True)
+class Batch:
+    """One batch of the sweep: its contacts, fixed (and on PostgreSQL locked) before any of its
+    statements changes them."""
+
+    where: ColumnElement[bool]  # the batch's contacts, for every statement of the batch
+    size: int
+    ids_table: str | None  # SQLite: the temporary table holding their ids (read by primary key)
+
+
+def stale_batch(
     session: Session, *, workspace_id: int, cutoff: datetime, limit: int | None
-) -> list[int]:
-    """The workspace's stale invites (the first `limit` of them, campaign by campaign, oldest
-    invite first, when given: one batch of the sweep), in id order. Read along the index on
-    (campaign, status, invited_at), the batch stops at `limit`; ordered by id, every batch sorted
-    all the stale invites left (50,000: 25 batches, 0.24 of a 1.1 s sweep on SQLite). PostgreSQL
-    locks them FOR NO KEY UPDATE, in id order, before any of the batch's statements changes them
-    (the contact first, as every writer locks it; the condition checked again on each row it had
-    to wait for), so no integration's event moves one between the batch's statements."""
+) -> Batch:
+    """The workspace's stale invites: the first `limit` of them, campaign by campaign, oldest
+    invite first, when given (one batch of the sweep). Read along the index on (campaign, status,
+    invited_at), the batch stops at `limit`; ordered by id, every batch sorted all the stale
+    invites left (50,000: 25 batches, 0.24 of a 1.1 s sweep on SQLite).
+
+    SQLite: the ids never leave the database. They are written into a temporary table of this
+    connection (one per connection, emptied for each batch; SQLite's write lock is held from the
+    transaction's start, so nothing moves them meanwhile), which every statement of the batch reads
+    by its primary key. Fetched into Python and sent back with each statement (as one JSON array),
+    50,000 ids cost the sweep 0.2 s, and each statement built its own index of them first.
+
+    PostgreSQL: the ids, locked FOR NO KEY UPDATE in id order before any of the batch's statements
+    changes them (the contact first, as every writer locks it; the condition checked again on each
+    row it had to wait for), so no integration's event moves one between the batch's statements;
+    the statements take them as one array parameter (as an IN list of 2,000 values, rendering the
+    parameters cost more Python than the statement took)."""
     stale = stale_invites(workspace_id=workspace_id, cutoff=cutoff)
     first = (
         select(Contact.id)
@@ -116,46 +134,34 @@ def stale_invite_ids(
         .limit(limit)
     )
     if session.get_bind().dialect.name != "postgresql":
-        # Through the connection: the ORM's handling of 50,000 one-column rows cost 0.1 s.
-        return sorted(session.connection().execute(first).scalars().all())
+        connection = session.connection()
+        connection.exec_driver_sql(
+            f"CREATE TEMP TABLE IF NOT EXISTS {_BATCH_TABLE} (id INTEGER PRIMARY KEY)"
+        )
+        connection.exec_driver_sql(f"DELETE FROM {_BATCH_TABLE}")  # noqa: S608
+        held = table(_BATCH_TABLE, column_of("id", Integer), schema="temp")
+        written = connection.execute(insert(held).from_select(["id"], first))
+        return Batch(
+            where=Contact.id.in_(select(held.c.id)),
+            size=int(written.rowcount or 0),
+            ids_table=f"temp.{_BATCH_TABLE}",
+        )
     locked = (
         select(Contact.id)
         .where(Contact.id.in_(first.scalar_subquery()), stale)
         .order_by(Contact.id)
         .with_for_update(key_share=True)
     )
-    return list(session.scalars(locked))
-
-
-def among(session: Session, ids: Sequence[int]) -> ColumnElement[bool]:
-    """Contacts whose id is one of `ids` (one set per transaction: a later call replaces it).
-
-    PostgreSQL: an array literal bound as ONE parameter (as an IN list of 2,000 values, rendering
-    the parameters of each of a sweep batch's statements cost more Python than the statement took).
-    SQLite: the ids are written once into a temporary table of this connection (from one JSON
-    parameter), which every statement of the batch reads by its primary key; read from json_each
-    instead, each statement built its own index of the 2,000 ids first (0.5 ms a statement, five
-    statements a batch)."""
-    text_ids = ",".join(map(str, map(int, ids)))
-    if session.get_bind().dialect.name == "postgresql":
-        return Contact.id == any_(literal("{" + text_ids + "}").cast(ARRAY(BigInteger)))
-    connection = session.connection()
-    connection.exec_driver_sql(
-        f"CREATE TEMP TABLE IF NOT EXISTS {_BATCH_TABLE} (id INTEGER PRIMARY KEY)"
+    ids = ",".join(map(str, session.scalars(locked)))
+    return Batch(
+        where=Contact.id == any_(literal("{" + ids + "}").cast(ARRAY(BigInteger))),
+        size=ids.count(",") + 1 if ids else 0,
+        ids_table=None,
     )
-    connection.exec_driver_sql(f"DELETE FROM {_BATCH_TABLE}")  # noqa: S608
-    connection.exec_driver_sql(
-        f"INSERT INTO {_BATCH_TABLE} (id) SELECT value FROM json_each(?)",  # noqa: S608
-        ("[" + text_ids + "]",),
-    )
-    listed: Select[int] = select(literal_column("id", Integer)).select_from(
-        table(_BATCH_TABLE, schema="temp")
-    )
-    return Contact.id.in_(listed)
 
 
-# SQLite: the temporary table `among` writes a batch's ids into (per connection, never committed
-# anywhere but that connection's temporary database).
+# SQLite: the temporary table a sweep batch's ids are written into (per connection, never
+# committed anywhere but that connection's temporary database).
 _BATCH_TABLE = "lifecycle_batch_ids"
 
 

@@ -526,12 +526,10 @@ def expire_invites(
         withdraw_after_days=withdraw_after,
     )
     # The batch is fixed (and on PostgreSQL locked) before any of its statements changes it.
-    ids = repository.stale_invite_ids(
-        session, workspace_id=workspace_id, cutoff=cutoff, limit=limit
-    )
-    if not ids:
+    batch = repository.stale_batch(session, workspace_id=workspace_id, cutoff=cutoff, limit=limit)
+    if not batch.size:
         return 0
-    stale = repository.among(session, ids)
+    stale = batch.where
     with owning():
         deltas: Counter[tuple[int, str]] = Counter()
         total = 0
@@ -573,7 +571,7 @@ def expire_invites(
         counts.bump(session, deltas)
         outbox.record_status_changes(
             session,
-            ids,
+            batch.ids_table,
             workspace_id=workspace_id,
             from_status=ContactStatus.INVITE_SENT.value,
             cause=Cause.ENGINE.value,
