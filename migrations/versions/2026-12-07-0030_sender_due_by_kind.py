@@ -26,7 +26,9 @@ INDEX = "ix_activities_sender_due"
 def upgrade() -> None:
     with op.batch_alter_table("activities", schema=None) as batch_op:
         batch_op.drop_index(INDEX)
-        batch_op.create_index(INDEX, ["sender_id", "outcome", "kind", "scheduled_for"], unique=False)
+        batch_op.create_index(
+            INDEX, ["sender_id", "outcome", "kind", "scheduled_for"], unique=False
+        )
 
 
 def downgrade() -> None:
