@@ -209,8 +209,13 @@ SUMMARY_COLUMNS = (
 
 
 def summaries(session: Session, where: ColumnElement[bool]) -> list[dict[str, Any]]:
-    """The event summary columns of the contacts matching `where` (and their workspace)."""
-    return [dict(row._mapping) for row in session.execute(select(*SUMMARY_COLUMNS).where(where))]
+    """The event summary columns of the contacts matching `where` (and their workspace), in id
+    order: the events built from them follow it, as SQLite's own do (unordered, PostgreSQL hands
+    rows back in whatever order their latest versions lie in the table)."""
+    return [
+        dict(row._mapping)
+        for row in session.execute(select(*SUMMARY_COLUMNS).where(where).order_by(Contact.id))
+    ]
 
 
 def delete_contacts(session: Session, where: ColumnElement[bool]) -> int:
