@@ -504,9 +504,9 @@ def insert_status_changed_events_sqlite(
     summary, and `to`, is read from the contact's row as it now is; the contacts are the ids in
     `ids_table` (a table whose primary key is `id`: the sweep's batch), in id order (CROSS JOIN:
     the ids are read first, whatever the planner guesses of a table it has no statistics of, which
-    otherwise walked the workspace's contacts). Built per row
-    in Python, 100,000 of them cost the sweep 2.1 s of its 2.8 s; as one row each, built by
-    SQLite, 5 ms a thousand (the packed row: 2.7)."""
+    otherwise walked the workspace's contacts). Built per row in Python, 100,000 of them cost the
+    sweep 2.1 s of its 2.8 s; as one row each, built by SQLite, 5 ms a thousand (the packed row:
+    2.7)."""
     connection = session.connection()
     dialect = connection.dialect
     bind = UTCDateTime().dialect_impl(dialect).bind_processor(dialect)
