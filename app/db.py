@@ -5,6 +5,8 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
+import urllib.parse
+import weakref
 from contextlib import AbstractContextManager, nullcontext
 from datetime import UTC, datetime
 from typing import Any
@@ -82,6 +84,8 @@ def is_sqlite(url: str) -> bool:
 
 
 BUSY_WAIT_SECONDS = 30.0
+# A writer waiting for SQLite's lock tries again at least this often (_begin_immediate).
+BUSY_POLL_MAX_SECONDS = 0.005
 
 
 def _begin_immediate(dbapi_conn: Any) -> None:
@@ -106,7 +110,7 @@ def _begin_immediate(dbapi_conn: Any) -> None:
                 if time.monotonic() >= deadline:
                     raise
             time.sleep(pause)
-            pause = min(pause * 2, 0.005)
+            pause = min(pause * 2, BUSY_POLL_MAX_SECONDS)
     finally:
         dbapi_conn.execute(f"PRAGMA busy_timeout={int(BUSY_WAIT_SECONDS * 1000)}")
 
@@ -116,6 +120,12 @@ def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Engine:
     if is_sqlite(url):
         engine = create_engine(
             url, echo=echo, connect_args={"timeout": 30, "check_same_thread": False}
+        )
+        database = make_url(url).database
+        checkpointer = (
+            WalCheckpointer.attach(engine, database)
+            if database and database != ":memory:" and not database.startswith("file:")
+            else None
         )
 
         @event.listens_for(engine, "connect")
@@ -127,6 +137,8 @@ def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Engine:
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute(f"PRAGMA busy_timeout={int(BUSY_WAIT_SECONDS * 1000)}")
+            if checkpointer is not None:
+                cursor.execute(f"PRAGMA wal_autocheckpoint={WAL_BACKSTOP_PAGES}")
             cursor.close()
 
         @event.listens_for(engine, "begin")
@@ -143,6 +155,67 @@ def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Engine:
     engine = create_engine(url, echo=echo, pool_size=pool_size, max_overflow=pool_size)
     _ping_connections_that_idled(engine)
     return engine
+
+
+# SQLite copies its WAL into the database file (a checkpoint) inside the commit that finds more than
+# 1,000 pages in it: the writer that crosses the line, a sweep batch or an API request, pays the
+# copy and two fsyncs. A thread of the engine's own checkpoints instead, soon after this process's
+# commits, so no writer waits on the disk; writers keep a far higher line of their own
+# (WAL_BACKSTOP_PAGES), a backstop should the thread ever fall behind.
+WAL_BACKSTOP_PAGES = 16_384
+WAL_CHECKPOINT_EVERY_SECONDS = 0.25
+
+
+class WalCheckpointer:
+    """Checkpoints one SQLite database's WAL from a daemon thread while its engine lives."""
+
+    def __init__(self, database: str) -> None:
+        self.database = database
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(
+            target=self._run, name=f"wal-checkpoint {database}", daemon=True
+        )
+
+    @classmethod
+    def attach(cls, engine: Engine, database: str) -> WalCheckpointer:
+        checkpointer = cls(database)
+        event.listen(engine, "commit", lambda _conn: checkpointer._wake.set())
+        event.listen(engine, "engine_disposed", lambda _engine: checkpointer.stop())
+        weakref.finalize(engine, checkpointer.stop)
+        checkpointer._thread.start()
+        return checkpointer
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+
+    def _run(self) -> None:
+        connection: sqlite3.Connection | None = None
+        try:
+            while True:
+                self._wake.wait()
+                # Commits that come within the pause are checkpointed together.
+                self._stop.wait(WAL_CHECKPOINT_EVERY_SECONDS)
+                self._wake.clear()
+                if self._stop.is_set():
+                    return
+                try:
+                    if connection is None:
+                        # mode=rw: a database removed meanwhile is not made again, empty.
+                        connection = sqlite3.connect(
+                            f"file:{urllib.parse.quote(self.database)}?mode=rw",
+                            uri=True,
+                            timeout=0,
+                            isolation_level=None,
+                        )
+                    # PASSIVE: copies what no reader still needs, never waits for anyone.
+                    connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                except sqlite3.Error:
+                    pass  # busy or gone: the next commit wakes us again; writers have a backstop
+        finally:
+            if connection is not None:
+                connection.close()
 
 
 # A pooled PostgreSQL connection is pinged before use only when it sat idle this long: one that
@@ -186,6 +259,16 @@ def writer_turn(factory: sessionmaker[Session]) -> AbstractContextManager[object
     if bind is not None and bind.dialect.name == "sqlite":
         return _SQLITE_WRITERS
     return nullcontext()
+
+
+def let_writers_in(factory: sessionmaker[Session]) -> None:
+    """Call between the transactions of a long batched write (the sweep). SQLite grants its lock to
+    whoever asks first, and the next batch always asks first: a pause as long as a waiting writer's
+    longest poll lets the writers of other processes take their turn. PostgreSQL locks rows, and
+    needs none."""
+    bind = factory.kw.get("bind")
+    if bind is not None and bind.dialect.name == "sqlite":
+        time.sleep(BUSY_POLL_MAX_SECONDS + 0.001)
 
 
 def make_sessionmaker(engine: Engine, *, read_only: bool = False) -> sessionmaker[Session]:

@@ -1,6 +1,11 @@
-"""The connection pool: PostgreSQL connections are pinged only after they idled."""
+"""The connection pool: PostgreSQL connections are pinged only after they idled; SQLite's WAL is
+checkpointed by a thread of the engine's own, not by the writer whose commit crosses the line."""
 
 from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
 
 import pytest
 from sqlalchemy import text
@@ -42,3 +47,45 @@ if PG_URL:
             assert len(pings) >= 1
         finally:
             engine.dispose()
+
+
+def _checkpoint_threads(database: Path) -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == f"wal-checkpoint {database}"]
+
+
+def test_sqlite_wal_is_checkpointed_by_the_engines_thread_not_by_writers(tmp_path: Path) -> None:
+    database = tmp_path / "tracker.db"
+    engine = make_engine(f"sqlite:///{database}")
+    try:
+        with engine.begin() as conn:
+            # Writers checkpoint only far past SQLite's 1,000 pages, should the thread fall behind.
+            assert conn.execute(text("PRAGMA wal_autocheckpoint")).scalar() == db.WAL_BACKSTOP_PAGES
+            conn.execute(text("CREATE TABLE filler (blob BLOB)"))
+            conn.execute(
+                text(
+                    "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 3000)"
+                    " INSERT INTO filler SELECT randomblob(2000) FROM n"
+                )
+            )  # about 1,500 pages, past SQLite's own line
+        assert len(_checkpoint_threads(database)) == 1
+        # No other commit follows: the thread alone copies the WAL into the database file.
+        deadline = time.monotonic() + 30
+        while database.stat().st_size < 3000 * 2000 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert database.stat().st_size >= 3000 * 2000
+    finally:
+        engine.dispose()
+    for thread in _checkpoint_threads(database):
+        thread.join(timeout=10)
+    assert _checkpoint_threads(database) == []  # disposing of the engine stops its thread
+
+
+def test_an_in_memory_sqlite_database_has_no_checkpoint_thread() -> None:
+    before = {t.name for t in threading.enumerate()}
+    engine = make_engine("sqlite://")
+    try:
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT 1")).scalar() == 1
+        assert {t.name for t in threading.enumerate()} - before == set()
+    finally:
+        engine.dispose()

@@ -10,6 +10,7 @@ from sqlalchemy.exc import NoResultFound
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.config import EngineMode
+from app.db import let_writers_in
 from app.domain.errors import ErrorCode
 from app.domain.statuses import ActivityKind, Outcome
 from app.engine import (
@@ -58,6 +59,7 @@ def run_tick(factory: sessionmaker[Session], *, now: datetime, mode: EngineMode)
         report.withdrawn += withdrawn
         if withdrawn < sweeps.SWEEP_BATCH:
             break
+        let_writers_in(factory)
     with factory.begin() as session:
         if repository.try_exclusive(session, "engine-sweep"):
             report.reinvitable = sweeps.release_old_withdrawals(session, now=now)
