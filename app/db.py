@@ -187,8 +187,12 @@ class WalCheckpointer:
         return checkpointer
 
     def stop(self) -> None:
+        """Stop the thread and wait for a checkpoint under way: once its engine is disposed,
+        nothing of this process writes to the database file any more (a copy of it is whole)."""
         self._stop.set()
         self._wake.set()
+        if self._thread is not threading.current_thread():
+            self._thread.join()
 
     def _run(self) -> None:
         connection: sqlite3.Connection | None = None

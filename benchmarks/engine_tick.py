@@ -377,8 +377,10 @@ def copies(url: str, names: list[str]) -> Iterator[dict[str, str]]:
         return
     path = sqlite_path(url)
     conn = sqlite_connect(path)
-    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    busy, _, _ = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
     conn.close()
+    if busy:  # a copy of the file alone would miss what the WAL still holds
+        raise RuntimeError(f"{path}: the WAL could not be checkpointed before copying")
     out = {}
     for name in names:
         target = f"{path}.{name}"
