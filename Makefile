@@ -47,4 +47,4 @@ coverage: venv
 test: lint typecheck unit
 
 clean:
-	rm -rf $(VENV) tracker.db tracker.db-wal tracker.db-shm test-artifacts .coverage
+	rm -rf $(VENV) tracker.db tracker.db-wal tracker.db-shm tracker.db-waiting test-artifacts .coverage

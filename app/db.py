@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
 import sqlite3
 import threading
 import time
@@ -86,18 +88,72 @@ def is_sqlite(url: str) -> bool:
 BUSY_WAIT_SECONDS = 30.0
 # A writer waiting for SQLite's lock tries again at least this often (_begin_immediate).
 BUSY_POLL_MAX_SECONDS = 0.005
+# How long a long batched write waits between batches for the writers waiting meanwhile to have had
+# their turn (let_writers_in): enough for each to poll and commit a short write.
+TURN_WAIT_MAX_SECONDS = 0.1
 
 
-def _begin_immediate(dbapi_conn: Any) -> None:
+def _file_path(database: str | None) -> str | None:
+    """The path of a SQLite database kept in a file (None for an in-memory one, or a URI)."""
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return database
+
+
+def _waiting_file(path: str | None) -> str | None:
+    """The file beside a SQLite database on which writers waiting for its lock hold a shared flock."""
+    return f"{path}-waiting" if path else None
+
+
+def _flock(path: str, operation: int) -> int:
+    """A descriptor of `path` (made if need be) holding flock `operation`, taken without waiting;
+    OSError otherwise (BlockingIOError when another descriptor holds a lock against it)."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, operation | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        raise
+    return fd
+
+
+def _say_waiting(path: str) -> int | None:
+    """A shared flock on the waiting file, held until its descriptor is closed (None if it could
+    not be taken this instant: the next poll tries again)."""
+    try:
+        return _flock(path, fcntl.LOCK_SH)
+    except OSError:
+        return None
+
+
+def writers_waiting(path: str | None) -> bool:
+    """Whether a writer of any process is waiting for the lock of the SQLite database at `path`."""
+    waiting_file = _waiting_file(path)
+    if waiting_file is None:
+        return False
+    try:
+        os.close(_flock(waiting_file, fcntl.LOCK_EX))  # closing releases it at once
+    except BlockingIOError:
+        return True  # held shared: a writer is waiting
+    except OSError:
+        return False
+    return False
+
+
+def _begin_immediate(dbapi_conn: Any, path: str | None = None) -> None:
     """BEGIN IMMEDIATE, retried quickly while another process holds the write lock.
 
     SQLite's own busy handler sleeps 1, 2, 5, 10 … 100 ms between attempts: a short write (the
     API's per-request rate count) that finds the lock taken waits far longer than the holder
     needs. Here the first retries come after a fraction of a millisecond, backing off to 5 ms,
     for up to BUSY_WAIT_SECONDS; statements inside the transaction keep the normal busy timeout.
+    While it waits, it holds a shared flock on the database's waiting file (`path` + "-waiting"):
+    a long batched write sees it there and lets it in (let_writers_in).
     """
     deadline = time.monotonic() + BUSY_WAIT_SECONDS
     pause = 0.0002
+    waiting_file = _waiting_file(path)
+    waiting: int | None = None  # the descriptor holding the shared flock, once we wait
     dbapi_conn.execute("PRAGMA busy_timeout=0")
     try:
         while True:
@@ -109,9 +165,13 @@ def _begin_immediate(dbapi_conn: Any) -> None:
                     raise
                 if time.monotonic() >= deadline:
                     raise
+            if waiting is None and waiting_file is not None:
+                waiting = _say_waiting(waiting_file)
             time.sleep(pause)
             pause = min(pause * 2, BUSY_POLL_MAX_SECONDS)
     finally:
+        if waiting is not None:
+            os.close(waiting)
         dbapi_conn.execute(f"PRAGMA busy_timeout={int(BUSY_WAIT_SECONDS * 1000)}")
 
 
@@ -121,12 +181,8 @@ def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Engine:
         engine = create_engine(
             url, echo=echo, connect_args={"timeout": 30, "check_same_thread": False}
         )
-        database = make_url(url).database
-        checkpointer = (
-            WalCheckpointer.attach(engine, database)
-            if database and database != ":memory:" and not database.startswith("file:")
-            else None
-        )
+        path = _file_path(make_url(url).database)
+        checkpointer = WalCheckpointer.attach(engine, path) if path else None
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn: Any, _record: ConnectionPoolEntry) -> None:
@@ -149,7 +205,7 @@ def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Engine:
             if mode != "IMMEDIATE":
                 conn.exec_driver_sql(f"BEGIN {mode}")
                 return
-            _begin_immediate(conn.connection.dbapi_connection)
+            _begin_immediate(conn.connection.dbapi_connection, path)
 
         return engine
     engine = create_engine(url, echo=echo, pool_size=pool_size, max_overflow=pool_size)
@@ -267,12 +323,16 @@ def writer_turn(factory: sessionmaker[Session]) -> AbstractContextManager[object
 
 def let_writers_in(factory: sessionmaker[Session]) -> None:
     """Call between the transactions of a long batched write (the sweep). SQLite grants its lock to
-    whoever asks first, and the next batch always asks first: a pause as long as a waiting writer's
-    longest poll lets the writers of other processes take their turn. PostgreSQL locks rows, and
-    needs none."""
+    whoever asks first, and the next batch always asks first: while writers (of any process) say
+    they are waiting, wait for them to take their turn, up to TURN_WAIT_MAX_SECONDS. PostgreSQL
+    locks rows, and needs none."""
     bind = factory.kw.get("bind")
-    if bind is not None and bind.dialect.name == "sqlite":
-        time.sleep(BUSY_POLL_MAX_SECONDS + 0.001)
+    if bind is None or bind.dialect.name != "sqlite":
+        return
+    path = _file_path(bind.engine.url.database)
+    deadline = time.monotonic() + TURN_WAIT_MAX_SECONDS
+    while writers_waiting(path) and time.monotonic() < deadline:
+        time.sleep(0.0005)
 
 
 def make_sessionmaker(engine: Engine, *, read_only: bool = False) -> sessionmaker[Session]:

@@ -1,5 +1,6 @@
 """The connection pool: PostgreSQL connections are pinged only after they idled; SQLite's WAL is
-checkpointed by a thread of the engine's own, not by the writer whose commit crosses the line."""
+checkpointed by a thread of the engine's own, not by the writer whose commit crosses the line; a
+long batched write on SQLite lets a writer that waits for the lock in between its batches."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import pytest
 from sqlalchemy import text
 
 from app import db
-from app.db import make_engine
+from app.db import make_engine, make_sessionmaker
 from tests.conftest import PG_URL
 
 if PG_URL:
@@ -89,3 +90,40 @@ def test_an_in_memory_sqlite_database_has_no_checkpoint_thread() -> None:
         assert {t.name for t in threading.enumerate()} - before == set()
     finally:
         engine.dispose()
+
+
+def test_a_long_batched_write_lets_a_waiting_writer_in_between_its_batches(tmp_path: Path) -> None:
+    database = tmp_path / "tracker.db"
+    sweeper, other = make_engine(f"sqlite:///{database}"), make_engine(f"sqlite:///{database}")
+    try:
+        with sweeper.begin() as conn:
+            conn.execute(text("CREATE TABLE turns (who TEXT)"))
+        assert not db.writers_waiting(str(database))
+        factory = make_sessionmaker(sweeper)
+
+        def write() -> None:
+            with other.begin() as conn:
+                conn.execute(text("INSERT INTO turns VALUES ('writer')"))
+
+        writer = threading.Thread(target=write)
+        for batch in range(20):
+            with factory.begin() as session:
+                session.execute(text("INSERT INTO turns VALUES ('batch')"))
+                if batch == 0:
+                    writer.start()  # finds the lock taken, waits, and says so
+                    deadline = time.monotonic() + 30
+                    while not db.writers_waiting(str(database)) and time.monotonic() < deadline:
+                        time.sleep(0.001)
+                    assert db.writers_waiting(str(database))
+            db.let_writers_in(factory)
+        writer.join(timeout=30)
+        assert not db.writers_waiting(str(database))  # it has had its turn
+        with sweeper.connect() as conn:
+            turns = list(conn.execute(text("SELECT who FROM turns ORDER BY rowid")).scalars())
+        # It went right after the batch it waited for; without the turn, the next batch would
+        # most often win the race for the lock, and the one after that.
+        assert turns.count("writer") == 1
+        assert turns[:2] == ["batch", "writer"]
+    finally:
+        sweeper.dispose()
+        other.dispose()
