@@ -10,7 +10,7 @@ SQLite as rows of the log, numbered as they are written (its writers are seriali
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -144,17 +144,18 @@ def numbers_at_write(session: Session) -> bool:
 
 def record_status_changes(
     session: Session,
-    ids_table: str | None,
     *,
+    ids_table: str | None,
+    ids: str | None,
     workspace_id: int,
     from_status: str,
     cause: str,
     now: datetime,
-    rows: Callable[[], Iterable[Mapping[str, Any]]],
 ) -> int:
     """The `contact.status_changed` events of contacts of one workspace just changed together from
-    `from_status` (the sweep). SQLite: one INSERT … SELECT from their rows, the contacts whose ids
-    `ids_table` holds. Otherwise the events `rows()` builds, written as `record_many` writes them."""
+    `from_status` (the sweep), built by the database from their rows as they now are, as one
+    packed run: on SQLite one INSERT … SELECT into the log of the contacts whose ids `ids_table`
+    holds; on PostgreSQL one batch row of the contacts whose ids the array literal `ids` lists."""
     if repository.numbers_at_write(session):
         if ids_table is None:
             raise ValueError("SQLite writes the events of a table of contact ids")
@@ -166,4 +167,8 @@ def record_status_changes(
             cause=cause,
             now=now,
         )
-    return record_many(session, rows())
+    if ids is None:
+        raise ValueError("PostgreSQL writes the events of an array of contact ids")
+    return repository.insert_status_changed_batch_postgresql(
+        session, ids, workspace_id=workspace_id, from_status=from_status, cause=cause, now=now
+    )

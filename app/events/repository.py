@@ -10,6 +10,7 @@ from itertools import groupby
 from typing import Any
 
 from sqlalchemy import delete, exists, func, insert, or_, select, text, update
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
 
 from app.db import UTCDateTime
@@ -190,7 +191,8 @@ def number_up_to(session: Session, max_id: int) -> list[tuple[int, int]]:
 # a later pass. A batch of `contact.created` (`created_cause` set) holds the contacts' columns:
 # it becomes ONE packed row of the log (`Event.event_count`; `unpack` builds each event's data when
 # it is read): expanded here into a row and a JSON object per contact, a bulk add's events made
-# the numberer a tenth of the API's ingest time.
+# the numberer a tenth of the API's ingest time. A batch whose `events` is an object (the sweep's
+# `contact.status_changed`, `_CHANGED_POSTGRESQL`) is a packed row already: its type and data.
 _NUMBER_BATCHES = text(
     """
 WITH picked AS (
@@ -209,7 +211,12 @@ WITH picked AS (
     CROSS JOIN LATERAL ROWS FROM (
         json_to_recordset(t.events) AS (type text, occurred_at timestamptz, data jsonb)
     ) WITH ORDINALITY AS e(type, occurred_at, data, n)
-    WHERE t.created_cause IS NULL
+    WHERE t.created_cause IS NULL AND json_typeof(t.events) = 'array'
+    UNION ALL
+    SELECT t.id, t.workspace_id, t.recorded_at, 1, t.events ->> 'type', NULL,
+        (t.events -> 'data')::jsonb, t.event_count, t.event_count
+    FROM taken AS t
+    WHERE json_typeof(t.events) = 'object'
     UNION ALL
     SELECT t.id, t.workspace_id, t.recorded_at, 1, 'contact.created', NULL,
         jsonb_build_object('cause', t.created_cause, 'shared', '{}'::jsonb, 'names',
@@ -485,6 +492,20 @@ _CHANGED_SQLITE = (
     "c.company, c.status FROM {ids_table} AS p CROSS JOIN contacts c ON c.id = p.id "
     "WHERE c.workspace_id = :workspace ORDER BY p.id) AS c HAVING count(*) > 0"
 )
+# PostgreSQL: the same packed events as ONE batch row whose `events` is the packed row itself
+# (`{"type", "data"}`, numbered as it is by `_NUMBER_BATCHES`), built by the database from the
+# contacts' rows as they now are, in id order. Built per event in Python from the rows read before
+# the change, 50,000 of them cost the sweep 1.0 s of Python and 0.47 s to write their 13 MB.
+_CHANGED_POSTGRESQL = (
+    "INSERT INTO event_batches (workspace_id, recorded_at, event_count, events) "
+    "SELECT %(workspace)s, %(now)s, count(*), json_build_object("
+    "'type', 'contact.status_changed', 'data', json_build_object("
+    "'cause', %(cause)s::text, 'shared', json_build_object('from', %(from_status)s::text), "
+    "'names', %(names)s::json, 'rows', json_agg(json_build_array(c.id, c.campaign_id, "
+    "c.linkedin_url, c.first_name, c.last_name, c.email, c.company, c.status) ORDER BY c.id))) "
+    "FROM contacts AS c WHERE c.id = ANY(%(ids)s::bigint[]) AND c.workspace_id = %(workspace)s "
+    "HAVING count(*) > 0 RETURNING event_count"
+)
 _CHANGED_NAMES = json.dumps(
     ["id", "campaign_id", "linkedin_url", "first_name", "last_name", "email", "company", "status"]
 )
@@ -508,20 +529,43 @@ def insert_status_changed_events_sqlite(
     sweep 2.1 s of its 2.8 s; as one row each, built by SQLite, 5 ms a thousand (the packed row:
     2.7)."""
     connection = session.connection()
-    dialect = connection.dialect
+    params = _changed_params(connection.dialect, workspace_id, from_status, cause, now)
+    written = connection.exec_driver_sql(
+        _CHANGED_SQLITE.format(ids_table=ids_table) + " RETURNING event_count", params
+    ).scalar()
+    connection.exec_driver_sql(_HEADS_SQLITE, (json.dumps([workspace_id]),))
+    return int(written or 0)
+
+
+def insert_status_changed_batch_postgresql(
+    session: Session,
+    ids: str,
+    *,
+    workspace_id: int,
+    from_status: str,
+    cause: str,
+    now: datetime,
+) -> int:
+    """PostgreSQL: the `contact.status_changed` events of contacts just changed together (the
+    sweep) as ONE packed batch row (`_CHANGED_POSTGRESQL`); `ids` is their ids as an array literal
+    (`{1,2,3}`)."""
+    connection = session.connection()
+    params = _changed_params(connection.dialect, workspace_id, from_status, cause, now)
+    params["ids"] = ids
+    return int(connection.exec_driver_sql(_CHANGED_POSTGRESQL, params).scalar() or 0)
+
+
+def _changed_params(
+    dialect: Dialect, workspace_id: int, from_status: str, cause: str, now: datetime
+) -> dict[str, Any]:
     bind = UTCDateTime().dialect_impl(dialect).bind_processor(dialect)
-    params = {
+    return {
         "workspace": workspace_id,
         "now": bind(now) if bind is not None else now,
         "from_status": from_status,
         "cause": cause,
         "names": _CHANGED_NAMES,
     }
-    written = connection.exec_driver_sql(
-        _CHANGED_SQLITE.format(ids_table=ids_table) + " RETURNING event_count", params
-    ).scalar()
-    connection.exec_driver_sql(_HEADS_SQLITE, (json.dumps([workspace_id]),))
-    return int(written or 0)
 
 
 # PostgreSQL: the same batch row built from the rows of the INSERT that creates the contacts (a CTE

@@ -105,6 +105,7 @@ class Batch:
     where: ColumnElement[bool]  # the batch's contacts, for every statement of the batch
     size: int
     ids_table: str | None  # SQLite: the temporary table holding their ids (read by primary key)
+    ids: str | None  # PostgreSQL: their ids as an array literal ("{1,2,3}")
 
 
 def stale_batch(
@@ -145,6 +146,7 @@ def stale_batch(
             where=Contact.id.in_(select(held.c.id)),
             size=int(written.rowcount or 0),
             ids_table=f"temp.{_BATCH_TABLE}",
+            ids=None,
         )
     locked = (
         select(Contact.id)
@@ -157,6 +159,7 @@ def stale_batch(
         where=Contact.id == any_(literal("{" + ids + "}").cast(ARRAY(BigInteger))),
         size=ids.count(",") + 1 if ids else 0,
         ids_table=None,
+        ids="{" + ids + "}",
     )
 
 

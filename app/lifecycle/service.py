@@ -563,35 +563,18 @@ def expire_invites(
             reason=ContactEvent.INVITE_EXPIRED.value,
             now=now,
         )
-        # SQLite builds the events from the changed rows in one statement; elsewhere they are
-        # built here, from the summaries read before the change.
-        expired = [] if outbox.numbers_at_write(session) else repository.summaries(session, stale)
         repository.clear_errors_of(session, stale)
         count = repository.mark_withdrawn(session, stale, to_status=target.status, now=now)
         counts.bump(session, deltas)
+        # The events, built by the database from the rows as they now are.
         outbox.record_status_changes(
             session,
-            batch.ids_table,
+            ids_table=batch.ids_table,
+            ids=batch.ids,
             workspace_id=workspace_id,
             from_status=ContactStatus.INVITE_SENT.value,
             cause=Cause.ENGINE.value,
             now=now,
-            rows=lambda: (
-                outbox.event_row(
-                    workspace_id=workspace_id,
-                    type=EventType.CONTACT_STATUS_CHANGED,
-                    data={
-                        "contact": outbox.summary_of_row(
-                            row["id"], {**row, "status": target.status}
-                        ),
-                        "from": ContactStatus.INVITE_SENT.value,
-                        "to": target.status.value,
-                        "cause": Cause.ENGINE.value,
-                    },
-                    now=now,
-                )
-                for row in expired
-            ),
         )
     return count
 

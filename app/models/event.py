@@ -94,7 +94,8 @@ class EventBatch(Base):
     `contact.created` events written set-based (`record_created`) has `created_cause` set and
     holds each contact's columns instead, as strings (or null), `[id, campaign_id, linkedin_url,
     first_name, last_name, email, company, status, source]`: the numberer builds their `data`
-    from those."""
+    from those. A sweep batch's `contact.status_changed` events are an object instead, `{"type",
+    "data"}`: the packed row of the log they become, as SQLite writes it."""
 
     __tablename__ = "event_batches"
 
