@@ -182,7 +182,8 @@ def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Engine:
             url, echo=echo, connect_args={"timeout": 30, "check_same_thread": False}
         )
         path = _file_path(make_url(url).database)
-        checkpointer = WalCheckpointer.attach(engine, path) if path else None
+        if path:
+            WalCheckpointer.attach(engine, path)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn: Any, _record: ConnectionPoolEntry) -> None:
@@ -193,7 +194,7 @@ def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Engine:
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute(f"PRAGMA busy_timeout={int(BUSY_WAIT_SECONDS * 1000)}")
-            if checkpointer is not None:
+            if path:  # the engine's thread checkpoints (WalCheckpointer)
                 cursor.execute(f"PRAGMA wal_autocheckpoint={WAL_BACKSTOP_PAGES}")
             cursor.close()
 
@@ -234,13 +235,13 @@ class WalCheckpointer:
         )
 
     @classmethod
-    def attach(cls, engine: Engine, database: str) -> WalCheckpointer:
+    def attach(cls, engine: Engine, database: str) -> None:
+        """Start a checkpointer for the engine's database, woken by its commits, stopped with it."""
         checkpointer = cls(database)
         event.listen(engine, "commit", lambda _conn: checkpointer._wake.set())
         event.listen(engine, "engine_disposed", lambda _engine: checkpointer.stop())
         weakref.finalize(engine, checkpointer.stop)
         checkpointer._thread.start()
-        return checkpointer
 
     def stop(self) -> None:
         """Stop the thread and wait for a checkpoint under way: once its engine is disposed,

@@ -154,12 +154,13 @@ def stale_batch(
         .order_by(Contact.id)
         .with_for_update(key_share=True)
     )
-    ids = ",".join(map(str, session.scalars(locked)))
+    ids = list(session.scalars(locked))
+    array = "{" + ",".join(map(str, ids)) + "}"
     return Batch(
-        where=Contact.id == any_(literal("{" + ids + "}").cast(ARRAY(BigInteger))),
-        size=ids.count(",") + 1 if ids else 0,
+        where=Contact.id == any_(literal(array).cast(ARRAY(BigInteger))),
+        size=len(ids),
         ids_table=None,
-        ids="{" + ids + "}",
+        ids=array,
     )
 
 
