@@ -257,6 +257,9 @@ def check(scene: Scene) -> None:
     by_contact: dict[int, list[Activity]] = {cid: [] for cid in ids}
     for a in acts:
         by_contact[a.contact_id].append(a)
+        # An action's campaign and workspace are its contact's (they have no key of their own).
+        owner = contacts[a.contact_id]
+        assert (a.campaign_id, a.workspace_id) == (owner.campaign_id, owner.workspace_id), a
 
     for cid, contact in contacts.items():
         campaign = campaigns[contact.campaign_id]
