@@ -21,11 +21,8 @@ class Contact(Base):
         Index("ix_contacts_campaign_status_id", "campaign_id", "status", "id"),
         # Keyset pages of a whole campaign (no status filter), whatever the planner knows.
         Index("ix_contacts_campaign_id_id", "campaign_id", "id"),
-        Index("ix_contacts_campaign_error", "campaign_id", "error_code"),
         Index("ix_contacts_campaign_invited", "campaign_id", "status", "invited_at"),
         Index("ix_contacts_linkedin_url", "linkedin_url"),
-        # Contacts messaged lately (the sandbox's replies) without scanning the table.
-        Index("ix_contacts_last_message_at", "last_message_at"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -54,7 +51,7 @@ class Contact(Base):
     # No foreign key: only the import's runner writes it, and a key checked every row cost an
     # import a tenth of its time on PostgreSQL; an import goes only with its campaign or workspace,
     # and so do its contacts (a reader of a missing import finds none).
-    import_id: Mapped[int | None] = mapped_column(BigId, index=True)
+    import_id: Mapped[int | None] = mapped_column(BigId)
     last_message_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
@@ -62,3 +59,31 @@ class Contact(Base):
     invited_at: Mapped[datetime | None]
     connected_at: Mapped[datetime | None]
     withdrawn_at: Mapped[datetime | None]
+
+
+# Indexes of the few: each holds only the contacts that have the value it is read by (every reader
+# asks for a value, never for its absence), so a contact without one (most of them) costs no entry
+# in it when it is added, nor when its status changes (PostgreSQL writes a new entry into every
+# index of the table for such an UPDATE: 150,000 of the sweep's 800,000 for 50,000 withdrawals).
+# The campaign's contacts whose last action failed (the error filter, clearing one error).
+Index(
+    "ix_contacts_campaign_error",
+    Contact.campaign_id,
+    Contact.error_code,
+    postgresql_where=Contact.error_code.is_not(None),
+    sqlite_where=Contact.error_code.is_not(None),
+)
+# Contacts messaged lately (the sandbox's replies) without scanning the table.
+Index(
+    "ix_contacts_last_message_at",
+    Contact.last_message_at,
+    postgresql_where=Contact.last_message_at.is_not(None),
+    sqlite_where=Contact.last_message_at.is_not(None),
+)
+# An import's contacts (its undo, the contact's log).
+Index(
+    "ix_contacts_import_id",
+    Contact.import_id,
+    postgresql_where=Contact.import_id.is_not(None),
+    sqlite_where=Contact.import_id.is_not(None),
+)
