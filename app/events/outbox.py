@@ -142,33 +142,35 @@ def numbers_at_write(session: Session) -> bool:
     return repository.numbers_at_write(session)
 
 
+def status_changes_in_update(
+    session: Session, *, workspace_id: int, from_status: str, cause: str, now: datetime
+) -> tuple[str, dict[str, Any], tuple[str, ...]] | None:
+    """The `contact.status_changed` events of contacts of one workspace changed together from
+    `from_status` (the sweep) as part of the UPDATE that changes them (PostgreSQL: SQL reading that
+    UPDATE's `changed` CTE, its parameters, and the columns it reads there), or None where
+    `record_status_changes` writes them after the update."""
+    return repository.status_changed_from_updated(
+        session, workspace_id=workspace_id, from_status=from_status, cause=cause, now=now
+    )
+
+
 def record_status_changes(
     session: Session,
     *,
-    ids_table: str | None,
-    ids: str | None,
+    ids_table: str,
     workspace_id: int,
     from_status: str,
     cause: str,
     now: datetime,
 ) -> int:
-    """The `contact.status_changed` events of contacts of one workspace just changed together from
-    `from_status` (the sweep), built by the database from their rows as they now are, as one
-    packed run: on SQLite one INSERT … SELECT into the log of the contacts whose ids `ids_table`
-    holds; on PostgreSQL one batch row of the contacts whose ids the array literal `ids` lists."""
-    if repository.numbers_at_write(session):
-        if ids_table is None:
-            raise ValueError("SQLite writes the events of a table of contact ids")
-        return repository.insert_status_changed_events_sqlite(
-            session,
-            ids_table,
-            workspace_id=workspace_id,
-            from_status=from_status,
-            cause=cause,
-            now=now,
-        )
-    if ids is None:
-        raise ValueError("PostgreSQL writes the events of an array of contact ids")
-    return repository.insert_status_changed_batch_postgresql(
-        session, ids, workspace_id=workspace_id, from_status=from_status, cause=cause, now=now
+    """SQLite: the `contact.status_changed` events of contacts of one workspace just changed
+    together from `from_status` (the sweep), built by the database from their rows as they now
+    are, as one packed row of the log; `ids_table` holds their ids."""
+    return repository.insert_status_changed_events_sqlite(
+        session,
+        ids_table,
+        workspace_id=workspace_id,
+        from_status=from_status,
+        cause=cause,
+        now=now,
     )

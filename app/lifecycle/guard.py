@@ -37,16 +37,27 @@ def owning() -> Iterator[None]:
         _depth.reset(token)
 
 
+_WRITES_CONTACTS = re.compile(r"\b(INSERT\s+INTO|UPDATE)\s+contacts\b", re.IGNORECASE)
+
+
 def writes_status(statement: str) -> bool:
-    """Whether a SQL statement inserts contacts or sets a contact's status."""
-    head = statement.lstrip()[:24].upper()
+    """Whether a SQL statement inserts contacts or sets a contact's status: itself, or in one of
+    its WITH queries (the only place another statement can write: PostgreSQL's data-modifying
+    CTEs, `WITH changed AS (UPDATE contacts …)`)."""
+    text = statement.lstrip()
+    head = text[:24].upper()
+    if head.startswith("WITH"):
+        return any(_writes_status(text[m.start() :]) for m in _WRITES_CONTACTS.finditer(text))
+    return _writes_status(text)
+
+
+def _writes_status(text: str) -> bool:
+    head = text[:24].upper()
     if head.startswith("INSERT INTO CONTACTS"):
         return True
     if head.startswith("UPDATE CONTACTS"):
         return bool(
-            _STATUS_SET.search(
-                re.split(r"\bWHERE\b", statement, maxsplit=1, flags=re.IGNORECASE)[0]
-            )
+            _STATUS_SET.search(re.split(r"\bWHERE\b", text, maxsplit=1, flags=re.IGNORECASE)[0])
         )
     return False
 

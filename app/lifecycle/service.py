@@ -514,8 +514,9 @@ def expire_invites(
     when given: one batch, so a big sweep is many short transactions) becomes withdrawn, with a
     Pending withdraw_invite (it goes out within the daily withdrawal cap); follow-ups waiting for an
     acceptance are skipped. Set-based: one activity INSERT … SELECT, one UPDATE of the pending
-    follow-ups, one UPDATE of the contacts (and one of the few with an error to clear), one counts
-    change, one event INSERT. Returns how many were withdrawn."""
+    follow-ups, one UPDATE of the contacts (on SQLite, one more of the few with an error to
+    clear, and the event INSERT apart; on PostgreSQL both are part of it), one counts change.
+    Returns how many were withdrawn."""
     cutoff = now - timedelta(days=withdraw_after)
     # The rule comes from the domain: ask it what an expired invite becomes.
     target = transition(
@@ -533,9 +534,10 @@ def expire_invites(
     with owning():
         deltas: Counter[tuple[int, str]] = Counter()
         total = 0
-        for campaign_id, _status, code, invites, replied, n in repository.count_shapes(
-            session, stale
-        ):
+        shapes = (
+            batch.shapes if batch.shapes is not None else repository.count_shapes(session, stale)
+        )
+        for campaign_id, _status, code, invites, replied, n in shapes:
             total += n
             for key in counts.row_keys(ContactStatus.INVITE_SENT, code, invites, replied):
                 deltas[(campaign_id, key)] -= n
@@ -558,24 +560,35 @@ def expire_invites(
         )
         repository.skip_pending_of(
             session,
-            stale,
+            batch.actions,
             kinds=[ActivityKind.FOLLOW_UP],
             reason=ContactEvent.INVITE_EXPIRED.value,
             now=now,
         )
-        repository.clear_errors_of(session, stale)
-        count = repository.mark_withdrawn(session, stale, to_status=target.status, now=now)
-        counts.bump(session, deltas)
-        # The events, built by the database from the rows as they now are.
-        outbox.record_status_changes(
+        # The events, built by the database from the rows as they now are: on PostgreSQL in the
+        # statement that changes them.
+        events = outbox.status_changes_in_update(
             session,
-            ids_table=batch.ids_table,
-            ids=batch.ids,
             workspace_id=workspace_id,
             from_status=ContactStatus.INVITE_SENT.value,
             cause=Cause.ENGINE.value,
             now=now,
         )
+        count = repository.mark_withdrawn(
+            session, batch, to_status=target.status, now=now, then=events
+        )
+        counts.bump(session, deltas)
+        if events is None:
+            if batch.ids_table is None:
+                raise ValueError("SQLite writes the events of a table of contact ids")
+            outbox.record_status_changes(
+                session,
+                ids_table=batch.ids_table,
+                workspace_id=workspace_id,
+                from_status=ContactStatus.INVITE_SENT.value,
+                cause=Cause.ENGINE.value,
+                now=now,
+            )
     return count
 
 

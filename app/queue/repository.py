@@ -20,6 +20,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Row
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 
 from app.domain.statuses import (
     ActivityKind,
@@ -132,10 +134,40 @@ def queue_head(
 
 
 def save_explanations(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
-    """Store new explanations (id, expected_at, waiting_reason, waiting_cap) in one UPDATE by
-    primary key; objects of the session's identity map are updated with them."""
-    if rows:
+    """Store new explanations (id, expected_at, waiting_reason, waiting_cap); objects of the
+    session's identity map are updated with them.
+
+    PostgreSQL: one UPDATE … FROM unnest of four arrays. By primary key, one statement a row (as
+    SQLite takes them, in-process), the head of ten senders' withdrawals after a sweep (2,900
+    rows) cost the tick 0.1 s of round trips."""
+    if not rows:
+        return
+    if session.get_bind().dialect.name != "postgresql":
         session.execute(update(Activity), list(rows))
+        return
+    session.connection().exec_driver_sql(
+        _EXPLAIN_POSTGRESQL,
+        {
+            "ids": [row["id"] for row in rows],
+            "ats": [row["expected_at"] for row in rows],
+            "reasons": [row["waiting_reason"] for row in rows],
+            "caps": [row["waiting_cap"] for row in rows],
+        },
+    )
+    loaded = session.identity_map
+    for row in rows:
+        action = loaded.get(identity_key(Activity, row["id"]))
+        if action is not None:
+            for name in ("expected_at", "waiting_reason", "waiting_cap"):
+                set_committed_value(action, name, row[name])
+
+
+_EXPLAIN_POSTGRESQL = (
+    "UPDATE activities AS a SET expected_at = v.expected_at, waiting_reason = v.waiting_reason, "
+    "waiting_cap = v.waiting_cap FROM unnest(%(ids)s::bigint[], %(ats)s::timestamptz[], "
+    "%(reasons)s::varchar[], %(caps)s::varchar[]) AS v(id, expected_at, waiting_reason, "
+    "waiting_cap) WHERE a.id = v.id"
+)
 
 
 _NOT_WITHDRAWALS = tuple(kind for kind in ActivityKind if kind is not ActivityKind.WITHDRAW_INVITE)

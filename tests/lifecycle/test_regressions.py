@@ -27,7 +27,7 @@ from app.domain.statuses import (
     Role,
 )
 from app.domain.transitions import ContactEvent
-from app.lifecycle.guard import LifecycleBypass, owning
+from app.lifecycle.guard import LifecycleBypass, owning, writes_status
 from app.models import Contact
 from tests.builders import a_campaign, a_workspace, an_api_key
 from tests.clients import PASSWORD, Api, login, person
@@ -384,6 +384,18 @@ def test_a_status_write_outside_the_owner_fails(session: Session) -> None:
         session.execute(update(Contact).values(status=S.CONNECTED))
     with pytest.raises(LifecycleBypass):
         session.execute(text("UPDATE contacts SET status = 'connected'"))
+    # A write in a WITH query (PostgreSQL's data-modifying CTEs) is seen too.
+    with pytest.raises(LifecycleBypass):
+        session.execute(
+            text(
+                "WITH changed AS (UPDATE contacts SET first_name = 'x', status = 'connected' "
+                "WHERE id = -1 RETURNING id) SELECT count(*) FROM changed"
+            )
+        )
+    assert not writes_status(
+        "WITH changed AS (UPDATE contacts SET first_name = 'x' WHERE status = 'connected' "
+        "RETURNING id) SELECT count(*) FROM changed"
+    )
     # Inside the owner the same statement runs; other columns are anyone's to write.
     with owning():
         session.execute(update(Contact).where(Contact.id == -1).values(status=S.CONNECTED))
