@@ -58,6 +58,12 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+def utc_param(dialect: Dialect, value: datetime) -> datetime:
+    """`value` as a UTC column takes it, for a parameter of raw SQL (exec_driver_sql)."""
+    bind = UTCDateTime().dialect_impl(dialect).bind_processor(dialect)
+    return bind(value) if bind is not None else value
+
+
 def enum_column(enum: type, name: str) -> Enum:
     """A portable enum stored as its string values, checked by a named constraint."""
     return Enum(

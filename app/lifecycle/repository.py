@@ -36,7 +36,7 @@ from sqlalchemy.engine import Dialect, Engine, Row
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import column as column_of
 
-from app.db import JSONType, UTCDateTime
+from app.db import JSONType, UTCDateTime, utc_param
 from app.domain.errors import ErrorCode
 from app.domain.statuses import (
     ActivityKind,
@@ -367,11 +367,10 @@ def mark_withdrawn(
         )
         return int(result.rowcount or 0)  # type: ignore[attr-defined]
     connection = session.connection()
-    bind = UTCDateTime().dialect_impl(connection.dialect).bind_processor(connection.dialect)
     params: dict[str, Any] = {
         "wd_ids": batch.ids,
         "wd_status": to_status.value,
-        "wd_now": bind(now) if bind is not None else now,
+        "wd_now": utc_param(connection.dialect, now),
     }
     then_sql, then_params, columns = then if then is not None else ("", {}, ("id",))
     params.update(then_params)
